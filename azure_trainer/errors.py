@@ -1,0 +1,80 @@
+"""The exception tree of azure-trainer.
+
+    AzureTrainerError            root: the CLI catches it once, prints its message, exits non-zero
+    ├── ConfigError              a job config (or a --set override) is wrong; exit 2
+    ├── LocalRunError            a local run could not start (missing torch, missing input, ...)
+    ├── AzureError               a call to Azure ML failed (auth, not found, throttled, ...)
+    └── PreflightError           preflight found errors; carries the findings
+
+Every message is one line that says what is wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AzureTrainerError",
+    "ConfigError",
+    "LocalRunError",
+    "AzureError",
+    "PreflightError",
+]
+
+
+class AzureTrainerError(Exception):
+    """Root of every error azure-trainer raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(AzureTrainerError):
+    """A job config, an override or a command-line argument is invalid."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        key_path: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.key_path = key_path
+        self.detail = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = ""
+        if self.file:
+            where = str(self.file)
+            if self.line:
+                where += f":{self.line}"
+            where += ": "
+        key = f"{self.key_path}: " if self.key_path else ""
+        return f"{where}{key}{self.detail}"
+
+
+class LocalRunError(AzureTrainerError):
+    """A local run could not be started or set up."""
+
+    exit_code = 2
+
+
+class AzureError(AzureTrainerError):
+    """A call to Azure ML failed; the SDK's exception is chained as __cause__."""
+
+    exit_code = 1
+
+
+class PreflightError(AzureTrainerError):
+    """Preflight checks found at least one error; nothing was submitted."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, findings: list[Any] | None = None) -> None:
+        self.findings = list(findings or [])
+        super().__init__(message)
