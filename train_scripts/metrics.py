@@ -1,0 +1,63 @@
+"""Metrics: one JSON object per line in OUTPUT_DIR/metrics.jsonl, and MLflow when it is importable."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+try:  # optional: inside Azure ML the service sets the tracking URI; locally mlflow defaults to ./mlruns
+    import mlflow
+except ImportError:  # pragma: no cover - mlflow is not installed in the dev environment
+    mlflow = None
+
+EPOCH_KEYS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+              "samples_per_second", "epoch_time_s", "lr", "resumed_from_step")
+FINAL_KEYS = ("final", "test_loss", "test_accuracy", "step", "resumed_from_step")
+
+
+class MetricsLogger:
+    """Appends records to metrics.jsonl (rank 0 only) and mirrors numeric fields to MLflow under the same names."""
+
+    def __init__(self, output_dir, enabled: bool, params: dict | None = None):
+        self.enabled = enabled
+        self.path = Path(output_dir) / "metrics.jsonl"
+        self._mlflow_run = None
+        self._owns_run = False
+        if not enabled:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if mlflow is not None and os.environ.get("TRAIN_DISABLE_MLFLOW", "0") != "1":
+            try:
+                self._owns_run = mlflow.active_run() is None
+                self._mlflow_run = mlflow.active_run() or mlflow.start_run()
+                if params:
+                    mlflow.log_params({k: v for k, v in params.items() if v is not None})
+            except Exception as exc:  # noqa: BLE001 - tracking must never break training
+                print(f"WARNING: MLflow logging disabled: {exc}")
+                self._mlflow_run = None
+
+    def log(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, sort_keys=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if self._mlflow_run is not None:
+            step = int(record.get("step", 0))
+            numeric = {k: float(v) for k, v in record.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"
+                       and math.isfinite(float(v))}
+            try:
+                mlflow.log_metrics(numeric, step=step)
+            except Exception as exc:  # noqa: BLE001
+                print(f"WARNING: MLflow log_metrics failed: {exc}")
+
+    def close(self) -> None:
+        if self._mlflow_run is not None and self._owns_run:
+            try:
+                mlflow.end_run()
+            except Exception:  # noqa: BLE001
+                pass

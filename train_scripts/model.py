@@ -1,0 +1,62 @@
+"""A small, configurable CNN, and rebuilding it from a saved ``model.pt``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class SmallCNN(nn.Module):
+    """``depth`` stages of conv-BN-ReLU; channels start at ``width`` and double per stage.
+
+    Each stage but the last halves the resolution with a 2x2 max-pool while the image is at least
+    4 pixels wide; the head is global average pooling and a linear layer.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, depth: int = 2,
+                 image_size: int = 8):
+        super().__init__()
+        if depth < 1 or width < 1:
+            raise ValueError("width and depth must be >= 1")
+        self.config = dict(in_channels=in_channels, num_classes=num_classes, width=width, depth=depth,
+                           image_size=image_size)
+        layers: list[nn.Module] = []
+        cin, size = in_channels, image_size
+        for stage in range(depth):
+            cout = width * 2 ** stage
+            layers.append(conv_bn_relu(cin, cout))
+            if stage < depth - 1 and size >= 4:
+                layers.append(nn.MaxPool2d(2))
+                size //= 2
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(cin, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def build_model(in_channels: int, num_classes: int, width: int, depth: int, image_size: int) -> SmallCNN:
+    return SmallCNN(in_channels=in_channels, num_classes=num_classes, width=width, depth=depth,
+                    image_size=image_size)
+
+
+def save_model(path, model: SmallCNN, extra: dict) -> None:
+    """Save the state_dict plus everything needed to rebuild and feed the model (config, normalisation)."""
+    import checkpoint  # local import: checkpoint imports nothing from here, keeps the module graph flat
+
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    checkpoint.atomic_save({"state_dict": state, "config": dict(model.config), **extra}, path)
+
+
+def load_model(path, map_location="cpu") -> tuple[SmallCNN, dict]:
+    """Rebuild the model from ``model.pt``; returns (model in eval mode, the whole saved dict)."""
+    saved = torch.load(path, map_location=map_location, weights_only=True)
+    model = build_model(**saved["config"])
+    model.load_state_dict(saved["state_dict"])
+    return model.eval(), saved

@@ -1,0 +1,361 @@
+#!/usr/bin/env python
+"""Reference PyTorch training script for azure-trainer: a small CNN on 8x8 digits (or your data).
+
+Runs as ``python train.py`` from this folder, as ``python train_scripts/train.py`` from elsewhere,
+and under ``torchrun``. Self-contained: torch, numpy and the standard library (mlflow if present).
+See README.md beside this file for flags, data format, metrics, exit codes and resume behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # make the helper modules importable however the script is launched
+    sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import checkpoint  # noqa: E402
+import data as data_mod  # noqa: E402
+import distributed  # noqa: E402
+import engine  # noqa: E402
+import model as model_mod  # noqa: E402
+from contract import EXIT_NO_GPU, EXIT_OK, EXIT_PREEMPTED, REQUIRE_GPU_ENV  # noqa: E402
+from device import GPURequiredError, environment_lines, select_device  # noqa: E402
+from metrics import MetricsLogger  # noqa: E402
+
+EPILOG = f"""\
+data format for --data DIR (an Azure ML uri_folder input):
+  DIR/data.npz     arrays 'images' (N,H,W) or (N,C,H,W), any numeric dtype, square images;
+                   'labels' (N,) ints 0..K-1; optional 'num_classes'.
+  DIR/*.csv[.gz]   no header; each row = H*H pixel values of a square 1-channel image, then the label
+                   (the format of data/digits.csv.gz); files are read in name order and concatenated.
+  DIR may also be one such file. Data is split 70/15/15 (train/val/test) with a fixed split seed.
+
+outputs (rank 0 only):
+  OUTPUT_DIR/metrics.jsonl  one JSON object per epoch: epoch, step, train_loss, train_accuracy, val_loss,
+                            val_accuracy, samples_per_second, epoch_time_s, lr, resumed_from_step;
+                            the last line: final=true, test_loss, test_accuracy. Same names in MLflow.
+  OUTPUT_DIR/model.pt       state_dict + config (in_channels, num_classes, width, depth, image_size)
+                            + normalisation (mean, std).
+  CHECKPOINT_DIR/ckpt-*.pt  atomic checkpoints; the newest loadable one is resumed automatically.
+
+environment:
+  {REQUIRE_GPU_ENV}=1  a GPU is required: exit 78 before loading data if no CUDA device is visible.
+  RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT  distributed run (torchrun / Azure ML).
+
+exit codes: 0 finished; 2 bad command line; 75 preempted (SIGTERM: checkpoint written, rerun to
+resume); 78 GPU required but no CUDA device visible; 1 any other error."""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--data", metavar="DIR", default=None,
+                   help="read this folder (or file) instead of the shipped digits; format below")
+    g.add_argument("--dataset", choices=["digits", "synthetic"], default="digits",
+                   help="built-in dataset when --data is not given (default: digits; synthetic: "
+                        "learnable 3x32x32 images for benchmarks)")
+    g.add_argument("--synthetic-size", type=int, default=50_000, metavar="N",
+                   help="number of synthetic images (default: 50000)")
+    g.add_argument("--synthetic-image-size", type=int, default=32, metavar="PX",
+                   help="side of synthetic images (default: 32)")
+    g = p.add_argument_group("model and optimisation")
+    g.add_argument("--width", type=int, default=32, help="channels of the first conv stage; doubles per stage "
+                                                          "(default: 32)")
+    g.add_argument("--depth", type=int, default=2, help="number of conv stages (default: 2)")
+    g.add_argument("--epochs", type=int, default=15, help="training epochs (default: 15)")
+    g.add_argument("--batch-size", type=int, default=64,
+                   help="GLOBAL batch size, split evenly across ranks (default: 64)")
+    g.add_argument("--lr", type=float, default=1e-2, help="peak learning rate of the one-cycle schedule "
+                                                          "(AdamW; default: 0.01)")
+    g.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay (default: 5e-4)")
+    g.add_argument("--label-smoothing", type=float, default=0.1, help="default: 0.1")
+    g.add_argument("--augment-shift", type=int, default=1, metavar="PX",
+                   help="random translation of up to PX pixels per sample; 0 disables (default: 1)")
+    g.add_argument("--seed", type=int, default=0, help="training seed: init, data order, augmentation "
+                                                       "(the split does not depend on it; default: 0)")
+    g.add_argument("--max-steps", type=int, default=None, metavar="N",
+                   help="stop after N optimizer steps in total (the LR schedule is shortened to N); "
+                        "still evaluates on test and writes the final line and model.pt")
+    g = p.add_argument_group("device and speed")
+    g.add_argument("--device", choices=["auto", "cuda", "cpu", "mps"], default="auto",
+                   help="auto: cuda, then mps, then cpu. cuda = a GPU is required (exit 78 if none)")
+    g.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="autocast dtype; auto: bf16 on CUDA with bf16 support, else fp32")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model")
+    g.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
+                   help="channels_last memory format; auto: on for CUDA, off on CPU")
+    g.add_argument("--deterministic", action="store_true",
+                   help="deterministic algorithms and a fixed thread count; a resumed CPU run then ends "
+                        "bit-identical to an uninterrupted one")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    g = p.add_argument_group("outputs and checkpoints")
+    g.add_argument("--output-dir", default="./outputs", help="metrics.jsonl and model.pt (default: ./outputs)")
+    g.add_argument("--checkpoint-dir", default=None, help="default: OUTPUT_DIR/checkpoints")
+    g.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
+                   help="also checkpoint every STEPS optimizer steps (0: only at epoch ends; default: 0)")
+    g.add_argument("--keep-checkpoints", type=int, default=3, help="checkpoints kept (default: 3)")
+    g.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
+    g.add_argument("--stop-check-every", type=int, default=None, metavar="STEPS",
+                   help="multi-process runs: agree on SIGTERM across ranks every STEPS steps "
+                        "(one tiny all-reduce; default: 1 on CPU, 20 on CUDA)")
+    g = p.add_argument_group("debugging (used by tests)")
+    g.add_argument("--step-delay", type=float, default=0.0, metavar="S",
+                   help="sleep S seconds after each step, so a test can land SIGTERM mid-epoch")
+    g.add_argument("--debug-crash-rank", type=int, default=None, metavar="R",
+                   help="rank R raises RuntimeError after its first step (tests that a crash ends the job)")
+    args = p.parse_args(argv)
+    for name in ("width", "depth", "epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.max_steps is not None and args.max_steps < 1:
+        p.error("--max-steps must be >= 1")
+    return args
+
+
+class Preemption:
+    """SIGTERM (how Azure ML preempts a low-priority node) only sets a flag; the loop acts on it."""
+
+    def __init__(self):
+        self.requested = False
+        signal.signal(signal.SIGTERM, self._handler)
+
+    def _handler(self, signum, frame):  # noqa: ARG002
+        if not self.requested:
+            print(f"SIGTERM received: checkpointing at the next step boundary (rank {os.environ.get('RANK', 0)})",
+                  flush=True)
+        self.requested = True
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def configure_determinism(args, device) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.set_num_threads(args.threads or torch.get_num_threads())
+    elif device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def run(args) -> int:
+    info = distributed.dist_info_from_env()
+    is_main = info.is_main
+
+    def log(*a, **k):
+        if is_main:
+            print(*a, **k, flush=True)
+
+    # 1. Device first: the strict-GPU check must fail before any data is read.
+    try:
+        device = select_device(args.device, info.local_rank)
+    except GPURequiredError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+        return EXIT_NO_GPU
+    configure_determinism(args, device)
+    for line in environment_lines(device):
+        log(line)
+    distributed.init(info, device)
+    if info.enabled:
+        log(f"distributed: world size {info.world_size}, backend {'nccl' if device.type == 'cuda' else 'gloo'}")
+    preempt = Preemption()
+    precision = engine.resolve_precision(args.precision, device)
+    channels_last = args.channels_last == "on" or (args.channels_last == "auto" and device.type == "cuda")
+
+    # 2. Data, whole splits on the device.
+    t0 = time.perf_counter()
+    ds = data_mod.load_dataset(args.dataset, args.data, args.synthetic_size, args.synthetic_image_size)
+    mf = torch.channels_last if channels_last else torch.contiguous_format
+    val, test = ds.val.to(device, mf), ds.test.to(device, mf)
+    log(f"{ds.describe()} (loaded in {time.perf_counter() - t0:.2f}s)")
+
+    # 3. Model, optimiser, schedule.
+    seed_everything(args.seed)
+    raw = model_mod.build_model(ds.in_channels, ds.num_classes, args.width, args.depth, ds.image_size)
+    raw = raw.to(device, memory_format=mf)
+    model = raw
+    if info.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        model = DDP(raw, device_ids=[device.index] if device.type == "cuda" else None,
+                    gradient_as_bucket_view=True)
+    if args.compile:
+        model = torch.compile(model)
+    optimizer = engine.make_optimizer(raw, args.lr, args.weight_decay, device)
+    trainer_probe_steps = max(1, -(-len(ds.train) // info.world_size) // max(1, args.batch_size // info.world_size))
+    total_steps = args.epochs * trainer_probe_steps
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    scheduler = engine.make_scheduler(optimizer, args.lr, total_steps)
+    trainer = engine.Trainer(model, raw, optimizer, scheduler, ds.train, device, precision=precision,
+                             batch_size=args.batch_size, seed=args.seed, rank=info.rank,
+                             world_size=info.world_size, augment_shift=args.augment_shift,
+                             label_smoothing=args.label_smoothing, channels_last=channels_last)
+    assert trainer.steps_per_epoch == trainer_probe_steps
+    n_params = sum(p.numel() for p in raw.parameters())
+    log(f"model: SmallCNN width {args.width} depth {args.depth}, {n_params:,} parameters | precision {precision} "
+        f"| channels_last {channels_last} | compile {args.compile} | fused AdamW {device.type == 'cuda'}")
+    log(f"schedule: {args.epochs} epochs x {trainer.steps_per_epoch} steps (global batch {args.batch_size}), "
+        f"{total_steps} steps in total")
+
+    output_dir = Path(args.output_dir)
+    ckpt_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else output_dir / "checkpoints"
+    params = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+    metrics = MetricsLogger(output_dir, enabled=is_main, params=params)
+
+    # 4. Resume from the newest checkpoint that loads cleanly.
+    epoch, step_in_epoch, global_step, resumed_from = 0, 0, 0, None
+    if not args.no_resume:
+        state, path = checkpoint.load_latest(ckpt_dir, map_location=device, log=print if is_main else _quiet)
+        if state is not None:
+            raw.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            set_rng_state(state["rng"])
+            epoch, step_in_epoch, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+            if state.get("sums"):
+                trainer.load_sums_state(state["sums"])
+            resumed_from = global_step
+            log(f"resumed from checkpoint {path} at epoch {epoch} step {step_in_epoch} (global step {global_step})")
+
+    def save(ep: int, s: int) -> None:
+        if is_main:
+            st = {"model": raw.state_dict(), "optimizer": optimizer.state_dict(),
+                  "scheduler": scheduler.state_dict(), "epoch": ep, "step_in_epoch": s,
+                  "global_step": global_step, "rng": rng_state(), "sums": trainer.sums_state(),
+                  "args": params}
+            checkpoint.save_checkpoint(st, ckpt_dir, global_step, keep=args.keep_checkpoints)
+
+    stop_every = args.stop_check_every or (20 if device.type == "cuda" else 1)
+
+    def should_stop() -> bool:
+        # One process: the flag is a plain bool, free to check every step. Several: every rank must stop
+        # at the same step, so they agree through an all-reduce at fixed step multiples.
+        if not info.enabled:
+            return preempt.requested
+        if global_step % stop_every:
+            return False
+        return distributed.any_rank(preempt.requested, device)
+
+    max_steps = args.max_steps if args.max_steps is not None else float("inf")
+    crash_rank = args.debug_crash_rank
+    # 5. Train.
+    while epoch < args.epochs and global_step < max_steps:
+        perm, shifts = trainer.epoch_plan(epoch)
+        raw.train()
+        t_epoch, samples_run = time.perf_counter(), 0
+        s = step_in_epoch
+        while s < trainer.steps_per_epoch and global_step < max_steps:
+            if should_stop():
+                save(epoch, s)
+                log(f"preempted: checkpoint written at epoch {epoch} step {s} (global step {global_step}); "
+                    f"exiting {EXIT_PREEMPTED} so a rerun resumes")
+                distributed.barrier()
+                metrics.close()
+                return EXIT_PREEMPTED
+            trainer.train_step(perm, shifts, s)
+            s += 1
+            global_step += 1
+            samples_run += trainer.batch_size * info.world_size
+            if crash_rank is not None and info.rank == crash_rank:
+                raise RuntimeError(f"--debug-crash-rank: rank {info.rank} crashing on purpose at step {global_step}")
+            if args.step_delay:
+                time.sleep(args.step_delay)
+            if args.checkpoint_every and global_step % args.checkpoint_every == 0 and s < trainer.steps_per_epoch:
+                save(epoch, s)
+        finished_epoch = s >= trainer.steps_per_epoch
+        train_loss, train_acc, _ = trainer.read_epoch_sums()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        epoch_time = time.perf_counter() - t_epoch
+        val_loss, val_acc = trainer.evaluate(val)
+        record = {"epoch": epoch, "step": global_step, "train_loss": train_loss, "train_accuracy": train_acc,
+                  "val_loss": val_loss, "val_accuracy": val_acc,
+                  "samples_per_second": samples_run / max(epoch_time, 1e-9), "epoch_time_s": epoch_time,
+                  "lr": scheduler.get_last_lr()[0], "resumed_from_step": resumed_from}
+        metrics.log(record)
+        log(f"epoch {epoch:3d} step {global_step:6d} | train loss {train_loss:.4f} acc {train_acc:.4f} | "
+            f"val loss {val_loss:.4f} acc {val_acc:.4f} | {record['samples_per_second']:,.0f} samples/s "
+            f"| {epoch_time:.2f}s | lr {record['lr']:.2e}")
+        if finished_epoch:
+            epoch, step_in_epoch = epoch + 1, 0
+            trainer.reset_sums()
+        else:
+            step_in_epoch = s
+        save(epoch, step_in_epoch)
+
+    # 6. Test, final line, model.
+    test_loss, test_acc = trainer.evaluate(test)
+    metrics.log({"final": True, "epoch": epoch, "step": global_step, "test_loss": test_loss,
+                 "test_accuracy": test_acc, "resumed_from_step": resumed_from})
+    log(f"test loss {test_loss:.4f} accuracy {test_acc:.4f}")
+    if is_main:
+        model_mod.save_model(output_dir / "model.pt", raw, {
+            "mean": ds.mean, "std": ds.std, "dataset": ds.name, "test_accuracy": test_acc,
+            "global_step": global_step})
+        log(f"saved {output_dir / 'model.pt'}")
+    metrics.close()
+    return EXIT_OK
+
+
+def _quiet(*_a, **_k):
+    pass
+
+
+def main(argv=None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    args = parse_args(argv)
+    try:
+        code = run(args)
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        if distributed.dist_info_from_env().enabled:
+            # A collective waiting for a dead peer would hang; leave at once so torchrun ends the job.
+            os._exit(1)
+        return 1
+    distributed.barrier()
+    distributed.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
