@@ -1,0 +1,323 @@
+"""The typed job config: what a ``jobs/*.yaml`` file may say, validated by pydantic.
+
+Every model forbids unknown keys (the loader turns those errors into "did you mean" messages).
+Shorthands are normalised *before* validation so each field has one shape and one error message:
+``compute: NAME`` means ``{gpu: NAME, cpu: NAME}``; a bare scalar input is a literal input.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+INPUT_ASSET_TYPES = ("uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model")
+LITERAL_TYPES = ("string", "integer", "number", "boolean")
+OUTPUT_TYPES = ("uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model")
+INPUT_MODES = ("ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download")
+OUTPUT_MODES = ("rw_mount", "upload", "direct")
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+_SHM_RE = re.compile(r"^\d+[bkmgBKMG]?$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _both_flavours(value: Any, what: str) -> Any:
+    """``NAME`` -> ``{gpu: NAME, cpu: NAME}``; a mapping passes through; anything else is an error."""
+    if value is None or isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        return {"gpu": value, "cpu": value}
+    raise ValueError(f"expected {what}, or a mapping {{gpu: ..., cpu: ...}}; got {type(value).__name__}")
+
+
+class PerDevice(_Strict):
+    """A value chosen by ``use_gpu``: ``gpu`` when true, ``cpu`` when false."""
+
+    gpu: str | None = Field(default=None, description="Used when use_gpu is true.")
+    cpu: str | None = Field(default=None, description="Used when use_gpu is false.")
+
+    def pick(self, use_gpu: bool) -> str | None:
+        return self.gpu if use_gpu else self.cpu
+
+
+class InputSpec(_Strict):
+    """A job input: a data asset / path (uri_folder, uri_file, mltable, models) or a literal value."""
+
+    type: Literal[
+        "uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model",
+        "string", "integer", "number", "boolean",
+    ] = Field(default="uri_folder", description="Azure ML input type; literals: string, integer, number, boolean.")
+    path: str | None = Field(
+        default=None,
+        description="Where the data lives on Azure ML: azureml:NAME@latest, azureml:NAME:VERSION, "
+        "azureml://datastores/..., https://..., or a local path (uploaded at submit).",
+    )
+    mode: Literal["ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download"] | None = None
+    local_path: str | None = Field(
+        default=None, description="Folder or file used for this input by run-local (relative to the config file)."
+    )
+    default: str | int | float | bool | None = Field(default=None, description="Value of a literal input.")
+    optional: bool = False
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> InputSpec:
+        if self.type in LITERAL_TYPES:
+            if self.path is not None or self.mode is not None or self.local_path is not None:
+                raise ValueError(f"a literal input (type {self.type}) takes `default`, not path/mode/local_path")
+            if self.default is None and not self.optional:
+                raise ValueError(f"literal input of type {self.type} needs a `default` value")
+        else:
+            if self.default is not None:
+                raise ValueError(f"an input of type {self.type} takes `path`, not `default`")
+            if self.path is None and self.local_path is None and not self.optional:
+                raise ValueError("give the input a `path` (where it is on Azure ML) and/or a `local_path`")
+        return self
+
+    @property
+    def is_literal(self) -> bool:
+        return self.type in LITERAL_TYPES
+
+
+class OutputSpec(_Strict):
+    """A job output folder or file; ``${{outputs.NAME}}`` in the command is its path at run time."""
+
+    type: Literal["uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model"] = "uri_folder"
+    path: str | None = Field(default=None, description="azureml://datastores/... destination; default: the job's.")
+    mode: Literal["rw_mount", "upload", "direct"] | None = None
+    description: str | None = None
+
+
+class Distribution(_Strict):
+    """How many processes per node and how they are started."""
+
+    type: Literal["pytorch", "mpi"] = "pytorch"
+    process_count_per_instance: int = Field(default=1, ge=1, le=64)
+
+
+class Queue(_Strict):
+    """Azure ML queue settings (serverless / Singularity): job tier and priority."""
+
+    job_tier: Literal["null", "spot", "basic", "standard", "premium"] | None = None
+    priority: Literal["low", "medium", "high"] | None = None
+
+    @field_validator("job_tier", "priority", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+class Workspace(_Strict):
+    """The Azure ML workspace; any part may come from the CLI or the environment instead."""
+
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    name: str | None = None
+
+
+class Preflight(_Strict):
+    """Tuning of the checks run before submitting."""
+
+    allow_env: list[str] = Field(
+        default_factory=list, description="Environment variable names the secrets guard must not flag."
+    )
+    skip: list[str] = Field(default_factory=list, description="Finding codes to skip, e.g. quota-unknown.")
+
+
+class SearchSpaceEntry(_Strict):
+    """One searched hyperparameter (Azure ML sweep distributions)."""
+
+    type: Literal[
+        "choice", "randint", "uniform", "loguniform", "normal", "lognormal",
+        "quniform", "qloguniform", "qnormal", "qlognormal",
+    ]
+    values: list[Any] | None = Field(default=None, description="choice: the values.")
+    min_value: float | None = None
+    max_value: float | None = None
+    upper: int | None = Field(default=None, description="randint: values 0..upper-1.")
+    mu: float | None = None
+    sigma: float | None = None
+    q: float | None = None
+
+
+class Objective(_Strict):
+    metric: str = Field(description="Metric name the script logs (MLflow), e.g. val_accuracy.")
+    goal: Literal["maximize", "minimize"]
+
+
+class SweepLimits(_Strict):
+    max_total_trials: int = Field(default=8, ge=1)
+    max_concurrent_trials: int = Field(default=2, ge=1)
+    timeout: int | None = Field(default=None, ge=1, description="Seconds for the whole sweep.")
+    trial_timeout: int | None = Field(default=None, ge=1, description="Seconds per trial.")
+
+
+class EarlyTermination(_Strict):
+    type: Literal["bandit", "median_stopping", "truncation_selection"]
+    evaluation_interval: int = Field(default=1, ge=1)
+    delay_evaluation: int = Field(default=0, ge=0)
+    slack_factor: float | None = None
+    slack_amount: float | None = None
+    truncation_percentage: int | None = Field(default=None, ge=1, le=99)
+
+
+class Sweep(_Strict):
+    """A hyperparameter search: each ``search_space`` key is a script argument (``args.KEY``)."""
+
+    search_space: dict[str, SearchSpaceEntry]
+    sampling: Literal["random", "grid", "bayesian"] = "random"
+    objective: Objective
+    limits: SweepLimits = Field(default_factory=SweepLimits)
+    early_termination: EarlyTermination | None = None
+
+
+ArgValue = str | int | float | bool | list[str | int | float] | None
+
+
+class JobConfig(_Strict):
+    """A validated job config. Build it with :func:`azure_trainer.load_config`."""
+
+    extends: str | list[str] | None = Field(
+        default=None, description="Base config(s) to deep-merge under this one; relative to this file."
+    )
+    experiment: str = Field(description="Azure ML experiment name (always explicit).")
+    display_name: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    code: str = Field(description="Folder uploaded as the job's code; relative to the config file.")
+    command: str | None = Field(
+        default=None, description="Command line; may use ${{inputs.NAME}} and ${{outputs.NAME}}."
+    )
+    script: str | None = Field(default=None, description="Python script in `code`, run as `python SCRIPT ARGS`.")
+    args: dict[str, ArgValue] = Field(
+        default_factory=dict,
+        description="Arguments for `script`, rendered as --key value; true -> --key; false/null -> omitted; "
+        "lists -> repeated values.",
+    )
+    use_gpu: bool = Field(default=False, description="GPU compute + CUDA environment when true, CPU ones when false.")
+    compute: PerDevice | None = Field(default=None, description="Cluster name, or {gpu: NAME, cpu: NAME}.")
+    instance_type: PerDevice | None = Field(
+        default=None, description="Serverless VM size, or {gpu: VM_SIZE, cpu: VM_SIZE}."
+    )
+    environment: PerDevice = Field(description="Environment reference, or {gpu: REF, cpu: REF}.")
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    outputs: dict[str, OutputSpec] = Field(default_factory=dict)
+    instance_count: int = Field(default=1, ge=1, le=1000)
+    distribution: Distribution | None = None
+    shm_size: str | None = Field(default=None, description="Shared memory, e.g. 16g (default 16g with use_gpu).")
+    timeout: int | None = Field(default=None, ge=1, description="Seconds before Azure ML cancels the job.")
+    environment_variables: dict[str, str] = Field(default_factory=dict)
+    queue: Queue | None = None
+    workspace: Workspace | None = None
+    preflight: Preflight = Field(default_factory=Preflight)
+    sweep: Sweep | None = None
+
+    _source: str | None = PrivateAttr(default=None)
+    _locations: dict[str, tuple[str, int | None]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def source(self) -> str | None:
+        """The file this config was loaded from (None when built in code)."""
+        return self._source
+
+    def locate(self, key_path: str) -> tuple[str | None, int | None]:
+        """``(file, line)`` where ``key_path`` (dotted, e.g. ``compute.gpu``) or its nearest parent was written."""
+        parts = key_path.split(".")
+        for end in range(len(parts), 0, -1):
+            where = self._locations.get(".".join(parts[:end]))
+            if where is not None:
+                return where
+        return self._source, None
+
+    @field_validator("compute", mode="before")
+    @classmethod
+    def _compute_shorthand(cls, value: Any) -> Any:
+        return _both_flavours(value, "a compute name")
+
+    @field_validator("instance_type", mode="before")
+    @classmethod
+    def _instance_type_shorthand(cls, value: Any) -> Any:
+        return _both_flavours(value, "a VM size")
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment_shorthand(cls, value: Any) -> Any:
+        return _both_flavours(value, "an environment reference")
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _literal_inputs(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {name: _literal_input(spec) for name, spec in value.items()}
+
+    @field_validator("environment_variables", "tags", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        # YAML types `OMP_NUM_THREADS: 4` as int; Azure ML wants strings. Nested values stay errors.
+        if not isinstance(value, dict):
+            return value
+        return {k: _scalar_str(v) for k, v in value.items()}
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment_name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(
+                "experiment names use letters, digits, '-' and '_', start with a letter or digit, at most 255 chars"
+            )
+        return value
+
+    @field_validator("shm_size")
+    @classmethod
+    def _shm(cls, value: str | None) -> str | None:
+        if value is not None and not _SHM_RE.match(value):
+            raise ValueError("shm_size is a number with an optional unit b, k, m or g, e.g. 16g")
+        return value
+
+    @model_validator(mode="after")
+    def _check_whole(self) -> JobConfig:
+        if (self.command is None) == (self.script is None):
+            raise ValueError("@command: give either `command` or `script` (+ `args`), not both and not neither")
+        if self.command is not None and self.args:
+            raise ValueError("@args: `args` goes with `script`; with `command`, write the arguments into the command")
+        if self.compute is not None and self.instance_type is not None:
+            raise ValueError("@instance_type: give either `compute` (a cluster) or `instance_type` (serverless), not both")
+        if self.distribution is None and self.instance_count > 1:
+            raise ValueError("@distribution: instance_count > 1 needs a `distribution` (e.g. {type: pytorch})")
+        if self.sweep is not None:
+            for key in self.sweep.search_space:
+                if self.command is not None:
+                    raise ValueError("@sweep: a sweep needs `script` + `args`: searched values become script arguments")
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
+                    raise ValueError(f"@sweep.search_space: key {key!r} must be an argument name")
+        return self
+
+    def flavour(self, use_gpu: bool | None = None) -> str:
+        """'gpu' or 'cpu' for the given (or configured) ``use_gpu``."""
+        return "gpu" if (self.use_gpu if use_gpu is None else use_gpu) else "cpu"
+
+
+def _literal_input(spec: Any) -> Any:
+    if isinstance(spec, bool):
+        return {"type": "boolean", "default": spec}
+    if isinstance(spec, int):
+        return {"type": "integer", "default": spec}
+    if isinstance(spec, float):
+        return {"type": "number", "default": spec}
+    if isinstance(spec, str):
+        return {"type": "string", "default": spec}
+    return spec
+
+
+def _scalar_str(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
