@@ -1,0 +1,421 @@
+"""Tests of the code-snapshot preflight check (azure_trainer.snapshot)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from azure_trainer import snapshot
+from azure_trainer.snapshot import MAX_FILES, MB, check_snapshot, scan_snapshot
+
+
+def _sparse(path: Path, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+
+
+def _touch(path: Path, text: str = "") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _sdk_upload_set(code: Path) -> set[str]:
+    """What azure-ai-ml itself would upload (its own walk, its own ignore file)."""
+    from azure.ai.ml._utils._asset_utils import get_ignore_file, get_upload_files_from_folder
+
+    code = code.resolve()
+    return {remote for _, remote in get_upload_files_from_folder(code, ignore_file=get_ignore_file(code))}
+
+
+def _codes(findings) -> list[str]:
+    return [f.code for f in findings]
+
+
+# ---------------------------------------------------------------------------------------------
+# import hygiene
+# ---------------------------------------------------------------------------------------------
+
+
+def test_module_does_not_import_azure_ai_ml():
+    import subprocess
+
+    code = "import sys, azure_trainer.snapshot; print('azure.ai.ml' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------------
+# sizes and counts
+# ---------------------------------------------------------------------------------------------
+
+
+def test_small_code_folder_is_fine(tmp_path):
+    _touch(tmp_path / "train.py", "print('hi')\n")
+    report = scan_snapshot(tmp_path)
+    assert report.file_count == 1
+    assert report.total_bytes == len("print('hi')\n")
+    assert report.ignore_file is None
+    assert check_snapshot(tmp_path) == []
+
+
+def test_over_100_mb_is_a_warning_naming_the_largest(tmp_path):
+    _touch(tmp_path / "train.py")
+    _sparse(tmp_path / "checkpoints" / "model.pt", 120 * MB)
+    findings = check_snapshot(tmp_path)
+    assert _codes(findings) == ["snapshot-large"]
+    (f,) = findings
+    assert f.severity == "warning"
+    assert "checkpoints/ (120.0 MB, 1 file)" in f.message
+    assert "checkpoints/model.pt (120.0 MB)" in f.message
+    assert ".amlignore" in f.message and "/checkpoints/" in f.message
+    assert "data asset" in f.message
+
+
+def test_over_300_mb_is_an_error(tmp_path):
+    _touch(tmp_path / "train.py")
+    _sparse(tmp_path / "data" / "big.bin", 350 * MB)
+    _sparse(tmp_path / "weights.ckpt", 20 * MB)
+    report = scan_snapshot(tmp_path)
+    assert report.total_bytes == 370 * MB
+    assert [e.path for e in report.largest_entries[:2]] == ["data", "weights.ckpt"]
+    findings = check_snapshot(tmp_path)
+    assert _codes(findings) == ["snapshot-too-large"]
+    assert findings[0].is_error
+    assert "370.0 MB" in findings[0].message
+    assert "data/ (350.0 MB, 1 file)" in findings[0].message
+    assert "weights.ckpt (20.0 MB)" in findings[0].message
+
+
+def test_too_many_files_is_an_error(tmp_path):
+    _touch(tmp_path / "train.py")
+    many = tmp_path / "samples"
+    many.mkdir()
+    for i in range(MAX_FILES + 10):
+        (many / f"{i}.txt").touch()
+    report = scan_snapshot(tmp_path)
+    assert report.file_count == MAX_FILES + 11
+    findings = check_snapshot(tmp_path)
+    assert _codes(findings) == ["snapshot-too-many-files"]
+    assert f"samples/ (0 B, {MAX_FILES + 10:,} files)" in findings[0].message
+    assert "/samples/" in findings[0].message
+
+
+def test_exactly_at_the_limits_is_fine(tmp_path):
+    for i in range(MAX_FILES - 1):
+        (tmp_path / f"{i}").touch()
+    _sparse(tmp_path / "x.bin", 100 * MB)  # exactly 100 MB: not over
+    assert scan_snapshot(tmp_path).file_count == MAX_FILES
+    assert check_snapshot(tmp_path) == []
+
+
+def test_ignored_big_files_do_not_count(tmp_path):
+    _touch(tmp_path / "train.py")
+    _sparse(tmp_path / "data" / "big.bin", 350 * MB)
+    _touch(tmp_path / ".amlignore", "data/\n")
+    report = scan_snapshot(tmp_path)
+    assert report.files == (".amlignore", "train.py")
+    assert report.pruned_dirs == ("data",)
+    assert check_snapshot(tmp_path) == []
+
+
+def test_missing_code_folder(tmp_path):
+    findings = check_snapshot(tmp_path / "nope")
+    assert _codes(findings) == ["code-missing"]
+    assert findings[0].is_error
+    assert "nope" in findings[0].message
+
+
+def test_code_may_be_a_single_file(tmp_path):
+    _sparse(tmp_path / "train.py", 10)
+    report = scan_snapshot(tmp_path / "train.py")
+    assert report.files == ("train.py",)
+    assert report.total_bytes == 10
+
+
+def test_invalid_ignore_pattern_is_an_error_finding(tmp_path):
+    _touch(tmp_path / "train.py")
+    _touch(tmp_path / ".amlignore", "a\\ \n")  # the SDK rstrip()s it to a dangling escape
+    findings = check_snapshot(tmp_path)
+    assert _codes(findings) == ["snapshot-ignore-invalid"]
+
+
+def test_human_size():
+    assert snapshot.human_size(0) == "0 B"
+    assert snapshot.human_size(999) == "999 B"
+    assert snapshot.human_size(1500) == "1.5 kB"
+    assert snapshot.human_size(350 * MB) == "350.0 MB"
+    assert snapshot.human_size(2_500_000_000) == "2.5 GB"
+
+
+# ---------------------------------------------------------------------------------------------
+# ignore files: the SDK's rules
+# ---------------------------------------------------------------------------------------------
+
+
+def test_gitignore_is_honoured(tmp_path):
+    _touch(tmp_path / "train.py")
+    _touch(tmp_path / "model.ckpt")
+    _touch(tmp_path / ".gitignore", "*.ckpt\n")
+    report = scan_snapshot(tmp_path)
+    assert report.ignore_file == (tmp_path / ".gitignore").resolve()
+    assert report.files == (".gitignore", "train.py")
+
+
+def test_amlignore_replaces_gitignore(tmp_path):
+    _touch(tmp_path / "train.py")
+    _touch(tmp_path / "model.ckpt")
+    _touch(tmp_path / "notes.md")
+    _touch(tmp_path / ".gitignore", "*.ckpt\n")
+    _touch(tmp_path / ".amlignore", "*.md\n")
+    report = scan_snapshot(tmp_path)
+    assert report.ignore_file == (tmp_path / ".amlignore").resolve()
+    # .gitignore is NOT merged: model.ckpt is uploaded, and so are both ignore files
+    assert report.files == (".amlignore", ".gitignore", "model.ckpt", "train.py")
+    assert set(report.files) == _sdk_upload_set(tmp_path)
+
+
+def test_gitignore_hint_mentions_that_amlignore_replaces_it(tmp_path):
+    _touch(tmp_path / ".gitignore", "*.log\n")
+    _sparse(tmp_path / "data" / "x.bin", 150 * MB)
+    (f,) = check_snapshot(tmp_path)
+    assert "replaces .gitignore" in f.message
+
+
+def test_nested_ignore_files_are_not_read(tmp_path):
+    _touch(tmp_path / "pkg" / "a.tmp")
+    _touch(tmp_path / "pkg" / ".gitignore", "*.tmp\n")
+    _touch(tmp_path / "pkg" / ".amlignore", "*.tmp\n")
+    report = scan_snapshot(tmp_path)
+    assert "pkg/a.tmp" in report.files
+    assert set(report.files) == _sdk_upload_set(tmp_path)
+
+
+def test_no_default_exclusions_for_jobs(tmp_path):
+    _touch(tmp_path / "train.py")
+    _touch(tmp_path / "__pycache__" / "train.cpython-311.pyc")
+    _touch(tmp_path / ".git" / "HEAD")
+    _touch(tmp_path / ".gitignore", "*.log\n")
+    report = scan_snapshot(tmp_path)
+    assert set(report.files) == {"train.py", "__pycache__/train.cpython-311.pyc", ".git/HEAD", ".gitignore"}
+    assert set(report.files) == _sdk_upload_set(tmp_path)
+
+
+def test_negation_reincludes_even_inside_an_excluded_folder(tmp_path):
+    """Unlike git, the SDK matches each file on its own: `!data/keep.txt` wins over `data/`."""
+    _touch(tmp_path / "data" / "keep.txt")
+    _touch(tmp_path / "data" / "drop.bin")
+    _touch(tmp_path / "logs" / "a.log")
+    _touch(tmp_path / "logs" / "important.log")
+    _touch(tmp_path / ".amlignore", "data/\n!data/keep.txt\n*.log\n!important.log\n")
+    report = scan_snapshot(tmp_path)
+    assert set(report.files) == {".amlignore", "data/keep.txt", "logs/important.log"}
+    assert report.pruned_dirs == ()  # a negation may re-include: nothing can be pruned
+    assert set(report.files) == _sdk_upload_set(tmp_path)
+
+
+def test_anchored_negation_elsewhere_does_not_block_pruning(tmp_path):
+    _touch(tmp_path / "data" / "x.bin")
+    _touch(tmp_path / "cache" / "y.bin")
+    _touch(tmp_path / ".amlignore", "data/\ncache/\n!/data/keep.txt\n")
+    report = scan_snapshot(tmp_path)
+    assert report.pruned_dirs == ("cache",)
+    assert set(report.files) == {".amlignore"} == _sdk_upload_set(tmp_path)
+
+
+def test_directory_pattern_forms(tmp_path):
+    for d in ("a", "b", "c", "d", "sub/a", "sub/e", "f/g"):
+        _touch(tmp_path / d / "file.txt")
+    _touch(tmp_path / "b_file")
+    # `a` (any depth), `/b/` (root only), `c/*`, `**/e`, `f/*/`
+    _touch(tmp_path / ".amlignore", "a\n/b/\nc/*\n**/e\nf/*/\n")
+    report = scan_snapshot(tmp_path)
+    assert set(report.files) == {".amlignore", "b_file", "d/file.txt"}
+    assert set(report.files) == _sdk_upload_set(tmp_path)
+    assert set(report.pruned_dirs) == {"a", "b", "sub/a", "sub/e", "f/g"}
+
+
+def test_dir_only_pattern_does_not_exclude_a_file_of_that_name(tmp_path):
+    _touch(tmp_path / "data")  # a FILE named data
+    _touch(tmp_path / ".amlignore", "data/\n")
+    assert set(scan_snapshot(tmp_path).files) == {".amlignore", "data"} == _sdk_upload_set(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# symlinks: the SDK follows them (os.walk(followlinks=True)) and matches resolved paths
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_symlinked_folders_are_followed_like_the_sdk(tmp_path):
+    outside = tmp_path / "outside"
+    _touch(outside / "lib.py")
+    _touch(outside / "junk.tmp")
+    code = tmp_path / "code"
+    _touch(code / "train.py")
+    (code / "vendored").symlink_to(outside, target_is_directory=True)
+    (code / "link.py").symlink_to(code / "train.py")
+    _touch(code / ".amlignore", "*.tmp\nvendored/\n")
+    report = scan_snapshot(code)
+    # `vendored/` does not apply: the SDK matches files in it by their resolved path (../outside/...)
+    assert set(report.files) == {".amlignore", "train.py", "link.py", "vendored/lib.py"}
+    assert set(report.files) == _sdk_upload_set(code)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_symlink_loop_is_reported_not_followed(tmp_path):
+    _touch(tmp_path / "train.py")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "back").symlink_to(tmp_path, target_is_directory=True)
+    report = scan_snapshot(tmp_path)
+    assert report.symlink_loops == ("pkg/back",)
+    assert report.files == ("train.py",)
+    assert "snapshot-symlink-loop" in _codes(check_snapshot(tmp_path))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_broken_symlink_is_reported(tmp_path):
+    _touch(tmp_path / "train.py")
+    (tmp_path / "gone.bin").symlink_to(tmp_path / "missing.bin")
+    assert scan_snapshot(tmp_path).broken_links == ("gone.bin",)
+    assert _codes(check_snapshot(tmp_path)) == ["snapshot-broken-link"]
+
+
+# ---------------------------------------------------------------------------------------------
+# equivalence with azure-ai-ml on an assorted tree
+# ---------------------------------------------------------------------------------------------
+
+_ASSORTED_IGNORE = """\
+# comment line
+
+*.ckpt
+!best.ckpt
+/outputs/
+logs
+**/tmp/**
+data/*.csv
+!data/keep.csv
+wandb/
+docs/**/*.png
+\\#literal
+*.py[co]
+build/*/
+"""
+
+_ASSORTED_FILES = [
+    "train.py",
+    "best.ckpt",
+    "last.ckpt",
+    "models/last.ckpt",
+    "models/best.ckpt",
+    "outputs/result.json",
+    "src/outputs/ok.txt",
+    "logs",
+    "src/logs/x.txt",
+    "a/tmp/b/c.txt",
+    "tmp/d.txt",
+    "data/a.csv",
+    "data/keep.csv",
+    "data/sub/b.csv",
+    "data/readme.md",
+    "wandb/run-1/files/x",
+    "docs/img/a.png",
+    "docs/a.png",
+    "docs/index.md",
+    "#literal",
+    "pkg/mod.pyc",
+    "pkg/mod.py",
+    "build/x/y.o",
+    "build/top.txt",
+    "trailing space.txt",
+    "unicodé/файл.txt",
+]
+
+
+@pytest.mark.parametrize("ignore_name", [".amlignore", ".gitignore"])
+def test_equivalent_to_the_sdk_upload_list(tmp_path, ignore_name):
+    for rel in _ASSORTED_FILES:
+        _touch(tmp_path / rel, rel)
+    _touch(tmp_path / ignore_name, _ASSORTED_IGNORE)
+    report = scan_snapshot(tmp_path)
+    expected = _sdk_upload_set(tmp_path)
+    assert set(report.files) == expected
+    assert report.file_count == len(expected)
+    assert report.total_bytes == sum((tmp_path / p).stat().st_size for p in expected)
+    # the pruning did happen where it is safe
+    assert {"outputs", "wandb", "tmp", "a/tmp"} <= set(report.pruned_dirs)
+
+
+def test_sdk_directory_size_agrees(tmp_path):
+    from azure.ai.ml._utils._asset_utils import get_directory_size, get_ignore_file
+
+    for rel in _ASSORTED_FILES:
+        _touch(tmp_path / rel, rel * 3)
+    _touch(tmp_path / ".amlignore", _ASSORTED_IGNORE)
+    total, _ = get_directory_size(tmp_path, ignore_file=get_ignore_file(tmp_path))
+    assert scan_snapshot(tmp_path).total_bytes == total
+
+
+# ---------------------------------------------------------------------------------------------
+# the pruned walk: a 100,000-file ignored folder is never listed
+# ---------------------------------------------------------------------------------------------
+
+BIG = 100_000
+
+
+@pytest.fixture(scope="module")
+def code_with_huge_ignored_data(tmp_path_factory):
+    code = tmp_path_factory.mktemp("huge") / "code"
+    data = code / "data"
+    data.mkdir(parents=True)
+    for i in range(100):
+        sub = data / f"shard{i:03d}"
+        sub.mkdir()
+        for j in range(BIG // 100):
+            # os.open/close is the cheapest way to create an empty file
+            os.close(os.open(sub / f"{j}.png", os.O_CREAT | os.O_WRONLY, 0o644))
+    _touch(code / "train.py", "print('train')\n")
+    _touch(code / "model.py", "print('model')\n")
+    _touch(code / ".amlignore", "data/\n")
+    return code
+
+
+def test_pruned_walk_never_lists_the_ignored_folder(code_with_huge_ignored_data, monkeypatch):
+    code = code_with_huge_ignored_data
+    scan_snapshot(code)  # warm up (the lazy azure.ai.ml import is not what is measured)
+
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path="."):
+        listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(snapshot.os, "scandir", counting_scandir)
+    start = time.perf_counter()
+    report = scan_snapshot(code)
+    elapsed = time.perf_counter() - start
+
+    assert listed == [str(code.resolve())]  # only the code root is listed, never data/
+    assert report.files == (".amlignore", "model.py", "train.py")
+    assert report.pruned_dirs == ("data",)
+    assert elapsed < 1.0
+    assert check_snapshot(code) == []
+
+
+def test_unignored_huge_folder_is_too_many_files(code_with_huge_ignored_data, tmp_path):
+    """Same tree with the ignore file gone: the SDK would upload all 100,002 files."""
+    code = code_with_huge_ignored_data
+    report_path = tmp_path / "report"
+    (code / ".amlignore").rename(report_path)
+    try:
+        findings = check_snapshot(code)
+    finally:
+        report_path.rename(code / ".amlignore")
+    assert _codes(findings) == ["snapshot-too-many-files"]
+    assert "100,002 files" in findings[0].message
+    assert f"data/ (0 B, {BIG:,} files)" in findings[0].message
