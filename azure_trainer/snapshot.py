@@ -38,7 +38,7 @@ from __future__ import annotations
 import heapq
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
