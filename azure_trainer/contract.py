@@ -10,6 +10,10 @@ Environment variables set on every job, local or on Azure ML:
     AZURE_TRAINER_USE_GPU       same value; the plain "which flavour was asked for" switch, for scripts
                                 that want to choose defaults (e.g. DataLoader workers) from it.
 
+Set only by ``run-local --preempt-at-step N`` (the preemption rehearsal):
+    AZURE_TRAINER_PREEMPT_AT_STEP  the script sends itself SIGTERM when it reaches optimizer step N, so
+                                   the rehearsal exercises the real SIGTERM handler at an exact step.
+
 Set by Azure ML's PyTorch distribution (and by ``run-local`` through torchrun): RANK, WORLD_SIZE,
 LOCAL_RANK, NODE_RANK, MASTER_ADDR, MASTER_PORT.
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 REQUIRE_GPU_ENV = "AZURE_TRAINER_REQUIRE_GPU"
 USE_GPU_ENV = "AZURE_TRAINER_USE_GPU"
+PREEMPT_AT_STEP_ENV = "AZURE_TRAINER_PREEMPT_AT_STEP"
 
 EXIT_OK = 0
 EXIT_USAGE = 2
