@@ -550,6 +550,8 @@ class FakeAzureML(HttpTransport):
         add("GET", _WS + "/codes/" + seg("name") + "/versions", self._list_code_versions)
         add("GET", _WS + "/codes/" + seg("name") + "/versions/" + seg("version"), self._get_code_version)
         add("PUT", _WS + "/codes/" + seg("name") + "/versions/" + seg("version"), self._put_code_version)
+        add("POST", _WS + "/codes/" + seg("name") + "/versions/" + seg("version") + "/startPendingUpload",
+            self._start_pending_upload)
         add("GET", _WS + "/jobs", self._list_jobs)
         add("GET", _WS + "/jobs/" + seg("name"), self._get_job)
         add("PUT", _WS + "/jobs/" + seg("name"), self._put_job)
@@ -717,11 +719,16 @@ class FakeAzureML(HttpTransport):
 
     # -- code assets --
     def _list_code_versions(self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str) -> FakeResponse:
-        versions = list(self.codes.get(name, {}).values())
         h = rec.query.get("hash")
         if h:
-            versions = [v for v in versions if v["properties"].get("properties", {}).get("hash_sha256") == h
-                        or v["properties"].get("contentHash") == h]
+            # The service dedupes snapshots by content hash across *all* code assets (the SDK names anonymous
+            # code with a fresh uuid and parses name/version back from the returned id).
+            versions = [
+                v for by_ver in self.codes.values() for v in by_ver.values()
+                if str(v["properties"].get("properties", {}).get("hash_sha256")) == h
+            ]
+        else:
+            versions = list(self.codes.get(name, {}).values())
         return FakeResponse(200, {"value": versions, "nextLink": None})
 
     def _get_code_version(self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str) -> FakeResponse:
@@ -746,6 +753,24 @@ class FakeAzureML(HttpTransport):
         existed = version in self.codes.get(name, {})
         self.codes.setdefault(name, {})[version] = res
         return FakeResponse(200 if existed else 201, res)
+
+    def _start_pending_upload(
+        self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str
+    ) -> FakeResponse:
+        upload_id = uuid.uuid4().hex
+        # a fresh container per upload with a container SAS, as the service does
+        blob_uri = f"https://{STORAGE_ACCOUNT}.blob.core.windows.net/{upload_id}"
+        sas = "sv=2021-10-04&se=2099-01-01T00%3A00%3A00Z&sr=c&sp=rcwl&sig=ZmFrZQ%3D%3D"
+        return FakeResponse(200, {
+            "pendingUploadId": upload_id,
+            "pendingUploadType": "TemporaryBlobReference",
+            "blobReferenceForConsumption": {
+                "blobUri": blob_uri,
+                "storageAccountArmId": f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}",
+                "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?{sas}"},
+            },
+        })
 
     # -- jobs --
     def _advance(self, name: str) -> None:
@@ -928,7 +953,13 @@ class FakeAzureML(HttpTransport):
         return FakeResponse(200, d)
 
     def _run_data(self, rec: RecordedRequest, sub: str, rg: str, ws: str) -> FakeResponse:
-        return FakeResponse(200, {"runMetadata": None})
+        run = (rec.json or {}).get("runId")
+        if run not in self.jobs:
+            return self._job_404(str(run))
+        meta = self._run_dict(run)
+        meta["outputs"] = {}  # named outputs are not modelled; `jobs.download` uses the ARM job's default output
+        meta["inputs"] = {}
+        return FakeResponse(200, {"runMetadata": meta, "runDefinition": None, "jobSpecification": None})
 
     def _run_children(self, rec: RecordedRequest, sub: str, rg: str, ws: str, run: str) -> FakeResponse:
         return FakeResponse(200, {"value": [], "continuationToken": None, "nextLink": None})
