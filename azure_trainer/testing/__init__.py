@@ -10,9 +10,17 @@ from ._blobstore import FakeBlobStore
 from ._http import FakeResponse, RecordedRequest
 from .credentials import FailingCredential, FakeCredential
 from .fake_azureml import FakeAzureML, azure_error
+from .fake_mlclient import Call, FakeEntity, FakeMLClient, FakePoller, JobStatus
+from .network import block_network
 
 __all__ = [
+    "Call",
     "FakeAzureML",
+    "FakeEntity",
+    "FakeMLClient",
+    "FakePoller",
+    "JobStatus",
+    "block_network",
     "FakeBlobStore",
     "FakeCredential",
     "FailingCredential",
