@@ -1,0 +1,90 @@
+"""After submit: status, logs, cancel, download and list, each one call on ``ml_client.jobs``."""
+
+from __future__ import annotations
+
+import time
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from ..errors import AzureError
+from .errors import translated
+from .naming import check_job_name
+
+TERMINAL_STATES = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
+
+
+def job_summary(job: Any) -> dict[str, Any]:
+    """The facts of a job a person or a script wants, as plain data."""
+    created = getattr(getattr(job, "creation_context", None), "created_at", None)
+    return {
+        "name": getattr(job, "name", None),
+        "display_name": getattr(job, "display_name", None),
+        "experiment": getattr(job, "experiment_name", None),
+        "status": getattr(job, "status", None),
+        "type": getattr(job, "type", None),
+        "compute": getattr(job, "compute", None),
+        "created": created.isoformat() if hasattr(created, "isoformat") else created,
+        "studio_url": getattr(job, "studio_url", None),
+    }
+
+
+def job_status(ml_client: Any, name: str) -> dict[str, Any]:
+    """Status and key facts of job ``name``."""
+    check_job_name(name)
+    with translated(f"getting job {name}"):
+        return job_summary(ml_client.jobs.get(name))
+
+
+def cancel_job(ml_client: Any, name: str) -> None:
+    """Ask Azure ML to cancel job ``name`` and wait for the request to be accepted."""
+    check_job_name(name)
+    with translated(f"cancelling job {name}"):
+        poller = ml_client.jobs.begin_cancel(name)
+        if hasattr(poller, "result"):
+            poller.result()
+
+
+def download_job(ml_client: Any, name: str, output_dir: str | Path | None = None) -> Path:
+    """Download job ``name``'s outputs and logs into ``output_dir`` (default ``./downloads/NAME``)."""
+    check_job_name(name)
+    target = Path(output_dir) if output_dir else Path("downloads") / name
+    target.mkdir(parents=True, exist_ok=True)
+    with translated(f"downloading job {name}"):
+        ml_client.jobs.download(name, download_path=str(target), all=True)
+    return target
+
+
+def list_jobs(ml_client: Any, *, experiment: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent jobs (newest first, as the service lists them), optionally of one experiment."""
+    if limit < 1:
+        raise AzureError("--limit must be 1 or more")
+    with translated("listing jobs"):
+        jobs = (j for j in ml_client.jobs.list() if experiment is None or getattr(j, "experiment_name", None)
+                == experiment)
+        return [job_summary(j) for j in islice(jobs, limit)]
+
+
+def stream_logs(ml_client: Any, name: str, *, attempts: int = 5, wait_s: float = 5.0,
+                sleep: Any = time.sleep) -> dict[str, Any]:
+    """Stream job ``name``'s logs until it ends; reconnect after a dropped connection.
+
+    Returns the final status. Ctrl-C (KeyboardInterrupt) propagates to the caller, which stops
+    watching; the job itself keeps running.
+    """
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+    check_job_name(name)
+    failures = 0
+    while True:
+        try:
+            with translated(f"streaming job {name}"):
+                ml_client.jobs.stream(name)
+            break
+        except AzureError as exc:
+            if not isinstance(exc.__cause__, (ServiceRequestError, ServiceResponseError)) or failures >= attempts:
+                raise
+            failures += 1
+            print(f"azure-trainer: connection lost ({failures}/{attempts}); reconnecting to job {name} ...")
+            sleep(wait_s)
+    return job_status(ml_client, name)

@@ -1,0 +1,139 @@
+"""Which workspace, with which credential: resolution order and the lazily built ``MLClient``.
+
+Each of subscription, resource group and workspace name is taken from the first source that has it:
+1. the command line (``--subscription``, ``--resource-group``, ``--workspace``),
+2. the environment (AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME),
+3. the job config's ``workspace:`` section,
+4. an Azure ML ``config.json``, found the way ``MLClient.from_config`` finds it (this folder or a parent;
+   also in ``.azureml/`` or ``aml_config/``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import AzureError
+
+ENV_VARS = {
+    "subscription_id": "AZURE_SUBSCRIPTION_ID",
+    "resource_group": "AZURE_RESOURCE_GROUP",
+    "name": "AZUREML_WORKSPACE_NAME",
+}
+
+
+@dataclass(frozen=True)
+class WorkspaceRef:
+    """A fully named workspace, and where each part came from (for messages)."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+    sources: tuple[str, ...] = ()
+
+
+def resolve_workspace(
+    cli: dict[str, str | None] | None = None,
+    config_workspace: Any = None,
+    *,
+    environ: dict[str, str] | None = None,
+    search_from: str | Path = ".",
+) -> WorkspaceRef:
+    """Merge the four sources (see the module docstring); raise AzureError naming what is missing."""
+    environ = dict(os.environ if environ is None else environ)
+    cli = cli or {}
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+
+    def offer(field: str, value: str | None, source: str) -> None:
+        if value and field not in values:
+            values[field] = value
+            sources[field] = source
+
+    for field in ENV_VARS:
+        offer(field, cli.get(field), "command line")
+    for field, var in ENV_VARS.items():
+        offer(field, environ.get(var), var)
+    if config_workspace is not None:
+        for field in ENV_VARS:
+            offer(field, getattr(config_workspace, field, None), "the job config")
+    if len(values) < 3:
+        found = find_config_json(search_from)
+        if found is not None:
+            sub, rg, name = _read_config_json(found)
+            offer("subscription_id", sub, str(found))
+            offer("resource_group", rg, str(found))
+            offer("name", name, str(found))
+    missing = [f for f in ENV_VARS if f not in values]
+    if missing:
+        hints = {
+            "subscription_id": "--subscription / AZURE_SUBSCRIPTION_ID",
+            "resource_group": "--resource-group / AZURE_RESOURCE_GROUP",
+            "name": "--workspace / AZUREML_WORKSPACE_NAME",
+        }
+        raise AzureError(
+            "no Azure ML workspace given: missing " + ", ".join(hints[m] for m in missing)
+            + "; or add `workspace:` to the job config, or put the workspace's config.json in this folder"
+        )
+    return WorkspaceRef(values["subscription_id"], values["resource_group"], values["name"],
+                        tuple(sources[f] for f in ENV_VARS))
+
+
+def find_config_json(start: str | Path = ".") -> Path | None:
+    """The config.json ``MLClient.from_config`` would use, or None."""
+    from azure.ai.ml._utils.utils import traverse_up_path_and_find_file
+
+    for folder in (".azureml", "aml_config", None):
+        for file_name in ("config.json", "project.json"):
+            found = traverse_up_path_and_find_file(path=Path(start), file_name=file_name,
+                                                   directory_name=folder, num_levels=20)
+            if found:
+                return Path(found)
+    return None
+
+
+def _read_config_json(path: Path) -> tuple[str | None, str | None, str | None]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AzureError(f"{path}: not a valid Azure ML config.json ({exc})") from None
+    if not isinstance(data, dict):
+        raise AzureError(f"{path}: not a valid Azure ML config.json (expected an object)")
+    return data.get("subscription_id"), data.get("resource_group"), data.get("workspace_name")
+
+
+def default_credential() -> Any:
+    """DefaultAzureCredential (CLI login, environment service principal, managed identity, ...)."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def make_ml_client(workspace: WorkspaceRef, credential: Any = None, **kwargs: Any) -> Any:
+    """The real ``MLClient`` for ``workspace``; ``kwargs`` go to MLClient (e.g. ``transport=``)."""
+    from ..builder import quiet_sdk_logs
+
+    quiet_sdk_logs()
+    from azure.ai.ml import MLClient
+
+    return MLClient(
+        credential or default_credential(),
+        subscription_id=workspace.subscription_id,
+        resource_group_name=workspace.resource_group,
+        workspace_name=workspace.name,
+        **kwargs,
+    )
+
+
+def registry_client(ml_client: Any, registry_name: str) -> Any:
+    """An ``MLClient`` for an Azure ML registry sharing ``ml_client``'s credential and pipeline options."""
+    from azure.ai.ml import MLClient
+
+    kwargs = dict(getattr(ml_client, "_kwargs", {}) or {})
+    for key in ("cloud", "user_agent", "registry_reference", "workspace_reference"):
+        kwargs.pop(key, None)
+    return MLClient(ml_client._credential, registry_name=registry_name, **kwargs)
