@@ -90,12 +90,14 @@ def to_yaml(job: Any) -> str:
     """The job as Azure ML CLI v2 YAML, readable by ``azure.ai.ml.load_job`` and ``az ml job create -f``.
 
     A ``Command`` node dumps with a nested ``component:`` block that load_job rejects, so it is turned
-    into its ``CommandJob`` first.
+    into its ``CommandJob`` (a ``Sweep`` node into its ``SweepJob``) first.
     """
-    from azure.ai.ml.entities import Command
-
     quiet_sdk_logs()
-    target = job._to_job() if isinstance(job, Command) else job
+    # Command and Sweep *nodes* dump with pipeline-component fields that load_job rejects; dump the job.
+    target = job._to_job() if hasattr(job, "_to_job") else job
+    if getattr(target, "type", "") == "sweep" and target.inputs:
+        # Searched inputs are left as nulls on the job; the search_space carries them.
+        target.inputs = {k: v for k, v in target.inputs.items() if v is not None}
     buffer = io.StringIO()
     target.dump(buffer)
     schema = SWEEP_JOB_SCHEMA if getattr(target, "type", "") == "sweep" else COMMAND_JOB_SCHEMA

@@ -141,15 +141,26 @@ def plan(config: JobConfig) -> JobSpec:
     if not code.is_dir():
         raise fail("code", f"code folder {config.code} does not exist; `code` is relative to the config file")
 
+    inputs = dict(config.inputs)
     if config.command is not None:
         command, command_key = config.command, "command"
     else:
         assert config.script is not None  # the model guarantees command xor script
         if not (code / config.script).is_file():
             raise fail("script", f"script {config.script!r} not found in the code folder {config.code}")
-        command, command_key = script_command(config.script, config.args), "args"
+        args = dict(config.args)
+        if config.sweep is not None:
+            from .sweep import input_for, input_name
+
+            for arg, entry in config.sweep.search_space.items():
+                name = input_name(arg)
+                if name in inputs:
+                    raise fail(f"sweep.search_space.{arg}", f"input {name!r} already exists; rename the input")
+                inputs[name] = input_for(entry, args.get(arg))
+                args[arg] = "${{inputs.%s}}" % name
+        command, command_key = script_command(config.script, args), "args"
     for kind_, name in placeholders(command):
-        declared = config.inputs if kind_ == "inputs" else config.outputs if kind_ == "outputs" else None
+        declared = inputs if kind_ == "inputs" else config.outputs if kind_ == "outputs" else None
         if declared is None:
             raise fail(command_key, f"${{{{{kind_}.{name}}}}} is only valid inside a sweep trial")
         if name not in declared:
@@ -172,7 +183,7 @@ def plan(config: JobConfig) -> JobSpec:
         distribution=config.distribution,
         shm_size=shm_size,
         timeout=config.timeout,
-        inputs=dict(config.inputs),
+        inputs=inputs,
         outputs=dict(config.outputs),
         environment_variables=env,
         user_environment_variables=dict(config.environment_variables),

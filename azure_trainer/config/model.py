@@ -144,6 +144,33 @@ class SearchSpaceEntry(_Strict):
     sigma: float | None = None
     q: float | None = None
 
+    @model_validator(mode="after")
+    def _check_bounds(self) -> SearchSpaceEntry:
+        t = self.type
+        if t == "choice":
+            if not self.values:
+                raise ValueError("@values: a choice needs a non-empty list of `values`")
+            return self
+        if t == "randint":
+            if self.upper is None or self.upper < 1:
+                raise ValueError("@upper: randint needs `upper` >= 1 (values 0..upper-1)")
+            return self
+        if t in ("uniform", "loguniform", "quniform", "qloguniform"):
+            if self.min_value is None or self.max_value is None:
+                raise ValueError(f"@min_value: {t} needs `min_value` and `max_value`")
+            if self.min_value >= self.max_value:
+                raise ValueError(f"@max_value: must be greater than min_value ({self.min_value})")
+            if t in ("loguniform", "qloguniform") and self.min_value <= 0:
+                raise ValueError(f"@min_value: {t} bounds are real values and must be > 0 (e.g. 1e-4)")
+        if t in ("normal", "lognormal", "qnormal", "qlognormal"):
+            if self.mu is None or self.sigma is None:
+                raise ValueError(f"@mu: {t} needs `mu` and `sigma`")
+            if self.sigma <= 0:
+                raise ValueError("@sigma: must be > 0")
+        if t.startswith("q") and (self.q is None or self.q <= 0):
+            raise ValueError(f"@q: {t} needs a step `q` > 0")
+        return self
+
 
 class Objective(_Strict):
     metric: str = Field(description="Metric name the script logs (MLflow), e.g. val_accuracy.")
@@ -160,6 +187,14 @@ class SweepLimits(_Strict):
 class EarlyTermination(_Strict):
     type: Literal["bandit", "median_stopping", "truncation_selection"]
     evaluation_interval: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _check_policy(self) -> EarlyTermination:
+        if self.type == "bandit" and (self.slack_factor is None) == (self.slack_amount is None):
+            raise ValueError("@slack_factor: a bandit policy needs exactly one of slack_factor or slack_amount")
+        if self.type == "truncation_selection" and self.truncation_percentage is None:
+            raise ValueError("@truncation_percentage: truncation selection needs truncation_percentage (1-99)")
+        return self
     delay_evaluation: int = Field(default=0, ge=0)
     slack_factor: float | None = None
     slack_amount: float | None = None
@@ -174,6 +209,23 @@ class Sweep(_Strict):
     objective: Objective
     limits: SweepLimits = Field(default_factory=SweepLimits)
     early_termination: EarlyTermination | None = None
+
+    @model_validator(mode="after")
+    def _check_sampling(self) -> Sweep:
+        if not self.search_space:
+            raise ValueError("@search_space: give at least one parameter to search")
+        for key, entry in self.search_space.items():
+            if self.sampling == "grid" and entry.type != "choice":
+                raise ValueError(f"@search_space.{key}.type: grid sampling needs `choice` values, "
+                                 f"not a continuous {entry.type} range; use random or bayesian sampling")
+            if self.sampling == "bayesian" and entry.type not in ("choice", "uniform", "quniform"):
+                raise ValueError(f"@search_space.{key}.type: bayesian sampling supports choice, uniform "
+                                 f"and quniform only")
+        if self.sampling == "bayesian" and self.early_termination is not None:
+            raise ValueError("@early_termination: bayesian sampling does not support early termination")
+        if self.limits.max_concurrent_trials > self.limits.max_total_trials:
+            raise ValueError("@limits.max_concurrent_trials: cannot exceed max_total_trials")
+        return self
 
 
 ArgValue = str | int | float | bool | list[str | int | float] | None
