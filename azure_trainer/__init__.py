@@ -1,3 +1,73 @@
-"""azure-trainer: bring back ``use_gpu`` for PyTorch jobs on Azure ML (SDK v2)."""
+"""azure-trainer: bring back ``use_gpu`` for PyTorch jobs on Azure ML (SDK v2).
+
+The public API (imported lazily, so ``import azure_trainer`` stays cheap)::
+
+    config = load_config("jobs/digits.yaml", overrides=["args.epochs=3"], use_gpu=True)
+    job = build_job(config)                      # azure.ai.ml Command (or SweepJob); no network
+    result = run_local(config)                   # same command, args and env, on this machine
+    findings = preflight(config, ml_client)      # read-only checks before paying
+    result = submit(config, ml_client=None)      # preflight + one create call
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import AzureError, AzureTrainerError, ConfigError, LocalRunError, PreflightError
+from .findings import Finding
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "AzureError",
+    "AzureTrainerError",
+    "ConfigError",
+    "Finding",
+    "JobConfig",
+    "JobSpec",
+    "LocalRunError",
+    "LocalRunResult",
+    "PreflightError",
+    "SubmitResult",
+    "build_job",
+    "load_config",
+    "plan",
+    "preflight",
+    "run_local",
+    "submit",
+    "to_yaml",
+]
+
+_LAZY = {
+    "JobConfig": "azure_trainer.config.model",
+    "load_config": "azure_trainer.config.loader",
+    "JobSpec": "azure_trainer.spec",
+    "plan": "azure_trainer.spec",
+    "build_job": "azure_trainer.builder",
+    "to_yaml": "azure_trainer.builder",
+    "run_local": "azure_trainer.local.runner",
+    "LocalRunResult": "azure_trainer.local.runner",
+    "preflight": "azure_trainer.azure.preflight",
+    "submit": "azure_trainer.azure.submit",
+    "SubmitResult": "azure_trainer.azure.submit",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .azure.preflight import preflight
+    from .azure.submit import SubmitResult, submit
+    from .builder import build_job, to_yaml
+    from .config.loader import load_config
+    from .config.model import JobConfig
+    from .local.runner import LocalRunResult, run_local
+    from .spec import JobSpec, plan
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'azure_trainer' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
