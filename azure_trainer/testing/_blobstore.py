@@ -8,7 +8,6 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Dict, List, Optional, Tuple
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
@@ -18,14 +17,16 @@ from ._http import FakeResponse, RecordedRequest
 @dataclass
 class Blob:
     data: bytes
-    metadata: Dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/octet-stream"
     last_modified: float = field(default_factory=time.time)
     etag: str = ""
 
     def __post_init__(self) -> None:
         if not self.etag:
-            self.etag = '"0x%s"' % hashlib.md5(self.data + str(self.last_modified).encode()).hexdigest()[:15].upper()
+            self.etag = (
+                f'"0x{hashlib.md5(self.data + str(self.last_modified).encode()).hexdigest()[:15].upper()}"'
+            )
 
 
 def _http_date(ts: float) -> str:
@@ -34,8 +35,8 @@ def _http_date(ts: float) -> str:
 
 def _storage_error(status: int, code: str, message: str) -> FakeResponse:
     xml = (
-        '<?xml version="1.0" encoding="utf-8"?><Error><Code>%s</Code><Message>%s\nRequestId:00000000-0000'
-        "</Message></Error>" % (code, escape(message))
+        f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code>'
+        f"<Message>{escape(message)}\nRequestId:00000000-0000</Message></Error>"
     )
     return FakeResponse(status, xml.encode(), {"x-ms-error-code": code, "Content-Type": "application/xml"})
 
@@ -44,11 +45,11 @@ class FakeBlobStore:
     """``containers[account][container][blob_name] -> Blob``. Containers are created on first write."""
 
     def __init__(self) -> None:
-        self.containers: Dict[Tuple[str, str], Dict[str, Blob]] = {}
-        self._blocks: Dict[Tuple[str, str, str], Dict[str, bytes]] = {}
+        self.containers: dict[tuple[str, str], dict[str, Blob]] = {}
+        self._blocks: dict[tuple[str, str, str], dict[str, bytes]] = {}
 
     # ---- test-facing helpers -------------------------------------------------------------------
-    def container(self, account: str, container: str) -> Dict[str, Blob]:
+    def container(self, account: str, container: str) -> dict[str, Blob]:
         return self.containers.setdefault((account, container), {})
 
     def put(self, account: str, container: str, name: str, data: bytes | str, **metadata: str) -> None:
@@ -56,11 +57,11 @@ class FakeBlobStore:
             data = data.encode("utf-8")
         self.container(account, container)[name] = Blob(data, dict(metadata))
 
-    def get(self, account: str, container: str, name: str) -> Optional[bytes]:
+    def get(self, account: str, container: str, name: str) -> bytes | None:
         blob = self.containers.get((account, container), {}).get(name)
         return blob.data if blob else None
 
-    def names(self, account: Optional[str] = None, container: Optional[str] = None) -> List[str]:
+    def names(self, account: str | None = None, container: str | None = None) -> list[str]:
         out = []
         for (acc, cont), blobs in self.containers.items():
             if (account is None or acc == account) and (container is None or cont == container):
@@ -80,13 +81,19 @@ class FakeBlobStore:
                 return self._list(account, container, q)
             if q.get("restype") == "container" and method == "PUT":
                 if (account, container) in self.containers:
-                    return _storage_error(409, "ContainerAlreadyExists", "The specified container already exists.")
+                    return _storage_error(
+                        409, "ContainerAlreadyExists", "The specified container already exists."
+                    )
                 self.container(account, container)
-                return FakeResponse(201, None, {**common, "ETag": '"0x1"', "Last-Modified": _http_date(time.time())})
+                return FakeResponse(
+                    201, None, {**common, "ETag": '"0x1"', "Last-Modified": _http_date(time.time())}
+                )
             if q.get("restype") == "container" and method in ("GET", "HEAD"):
                 if (account, container) not in self.containers:
                     return _storage_error(404, "ContainerNotFound", "The specified container does not exist.")
-                return FakeResponse(200, None, {**common, "ETag": '"0x1"', "Last-Modified": _http_date(time.time())})
+                return FakeResponse(
+                    200, None, {**common, "ETag": '"0x1"', "Last-Modified": _http_date(time.time())}
+                )
             return FakeResponse(501, f"FakeBlobStore: unsupported container operation {method} {req.url}")
 
         blobs = self.container(account, container)
@@ -99,15 +106,23 @@ class FakeBlobStore:
             ids = _parse_block_list(req.body)
             staged = self._blocks.pop(key, {})
             data = b"".join(staged.get(i, b"") for i in ids)
-            blob = Blob(data, _meta_from_headers(req.headers), req.headers.get("x-ms-blob-content-type", "application/octet-stream"))
+            blob = Blob(
+                data,
+                _meta_from_headers(req.headers),
+                req.headers.get("x-ms-blob-content-type", "application/octet-stream"),
+            )
             blobs[blob_name] = blob
-            return FakeResponse(201, None, {**common, "ETag": blob.etag, "Last-Modified": _http_date(blob.last_modified)})
+            return FakeResponse(
+                201, None, {**common, "ETag": blob.etag, "Last-Modified": _http_date(blob.last_modified)}
+            )
         if method == "PUT" and comp == "metadata":
             blob = blobs.get(blob_name)
             if blob is None:
                 return _storage_error(404, "BlobNotFound", "The specified blob does not exist.")
             blob.metadata = _meta_from_headers(req.headers)
-            return FakeResponse(200, None, {**common, "ETag": blob.etag, "Last-Modified": _http_date(blob.last_modified)})
+            return FakeResponse(
+                200, None, {**common, "ETag": blob.etag, "Last-Modified": _http_date(blob.last_modified)}
+            )
         if method == "PUT" and comp is None:
             if req.headers.get("If-None-Match") == "*" and blob_name in blobs:
                 return _storage_error(409, "BlobAlreadyExists", "The specified blob already exists.")
@@ -118,8 +133,13 @@ class FakeBlobStore:
             return FakeResponse(
                 201,
                 None,
-                {**common, "ETag": blob.etag, "Last-Modified": _http_date(blob.last_modified), "Content-MD5": md5,
-                 "x-ms-request-server-encrypted": "true"},
+                {
+                    **common,
+                    "ETag": blob.etag,
+                    "Last-Modified": _http_date(blob.last_modified),
+                    "Content-MD5": md5,
+                    "x-ms-request-server-encrypted": "true",
+                },
             )
         if method == "DELETE":
             if blobs.pop(blob_name, None) is None:
@@ -150,7 +170,11 @@ class FakeBlobStore:
                 start_s, _, end_s = rng.replace("bytes=", "").partition("-")
                 start = int(start_s)
                 if start >= len(data):
-                    return _storage_error(416, "InvalidRange", "The range specified is invalid for the current size of the resource.")
+                    return _storage_error(
+                        416,
+                        "InvalidRange",
+                        "The range specified is invalid for the current size of the resource.",
+                    )
                 end = min(int(end_s) if end_s else len(data) - 1, len(data) - 1)
                 headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
                 data = data[start : end + 1]
@@ -159,7 +183,7 @@ class FakeBlobStore:
             return FakeResponse(status, None if method == "HEAD" else data, headers)
         return FakeResponse(501, f"FakeBlobStore: unsupported blob operation {method} {req.url}")
 
-    def _list(self, account: str, container: str, q: Dict[str, str]) -> FakeResponse:
+    def _list(self, account: str, container: str, q: dict[str, str]) -> FakeResponse:
         prefix = q.get("prefix", "")
         delimiter = q.get("delimiter")
         include_meta = "metadata" in q.get("include", "")
@@ -169,7 +193,7 @@ class FakeBlobStore:
             if not name.startswith(prefix):
                 continue
             if delimiter:
-                rest = name[len(prefix):]
+                rest = name[len(prefix) :]
                 if delimiter in rest:
                     p = prefix + rest.split(delimiter, 1)[0] + delimiter
                     if p not in prefixes:
@@ -178,7 +202,8 @@ class FakeBlobStore:
             items.append((name, blobs[name]))
         parts = [
             '<?xml version="1.0" encoding="utf-8"?>',
-            f'<EnumerationResults ServiceEndpoint="https://{account}.blob.core.windows.net/" ContainerName="{escape(container)}">',
+            f'<EnumerationResults ServiceEndpoint="https://{account}.blob.core.windows.net/" '
+            f'ContainerName="{escape(container)}">',
             f"<Prefix>{escape(prefix)}</Prefix>",
         ]
         if delimiter:
@@ -187,7 +212,9 @@ class FakeBlobStore:
         for p in prefixes:
             parts.append(f"<BlobPrefix><Name>{escape(p)}</Name></BlobPrefix>")
         for name, blob in items:
-            meta = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in blob.metadata.items()) if include_meta else ""
+            meta = (
+                "".join(f"<{k}>{escape(v)}</{k}>" for k, v in blob.metadata.items()) if include_meta else ""
+            )
             parts.append(
                 f"<Blob><Name>{escape(name)}</Name><Properties>"
                 f"<Creation-Time>{_http_date(blob.last_modified)}</Creation-Time>"
@@ -202,11 +229,11 @@ class FakeBlobStore:
         return FakeResponse(200, "".join(parts).encode(), {"Content-Type": "application/xml"})
 
 
-def _meta_from_headers(headers: Dict[str, str]) -> Dict[str, str]:
-    return {k[len("x-ms-meta-"):]: v for k, v in headers.items() if k.lower().startswith("x-ms-meta-")}
+def _meta_from_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k[len("x-ms-meta-") :]: v for k, v in headers.items() if k.lower().startswith("x-ms-meta-")}
 
 
-def _parse_block_list(body: bytes) -> List[str]:
+def _parse_block_list(body: bytes) -> list[str]:
     import xml.etree.ElementTree as ET
 
     root = ET.fromstring(body)

@@ -6,20 +6,21 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple, Union
+from re import Pattern
+from typing import Any, Union
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 import urllib3
+from azure.core.pipeline._tools import handle_non_stream_rest_response as _handle_non_stream_rest_response
+from azure.core.pipeline._tools import is_rest
+from azure.core.pipeline.transport import RequestsTransportResponse
+from azure.core.rest._requests_basic import RestRequestsTransportResponse
 from requests.structures import CaseInsensitiveDict
 
-from azure.core.pipeline.transport import RequestsTransportResponse
-from azure.core.pipeline._tools import is_rest
-from azure.core.pipeline._tools import handle_non_stream_rest_response as _handle_non_stream_rest_response
-from azure.core.rest._requests_basic import RestRequestsTransportResponse
-
-Body = Union[None, bytes, str, dict, list]
+Body = Union[None, bytes, str, dict, list]  # noqa: UP007 (runtime alias, py3.10 target)
 
 
 @dataclass
@@ -28,7 +29,7 @@ class FakeResponse:
 
     status: int = 200
     body: Body = None
-    headers: Dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -37,7 +38,7 @@ class RecordedRequest:
 
     method: str
     url: str
-    headers: Dict[str, str]
+    headers: dict[str, str]
     body: bytes
     json: Any = None
     status: int = 0  # the status the fake answered with
@@ -51,7 +52,7 @@ class RecordedRequest:
         return urlsplit(self.url).netloc
 
     @property
-    def query(self) -> Dict[str, str]:
+    def query(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(urlsplit(self.url).query, keep_blank_values=True).items()}
 
     def __iter__(self):  # allows ``method, url, body = rec``
@@ -64,14 +65,27 @@ class RecordedRequest:
 
 
 _REASONS = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-    412: "Precondition Failed", 416: "Range Not Satisfiable", 429: "Too Many Requests",
-    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    206: "Partial Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    416: "Range Not Satisfiable",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
 }
 
 
-def encode_body(body: Body, headers: Dict[str, str]) -> bytes:
+def encode_body(body: Body, headers: dict[str, str]) -> bytes:
     if body is None:
         return b""
     if isinstance(body, (dict, list)):
@@ -120,19 +134,24 @@ class Route:
     method: str
     pattern: Pattern[str]
     handler: Handler
-    host: Optional[Pattern[str]] = None
+    host: Pattern[str] | None = None
 
 
 class Router:
     def __init__(self) -> None:
-        self.routes: List[Route] = []
+        self.routes: list[Route] = []
 
-    def add(self, method: str, path_regex: str, handler: Handler, host_regex: Optional[str] = None) -> None:
+    def add(self, method: str, path_regex: str, handler: Handler, host_regex: str | None = None) -> None:
         self.routes.append(
-            Route(method.upper(), re.compile(path_regex + r"$", re.I), handler, re.compile(host_regex, re.I) if host_regex else None)
+            Route(
+                method.upper(),
+                re.compile(path_regex + r"$", re.I),
+                handler,
+                re.compile(host_regex, re.I) if host_regex else None,
+            )
         )
 
-    def match(self, method: str, host: str, path: str) -> Tuple[Optional[Handler], Dict[str, str]]:
+    def match(self, method: str, host: str, path: str) -> tuple[Handler | None, dict[str, str]]:
         for r in self.routes:
             if r.method != method.upper() and r.method != "*":
                 continue

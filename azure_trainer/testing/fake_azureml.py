@@ -9,7 +9,8 @@ Usage::
     assert fake.requests_matching("PUT", r"/jobs/") and not fake.unhandled
 
 Everything the SDK sends goes through :meth:`FakeAzureML.send`; nothing touches the network. Requests nobody
-serves are answered ``501`` with an explanatory Azure error body and recorded in :attr:`FakeAzureML.unhandled`.
+serves are answered ``501`` with an explanatory Azure error body and recorded in
+:attr:`FakeAzureML.unhandled`.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
-from urllib.parse import unquote, urlsplit
-
-from requests.structures import CaseInsensitiveDict
+from typing import Any
+from urllib.parse import unquote
 
 from azure.core.pipeline.transport import HttpTransport
+from requests.structures import CaseInsensitiveDict
 
 from ._blobstore import FakeBlobStore
 from ._http import FakeResponse, RecordedRequest, Router, build_azure_response
@@ -49,8 +50,9 @@ _WS = _SUB + r"/resourceGroups/(?P<rg>[^/]+)" + _MLS + r"/workspaces/(?P<ws>[^/]
 _REG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)" + _MLS + r"/registries/(?P<reg>[^/]+)"
 _SEG = r"(?P<{}>[^/]+)"
 
-# Real Azure specs (learn.microsoft.com/azure/virtual-machines/sizes): name -> (vCPUs, GPUs, memoryGB, quota family)
-KNOWN_VM_SIZES: Dict[str, tuple] = {
+# Real Azure specs (learn.microsoft.com/azure/virtual-machines/sizes):
+# name -> (vCPUs, GPUs, memoryGB, quota family)
+KNOWN_VM_SIZES: dict[str, tuple] = {
     "Standard_DS3_v2": (4, 0, 14.0, "standardDSv2Family"),
     "Standard_D4s_v3": (4, 0, 16.0, "standardDSv3Family"),
     "Standard_E4ds_v4": (4, 0, 32.0, "standardEDSv4Family"),
@@ -71,7 +73,7 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _system_data() -> Dict[str, Any]:
+def _system_data() -> dict[str, Any]:
     t = _now()
     return {
         "createdAt": t,
@@ -83,7 +85,7 @@ def _system_data() -> Dict[str, Any]:
     }
 
 
-def azure_error(status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None) -> FakeResponse:
+def azure_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> FakeResponse:
     """An ARM-style error response (``{"error": {"code", "message", ...}}``)."""
     return FakeResponse(
         status,
@@ -95,10 +97,10 @@ def azure_error(status: int, code: str, message: str, headers: Optional[Dict[str
 @dataclass
 class _Failure:
     method: str
-    pattern: "re.Pattern[str]"
+    pattern: re.Pattern[str]
     status: int
     remaining: int
-    headers: Dict[str, str]
+    headers: dict[str, str]
     body: Any
 
 
@@ -136,21 +138,21 @@ class FakeAzureML(HttpTransport):
         self.initial_job_status = initial_job_status
         self.real_sleep = real_sleep
 
-        self.requests: List[RecordedRequest] = []
-        self.unhandled: List[RecordedRequest] = []
-        self.sleeps: List[float] = []
-        self.jobs: Dict[str, Dict[str, Any]] = {}
-        self.computes: Dict[str, Dict[str, Any]] = {}
-        self.environments: Dict[str, Dict[str, Dict[str, Any]]] = {}  # name -> version -> resource
-        self.registry_environments: Dict[str, Dict[str, Dict[str, Dict[str, Any]]]] = {}  # reg -> name -> ver
-        self.codes: Dict[str, Dict[str, Dict[str, Any]]] = {}  # name -> version -> resource
-        self.datastores: Dict[str, Dict[str, Any]] = {}
-        self.vm_sizes: Dict[str, Dict[str, Any]] = {}
-        self.usages: Dict[str, Dict[str, Any]] = {}
+        self.requests: list[RecordedRequest] = []
+        self.unhandled: list[RecordedRequest] = []
+        self.sleeps: list[float] = []
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.computes: dict[str, dict[str, Any]] = {}
+        self.environments: dict[str, dict[str, dict[str, Any]]] = {}  # name -> version -> resource
+        self.registry_environments: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}  # reg -> name -> ver
+        self.codes: dict[str, dict[str, dict[str, Any]]] = {}  # name -> version -> resource
+        self.datastores: dict[str, dict[str, Any]] = {}
+        self.vm_sizes: dict[str, dict[str, Any]] = {}
+        self.usages: dict[str, dict[str, Any]] = {}
         self.blobs = FakeBlobStore()
-        self.job_logs: Dict[str, Dict[str, str]] = {}
-        self._status_script: Dict[str, List[str]] = {}
-        self._failures: List[_Failure] = []
+        self.job_logs: dict[str, dict[str, str]] = {}
+        self._status_script: dict[str, list[str]] = {}
+        self._failures: list[_Failure] = []
         self._lock = threading.RLock()
         self._router = Router()
         self._install_routes()
@@ -187,7 +189,7 @@ class FakeAzureML(HttpTransport):
     # =========================================================================================
     # HttpTransport
     # =========================================================================================
-    def __enter__(self) -> "FakeAzureML":
+    def __enter__(self) -> FakeAzureML:
         return self
 
     def __exit__(self, *args: Any) -> None:
@@ -225,12 +227,14 @@ class FakeAzureML(HttpTransport):
     # =========================================================================================
     # test API
     # =========================================================================================
-    def ml_client(self, *, registry_name: Optional[str] = None, credential: Any = None, **kwargs: Any):
+    def ml_client(self, *, registry_name: str | None = None, credential: Any = None, **kwargs: Any):
         """The real ``azure.ai.ml.MLClient`` wired to this fake (``transport=self``)."""
         from azure.ai.ml import MLClient
 
         if registry_name:
-            return MLClient(credential or FakeCredential(), registry_name=registry_name, transport=self, **kwargs)
+            return MLClient(
+                credential or FakeCredential(), registry_name=registry_name, transport=self, **kwargs
+            )
         return MLClient(
             credential or FakeCredential(),
             self.subscription_id,
@@ -241,7 +245,7 @@ class FakeAzureML(HttpTransport):
         )
 
     @contextlib.contextmanager
-    def patch_sdk(self) -> Iterator["FakeAzureML"]:
+    def patch_sdk(self) -> Iterator[FakeAzureML]:
         """Route what azure-ai-ml does *not* send through ``transport=`` into this fake, for the duration.
 
         1. Blob storage: ``azure.ai.ml._artifacts._blob_storage_helper`` builds its ``BlobServiceClient`` /
@@ -267,24 +271,32 @@ class FakeAzureML(HttpTransport):
                 kw.setdefault("transport", fake)
                 super().__init__(*a, **kw)
 
-        saved = (bsh.BlobServiceClient, bsh.ContainerClient,
-                 RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MIN,
-                 RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MAX)
+        saved = (
+            bsh.BlobServiceClient,
+            bsh.ContainerClient,
+            RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MIN,
+            RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MAX,
+        )
         bsh.BlobServiceClient, bsh.ContainerClient = _BSC, _CC
         RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MIN = 0
         RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MAX = 0
         try:
             yield self
         finally:
-            (bsh.BlobServiceClient, bsh.ContainerClient,
-             RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MIN,
-             RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MAX) = saved
+            (
+                bsh.BlobServiceClient,
+                bsh.ContainerClient,
+                RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MIN,
+                RunHistoryConstants._WAIT_COMPLETION_POLLING_INTERVAL_MAX,
+            ) = saved
 
-    def requests_matching(self, method: Optional[str] = None, url_regex: str = "") -> List[RecordedRequest]:
+    def requests_matching(self, method: str | None = None, url_regex: str = "") -> list[RecordedRequest]:
         """Recorded requests whose method equals ``method`` (any if None) and whose URL matches ``url_regex``
         (``re.search``)."""
         rx = re.compile(url_regex)
-        return [r for r in self.requests if (method is None or r.method == method.upper()) and rx.search(r.url)]
+        return [
+            r for r in self.requests if (method is None or r.method == method.upper()) and rx.search(r.url)
+        ]
 
     def fail_next(
         self,
@@ -293,18 +305,23 @@ class FakeAzureML(HttpTransport):
         status: int = 503,
         times: int = 1,
         *,
-        retry_after: Optional[float] = None,
+        retry_after: float | None = None,
         body: Any = None,
-        headers: Optional[Dict[str, str]] = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer the next ``times`` requests matching (method, url_regex) with ``status`` (an ARM error body unless
-        ``body`` is given), before they reach the fake's state. ``retry_after`` adds a ``Retry-After`` header."""
+        """Answer the next ``times`` requests matching (method, url_regex) with ``status`` (an ARM error
+        body unless ``body`` is given), before they reach the fake's state. ``retry_after`` adds a
+        ``Retry-After`` header (azure-core honours it; the sleep is recorded in :attr:`sleeps`)."""
         h = dict(headers or {})
         if retry_after is not None:
             h["Retry-After"] = str(retry_after)
         self._failures.append(_Failure(method.upper(), re.compile(url_regex), status, times, h, body))
 
     # ---- seeding ----------------------------------------------------------------------------
+    @property
+    def _rg_id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+
     @property
     def workspace_arm_id(self) -> str:
         return (
@@ -313,8 +330,8 @@ class FakeAzureML(HttpTransport):
         )
 
     def add_vm_size(
-        self, name: str, gpus: int = 0, vcpus: int = 4, family: Optional[str] = None, memory_gb: float = 16.0
-    ) -> Dict[str, Any]:
+        self, name: str, gpus: int = 0, vcpus: int = 4, family: str | None = None, memory_gb: float = 16.0
+    ) -> dict[str, Any]:
         family = family or ("standard" + re.sub(r"^Standard_|_", "", name) + "Family")
         self.vm_sizes[name] = {
             "name": name,
@@ -353,7 +370,7 @@ class FakeAzureML(HttpTransport):
         idle_seconds: int = 1800,
         state: str = "Succeeded",
         current_nodes: int = 0,
-    ) -> Dict[str, Any]:
+    ) -> dict[str, Any]:
         res = {
             "id": f"{self.workspace_arm_id}/computes/{name}",
             "name": name,
@@ -388,8 +405,12 @@ class FakeAzureML(HttpTransport):
                     "currentNodeCount": current_nodes,
                     "targetNodeCount": current_nodes,
                     "nodeStateCounts": {
-                        "idleNodeCount": current_nodes, "runningNodeCount": 0, "preparingNodeCount": 0,
-                        "unusableNodeCount": 0, "leavingNodeCount": 0, "preemptedNodeCount": 0,
+                        "idleNodeCount": current_nodes,
+                        "runningNodeCount": 0,
+                        "preparingNodeCount": 0,
+                        "unusableNodeCount": 0,
+                        "leavingNodeCount": 0,
+                        "preemptedNodeCount": 0,
                     },
                     "enableNodePublicIp": True,
                 },
@@ -403,21 +424,19 @@ class FakeAzureML(HttpTransport):
         name: str,
         version: str = "1",
         *,
-        image: Optional[str] = None,
-        conda_file: Union[None, str, Dict[str, Any]] = None,
-        registry: Optional[str] = None,
+        image: str | None = None,
+        conda_file: None | str | dict[str, Any] = None,
+        registry: str | None = None,
         description: str = "",
-        tags: Optional[Dict[str, str]] = None,
-    ) -> Dict[str, Any]:
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """A workspace environment version, or (``registry="azureml"``) a registry one."""
         if isinstance(conda_file, dict):
             import yaml  # azure-ai-ml depends on PyYAML
 
             conda_file = yaml.safe_dump(conda_file, sort_keys=False)
         if registry:
-            rid = (
-                f"azureml://registries/{registry}/environments/{name}/versions/{version}"
-            )
+            rid = f"azureml://registries/{registry}/environments/{name}/versions/{version}"
         else:
             rid = f"{self.workspace_arm_id}/environments/{name}/versions/{version}"
         res = {
@@ -447,7 +466,9 @@ class FakeAzureML(HttpTransport):
             self.environments.setdefault(name, {})[version] = res
         return res
 
-    def add_datastore(self, name: str, container: str, *, default: bool = False, account: str = STORAGE_ACCOUNT) -> None:
+    def add_datastore(
+        self, name: str, container: str, *, default: bool = False, account: str = STORAGE_ACCOUNT
+    ) -> None:
         if default:
             for ds in self.datastores.values():
                 ds["properties"]["isDefault"] = False
@@ -490,11 +511,11 @@ class FakeAzureML(HttpTransport):
         self.job_logs.setdefault(name, {})[file] = text
         self.blobs.put(STORAGE_ACCOUNT, ARTIFACT_CONTAINER, f"ExperimentRun/dcid.{name}/{file}", text)
 
-    def add_job_output_file(self, name: str, relpath: str, data: Union[bytes, str]) -> None:
-        """A file in the job's default artifact store (``outputs/model.pt`` ...), served to ``jobs.download``."""
+    def add_job_output_file(self, name: str, relpath: str, data: bytes | str) -> None:
+        """A file in the job's default artifact store (``outputs/model.pt`` ...), for ``jobs.download``."""
         self.blobs.put(STORAGE_ACCOUNT, ARTIFACT_CONTAINER, f"ExperimentRun/dcid.{name}/{relpath}", data)
 
-    def job_body(self, name: str) -> Optional[Dict[str, Any]]:
+    def job_body(self, name: str) -> dict[str, Any] | None:
         """The body of the last PUT for job ``name`` as the SDK sent it."""
         puts = [r for r in self.requests_matching("PUT", rf"/jobs/{re.escape(name)}\?") if r.status < 300]
         return puts[-1].json if puts else None
@@ -502,7 +523,7 @@ class FakeAzureML(HttpTransport):
     # =========================================================================================
     # dispatch
     # =========================================================================================
-    def _injected_failure(self, rec: RecordedRequest) -> Optional[FakeResponse]:
+    def _injected_failure(self, rec: RecordedRequest) -> FakeResponse | None:
         for f in self._failures:
             if f.remaining > 0 and (f.method in ("*", rec.method)) and f.pattern.search(rec.url):
                 f.remaining -= 1
@@ -511,7 +532,9 @@ class FakeAzureML(HttpTransport):
                 )
                 if f.body is not None:
                     return FakeResponse(f.status, f.body, dict(f.headers))
-                return azure_error(f.status, code, f"Injected failure {f.status} by FakeAzureML.fail_next", f.headers)
+                return azure_error(
+                    f.status, code, f"Injected failure {f.status} by FakeAzureML.fail_next", f.headers
+                )
         return None
 
     def _dispatch(self, rec: RecordedRequest) -> FakeResponse:
@@ -528,7 +551,8 @@ class FakeAzureML(HttpTransport):
             return azure_error(
                 501,
                 "FakeAzureMLNotImplemented",
-                f"FakeAzureML has no route for {rec.method} {rec.url}. Add one in azure_trainer/testing/fake_azureml.py",
+                f"FakeAzureML has no route for {rec.method} {rec.url}. "
+                "Add one in azure_trainer/testing/fake_azureml.py",
             )
         return handler(rec, **params)
 
@@ -542,28 +566,58 @@ class FakeAzureML(HttpTransport):
         add("GET", _SUB + _MLS + "/locations/" + seg("loc") + "/vmSizes", self._list_vm_sizes)
         add("GET", _SUB + _MLS + "/locations/" + seg("loc") + "/usages", self._list_usages)
         add("GET", _WS + "/environments/" + seg("name") + "/versions", self._list_env_versions)
-        add("GET", _WS + "/environments/" + seg("name") + "/versions/" + seg("version"), self._get_env_version)
-        add("PUT", _WS + "/environments/" + seg("name") + "/versions/" + seg("version"), self._put_env_version)
+        add(
+            "GET", _WS + "/environments/" + seg("name") + "/versions/" + seg("version"), self._get_env_version
+        )
+        add(
+            "PUT", _WS + "/environments/" + seg("name") + "/versions/" + seg("version"), self._put_env_version
+        )
         add("GET", _WS + "/datastores", self._list_datastores)
         add("GET", _WS + "/datastores/" + seg("name"), self._get_datastore)
         add("POST", _WS + "/datastores/" + seg("name") + "/listSecrets", self._list_secrets)
         add("GET", _WS + "/codes/" + seg("name") + "/versions", self._list_code_versions)
         add("GET", _WS + "/codes/" + seg("name") + "/versions/" + seg("version"), self._get_code_version)
         add("PUT", _WS + "/codes/" + seg("name") + "/versions/" + seg("version"), self._put_code_version)
-        add("POST", _WS + "/codes/" + seg("name") + "/versions/" + seg("version") + "/startPendingUpload",
-            self._start_pending_upload)
+        add(
+            "POST",
+            _WS + "/codes/" + seg("name") + "/versions/" + seg("version") + "/startPendingUpload",
+            self._start_pending_upload,
+        )
         add("GET", _WS + "/jobs", self._list_jobs)
         add("GET", _WS + "/jobs/" + seg("name"), self._get_job)
         add("PUT", _WS + "/jobs/" + seg("name"), self._put_job)
         add("POST", _WS + "/jobs/" + seg("name") + "/cancel", self._cancel_job)
-        add("GET", _SUB + _MLS + "/locations/" + seg("loc") + "/mfeOperationResults/" + seg("op"), self._op_result)
-        add("GET", _SUB + _MLS + "/locations/" + seg("loc") + "/mfeOperationsStatus/" + seg("op"), self._op_status)
+        add(
+            "GET",
+            _SUB + _MLS + "/locations/" + seg("loc") + "/mfeOperationResults/" + seg("op"),
+            self._op_result,
+        )
+        add(
+            "GET",
+            _SUB + _MLS + "/locations/" + seg("loc") + "/mfeOperationsStatus/" + seg("op"),
+            self._op_status,
+        )
         # -- registry discovery + registry MFE (data plane) --
-        add("GET", r"/registrymanagement/v1\.0/registries/" + seg("reg") + "/discovery", self._registry_discovery)
-        add("GET", r"/mferp/managementfrontend" + _REG + "/environments/" + seg("name") + "/versions",
-            self._list_registry_env_versions)
-        add("GET", r"/mferp/managementfrontend" + _REG + "/environments/" + seg("name") + "/versions/" + seg("version"),
-            self._get_registry_env_version)
+        add(
+            "GET",
+            r"/registrymanagement/v1\.0/registries/" + seg("reg") + "/discovery",
+            self._registry_discovery,
+        )
+        add(
+            "GET",
+            r"/mferp/managementfrontend" + _REG + "/environments/" + seg("name") + "/versions",
+            self._list_registry_env_versions,
+        )
+        add(
+            "GET",
+            r"/mferp/managementfrontend"
+            + _REG
+            + "/environments/"
+            + seg("name")
+            + "/versions/"
+            + seg("version"),
+            self._get_registry_env_version,
+        )
         # -- workspace discovery + run history (<region>.api.azureml.ms) --
         add("GET", r"/discovery", self._discovery)
         add("GET", r"/discovery/workspaces/" + seg("wsid"), self._discovery)
@@ -571,8 +625,16 @@ class FakeAzureML(HttpTransport):
         add("GET", r"/history/v1\.0" + _WS + "/runs/" + seg("run"), self._get_run)
         add("POST", r"/history/v1\.0" + _WS + "/rundata", self._run_data)
         add("GET", r"/history/v1\.0" + _WS + "/runs/" + seg("run") + "/children", self._run_children)
-        add("POST", r"/history/v1\.0" + _WS + "/experiments/" + seg("exp") + "/runs/" + seg("run"), self._patch_run)
-        add("PATCH", r"/history/v1\.0" + _WS + "/experiments/" + seg("exp") + "/runs/" + seg("run"), self._patch_run)
+        add(
+            "POST",
+            r"/history/v1\.0" + _WS + "/experiments/" + seg("exp") + "/runs/" + seg("run"),
+            self._patch_run,
+        )
+        add(
+            "PATCH",
+            r"/history/v1\.0" + _WS + "/experiments/" + seg("exp") + "/runs/" + seg("run"),
+            self._patch_run,
+        )
         add("POST", r"/dataset/v1\.0" + _WS + "/data/queryById", self._dataset_query)
         add("POST", r"/dataset/v1\.0" + _WS + "/dataversion/batchGetResolvedURIs", self._dataset_query)
         add("POST", r"/modelmanagement/v1\.0" + _WS + "/models/batchGetResolvedURIs", self._dataset_query)
@@ -580,7 +642,7 @@ class FakeAzureML(HttpTransport):
     # =========================================================================================
     # handlers
     # =========================================================================================
-    def _check_scope(self, sub: str, rg: str, ws: str, kind: str) -> Optional[FakeResponse]:
+    def _check_scope(self, sub: str, rg: str, ws: str, kind: str) -> FakeResponse | None:
         if sub != self.subscription_id:
             return azure_error(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
         if rg.lower() != self.resource_group.lower():
@@ -589,7 +651,8 @@ class FakeAzureML(HttpTransport):
             return azure_error(
                 404,
                 "ResourceNotFound",
-                f"The Resource 'Microsoft.MachineLearningServices/workspaces/{ws}' under resource group '{rg}' "
+                f"The Resource 'Microsoft.MachineLearningServices/workspaces/{ws}' "
+                f"under resource group '{rg}' "
                 "was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
             )
         return None
@@ -600,41 +663,50 @@ class FakeAzureML(HttpTransport):
             return err
         loc = self.location
         arm = self.workspace_arm_id
-        return FakeResponse(200, {
-            "id": arm,
-            "name": self.workspace_name,
-            "type": "Microsoft.MachineLearningServices/workspaces",
-            "location": loc,
-            "kind": "Default",
-            "tags": {},
-            "sku": {"name": "Basic", "tier": "Basic"},
-            "identity": {"type": "SystemAssigned", "principalId": str(uuid.UUID(int=1)), "tenantId": str(uuid.UUID(int=2))},
-            "systemData": _system_data(),
-            "properties": {
-                "friendlyName": self.workspace_name,
-                "description": "FakeAzureML workspace",
-                "workspaceId": self.workspace_id,
-                "storageAccount": f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}",
-                "keyVault": f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                "/providers/Microsoft.KeyVault/vaults/fakekeyvault",
-                "applicationInsights": f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                "/providers/Microsoft.insights/components/fakeappinsights",
-                "discoveryUrl": f"https://{loc}.api.azureml.ms/discovery",
-                "mlFlowTrackingUri": f"azureml://{loc}.api.azureml.ms/mlflow/v1.0{arm}",
-                "provisioningState": "Succeeded",
-                "hbiWorkspace": False,
-                "publicNetworkAccess": "Enabled",
-                "v1LegacyMode": False,
-                "enableDataIsolation": False,
-                "storageHnsEnabled": False,
-                "managedNetwork": {"isolationMode": "Disabled", "outboundRules": {}},
-                "workspaceHubConfig": None,
+        return FakeResponse(
+            200,
+            {
+                "id": arm,
+                "name": self.workspace_name,
+                "type": "Microsoft.MachineLearningServices/workspaces",
+                "location": loc,
+                "kind": "Default",
+                "tags": {},
+                "sku": {"name": "Basic", "tier": "Basic"},
+                "identity": {
+                    "type": "SystemAssigned",
+                    "principalId": str(uuid.UUID(int=1)),
+                    "tenantId": str(uuid.UUID(int=2)),
+                },
+                "systemData": _system_data(),
+                "properties": {
+                    "friendlyName": self.workspace_name,
+                    "description": "FakeAzureML workspace",
+                    "workspaceId": self.workspace_id,
+                    "storageAccount": f"{self._rg_id}"
+                    f"/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}",
+                    "keyVault": f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                    "/providers/Microsoft.KeyVault/vaults/fakekeyvault",
+                    "applicationInsights": f"{self._rg_id}"
+                    "/providers/Microsoft.insights/components/fakeappinsights",
+                    "discoveryUrl": f"https://{loc}.api.azureml.ms/discovery",
+                    "mlFlowTrackingUri": f"azureml://{loc}.api.azureml.ms/mlflow/v1.0{arm}",
+                    "provisioningState": "Succeeded",
+                    "hbiWorkspace": False,
+                    "publicNetworkAccess": "Enabled",
+                    "v1LegacyMode": False,
+                    "enableDataIsolation": False,
+                    "storageHnsEnabled": False,
+                    "managedNetwork": {"isolationMode": "Disabled", "outboundRules": {}},
+                    "workspaceHubConfig": None,
+                },
             },
-        })
+        )
 
     def _list_computes(self, rec: RecordedRequest, sub: str, rg: str, ws: str) -> FakeResponse:
-        return self._check_scope(sub, rg, ws, "") or FakeResponse(200, {"value": list(self.computes.values())})
+        return self._check_scope(sub, rg, ws, "") or FakeResponse(
+            200, {"value": list(self.computes.values())}
+        )
 
     def _get_compute(self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str) -> FakeResponse:
         err = self._check_scope(sub, rg, ws, "")
@@ -644,7 +716,8 @@ class FakeAzureML(HttpTransport):
             return azure_error(
                 404,
                 "ResourceNotFound",
-                f"The Resource 'Microsoft.MachineLearningServices/workspaces/{ws}/computes/{name}' under resource "
+                f"The Resource 'Microsoft.MachineLearningServices/workspaces/{ws}/computes/{name}' "
+                "under resource "
                 f"group '{rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
             )
         return FakeResponse(200, self.computes[name])
@@ -658,7 +731,8 @@ class FakeAzureML(HttpTransport):
     # -- environments --
     def _env_404(self, name: str, version: str, where: str) -> FakeResponse:
         return azure_error(
-            404, "UserError",
+            404,
+            "UserError",
             f"Could not find asset with ID: {where}/environments/{name}/versions/{version}",
             {"x-ms-failure-cause": "user"},
         )
@@ -667,32 +741,45 @@ class FakeAzureML(HttpTransport):
         versions = self.environments.get(name, {})
         return FakeResponse(200, {"value": _order_versions(versions, rec), "nextLink": None})
 
-    def _get_env_version(self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str) -> FakeResponse:
+    def _get_env_version(
+        self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str
+    ) -> FakeResponse:
         res = self.environments.get(name, {}).get(version)
         return FakeResponse(200, res) if res else self._env_404(name, version, self.workspace_arm_id)
 
-    def _put_env_version(self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str) -> FakeResponse:
+    def _put_env_version(
+        self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str
+    ) -> FakeResponse:
         props = (rec.json or {}).get("properties", {})
         res = self.add_environment(
-            name, version, image=props.get("image"), conda_file=props.get("condaFile"),
-            description=props.get("description") or "", tags=props.get("tags"),
+            name,
+            version,
+            image=props.get("image"),
+            conda_file=props.get("condaFile"),
+            description=props.get("description") or "",
+            tags=props.get("tags"),
         )
         return FakeResponse(201, res)
 
     def _registry_discovery(self, rec: RecordedRequest, reg: str) -> FakeResponse:
         loc = self.location
-        return FakeResponse(200, {
-            "registryName": reg,
-            "primaryRegion": loc,
-            "regions": [loc],
-            "subscriptionId": self.subscription_id,
-            "resourceGroup": f"registry-{reg}-rg",
-            "primaryRegionResourceProviderUri": f"https://cert-{loc}.experiments.azureml.net/",
-            "registryFqdns": {loc: {"api": f"https://{loc}.api.azureml.ms"}},
-            "registryId": str(uuid.UUID(int=0xABC)),
-        })
+        return FakeResponse(
+            200,
+            {
+                "registryName": reg,
+                "primaryRegion": loc,
+                "regions": [loc],
+                "subscriptionId": self.subscription_id,
+                "resourceGroup": f"registry-{reg}-rg",
+                "primaryRegionResourceProviderUri": f"https://cert-{loc}.experiments.azureml.net/",
+                "registryFqdns": {loc: {"api": f"https://{loc}.api.azureml.ms"}},
+                "registryId": str(uuid.UUID(int=0xABC)),
+            },
+        )
 
-    def _list_registry_env_versions(self, rec: RecordedRequest, sub: str, rg: str, reg: str, name: str) -> FakeResponse:
+    def _list_registry_env_versions(
+        self, rec: RecordedRequest, sub: str, rg: str, reg: str, name: str
+    ) -> FakeResponse:
         versions = self.registry_environments.get(reg, {}).get(name, {})
         return FakeResponse(200, {"value": _order_versions(versions, rec), "nextLink": None})
 
@@ -718,26 +805,38 @@ class FakeAzureML(HttpTransport):
         return FakeResponse(200, {"secretsType": "AccountKey", "key": FAKE_ACCOUNT_KEY})
 
     # -- code assets --
-    def _list_code_versions(self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str) -> FakeResponse:
+    def _list_code_versions(
+        self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str
+    ) -> FakeResponse:
         h = rec.query.get("hash")
         if h:
             # The service dedupes snapshots by content hash across *all* code assets (the SDK names anonymous
             # code with a fresh uuid and parses name/version back from the returned id).
             versions = [
-                v for by_ver in self.codes.values() for v in by_ver.values()
+                v
+                for by_ver in self.codes.values()
+                for v in by_ver.values()
                 if str(v["properties"].get("properties", {}).get("hash_sha256")) == h
             ]
         else:
             versions = list(self.codes.get(name, {}).values())
         return FakeResponse(200, {"value": versions, "nextLink": None})
 
-    def _get_code_version(self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str) -> FakeResponse:
+    def _get_code_version(
+        self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str
+    ) -> FakeResponse:
         res = self.codes.get(name, {}).get(version)
         if not res:
-            return azure_error(404, "UserError", f"Could not find asset with ID: {self.workspace_arm_id}/codes/{name}/versions/{version}")
+            return azure_error(
+                404,
+                "UserError",
+                f"Could not find asset with ID: {self.workspace_arm_id}/codes/{name}/versions/{version}",
+            )
         return FakeResponse(200, res)
 
-    def _put_code_version(self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str) -> FakeResponse:
+    def _put_code_version(
+        self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str
+    ) -> FakeResponse:
         body = copy.deepcopy(rec.json or {})
         props = body.setdefault("properties", {})
         props.setdefault("isAnonymous", False)
@@ -761,16 +860,19 @@ class FakeAzureML(HttpTransport):
         # a fresh container per upload with a container SAS, as the service does
         blob_uri = f"https://{STORAGE_ACCOUNT}.blob.core.windows.net/{upload_id}"
         sas = "sv=2021-10-04&se=2099-01-01T00%3A00%3A00Z&sr=c&sp=rcwl&sig=ZmFrZQ%3D%3D"
-        return FakeResponse(200, {
-            "pendingUploadId": upload_id,
-            "pendingUploadType": "TemporaryBlobReference",
-            "blobReferenceForConsumption": {
-                "blobUri": blob_uri,
-                "storageAccountArmId": f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}",
-                "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?{sas}"},
+        return FakeResponse(
+            200,
+            {
+                "pendingUploadId": upload_id,
+                "pendingUploadType": "TemporaryBlobReference",
+                "blobReferenceForConsumption": {
+                    "blobUri": blob_uri,
+                    "storageAccountArmId": f"{self._rg_id}"
+                    f"/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}",
+                    "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?{sas}"},
+                },
             },
-        })
+        )
 
     # -- jobs --
     def _advance(self, name: str) -> None:
@@ -780,7 +882,8 @@ class FakeAzureML(HttpTransport):
 
     def _job_404(self, name: str) -> FakeResponse:
         return azure_error(
-            404, "UserError",
+            404,
+            "UserError",
             f"The specified resource was not found: {self.workspace_arm_id}/jobs/{name}",
             {"x-ms-failure-cause": "user"},
         )
@@ -796,7 +899,8 @@ class FakeAzureML(HttpTransport):
             cname = compute_id.rstrip("/").split("/")[-1]
             if cname not in self.computes:
                 return azure_error(
-                    400, "UserError",
+                    400,
+                    "UserError",
                     f"Compute '{cname}' not found in workspace '{self.workspace_name}'.",
                     {"x-ms-failure-cause": "user"},
                 )
@@ -816,22 +920,33 @@ class FakeAzureML(HttpTransport):
         props["properties"].setdefault("_azureml.ComputeTargetType", "amlctrain")
         props["properties"].setdefault("ContentSnapshotId", str(uuid.uuid4()))
         outputs = props.get("outputs") or {}
-        outputs.setdefault("default", {
-            "jobOutputType": "uri_folder",
-            "mode": "ReadWriteMount",
-            "uri": f"azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.{name}",
-        })
+        outputs.setdefault(
+            "default",
+            {
+                "jobOutputType": "uri_folder",
+                "mode": "ReadWriteMount",
+                "uri": f"azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.{name}",
+            },
+        )
         props["outputs"] = outputs
         props["services"] = {
             "Tracking": {
                 "jobServiceType": "Tracking",
                 "endpoint": f"azureml://{loc}.api.azureml.ms/mlflow/v1.0{self.workspace_arm_id}?",
-                "status": None, "errorMessage": None, "properties": None, "nodes": None, "port": None,
+                "status": None,
+                "errorMessage": None,
+                "properties": None,
+                "nodes": None,
+                "port": None,
             },
             "Studio": {
                 "jobServiceType": "Studio",
                 "endpoint": f"https://ml.azure.com/runs/{name}?wsid={self.workspace_arm_id}&tid={uuid.UUID(int=2)}",
-                "status": None, "errorMessage": None, "properties": None, "nodes": None, "port": None,
+                "status": None,
+                "errorMessage": None,
+                "properties": None,
+                "nodes": None,
+                "port": None,
             },
         }
         res = {
@@ -875,7 +990,10 @@ class FakeAzureML(HttpTransport):
         status = self.jobs[name]["properties"]["status"]
         if status in TERMINAL:
             return azure_error(
-                400, "UserError", f"Cannot cancel job {name} in terminal state {status}.", {"x-ms-failure-cause": "user"}
+                400,
+                "UserError",
+                f"Cannot cancel job {name} in terminal state {status}.",
+                {"x-ms-failure-cause": "user"},
             )
         self.set_job_status(name, "CancelRequested")
         op = f"jc:{self.workspace_id}:{name}"
@@ -884,11 +1002,15 @@ class FakeAzureML(HttpTransport):
             f"Microsoft.MachineLearningServices/locations/{self.location}"
         )
         api = rec.query.get("api-version", "2023-04-01-preview")
-        return FakeResponse(202, None, {
-            "Location": f"{base}/mfeOperationResults/{op}?api-version={api}",
-            "Azure-AsyncOperation": f"{base}/mfeOperationsStatus/{op}?api-version={api}",
-            "Retry-After": "1",
-        })
+        return FakeResponse(
+            202,
+            None,
+            {
+                "Location": f"{base}/mfeOperationResults/{op}?api-version={api}",
+                "Azure-AsyncOperation": f"{base}/mfeOperationsStatus/{op}?api-version={api}",
+                "Retry-After": "1",
+            },
+        )
 
     def _finish_cancel(self, op: str) -> None:
         name = op.rsplit(":", 1)[-1]
@@ -901,18 +1023,30 @@ class FakeAzureML(HttpTransport):
 
     def _op_status(self, rec: RecordedRequest, sub: str, loc: str, op: str) -> FakeResponse:
         self._finish_cancel(op)
-        return FakeResponse(200, {"id": rec.path, "name": op, "status": "Succeeded", "startTime": _now(), "endTime": _now()})
+        return FakeResponse(
+            200, {"id": rec.path, "name": op, "status": "Succeeded", "startTime": _now(), "endTime": _now()}
+        )
 
     # -- discovery / run history --
     def _discovery(self, rec: RecordedRequest, **_: str) -> FakeResponse:
         api = f"https://{self.location}.api.azureml.ms"
-        return FakeResponse(200, {
-            "api": api, "catalog": api, "experimentation": api, "gallery": api, "history": api,
-            "hyperdrive": api, "labeling": api, "modelmanagement": api, "pipelines": api,
-            "studio": "https://ml.azure.com",
-        })
+        return FakeResponse(
+            200,
+            {
+                "api": api,
+                "catalog": api,
+                "experimentation": api,
+                "gallery": api,
+                "history": api,
+                "hyperdrive": api,
+                "labeling": api,
+                "modelmanagement": api,
+                "pipelines": api,
+                "studio": "https://ml.azure.com",
+            },
+        )
 
-    def _run_dict(self, name: str) -> Dict[str, Any]:
+    def _run_dict(self, name: str) -> dict[str, Any]:
         job = self.jobs[name]
         p = job["properties"]
         return {
@@ -957,14 +1091,18 @@ class FakeAzureML(HttpTransport):
         if run not in self.jobs:
             return self._job_404(str(run))
         meta = self._run_dict(run)
-        meta["outputs"] = {}  # named outputs are not modelled; `jobs.download` uses the ARM job's default output
+        meta[
+            "outputs"
+        ] = {}  # named outputs are not modelled; `jobs.download` uses the ARM job's default output
         meta["inputs"] = {}
         return FakeResponse(200, {"runMetadata": meta, "runDefinition": None, "jobSpecification": None})
 
     def _run_children(self, rec: RecordedRequest, sub: str, rg: str, ws: str, run: str) -> FakeResponse:
         return FakeResponse(200, {"value": [], "continuationToken": None, "nextLink": None})
 
-    def _patch_run(self, rec: RecordedRequest, sub: str, rg: str, ws: str, exp: str, run: str) -> FakeResponse:
+    def _patch_run(
+        self, rec: RecordedRequest, sub: str, rg: str, ws: str, exp: str, run: str
+    ) -> FakeResponse:
         return FakeResponse(200, {"runId": run})
 
     def _dataset_query(self, rec: RecordedRequest, sub: str, rg: str, ws: str) -> FakeResponse:
@@ -999,7 +1137,7 @@ def _request_body(request: Any) -> bytes:
     return b""
 
 
-def _order_versions(versions: Dict[str, Dict[str, Any]], rec: RecordedRequest) -> List[Dict[str, Any]]:
+def _order_versions(versions: dict[str, dict[str, Any]], rec: RecordedRequest) -> list[dict[str, Any]]:
     vals = list(versions.values())
     if "desc" in rec.query.get("$orderBy", rec.query.get("$orderby", "")).lower() or True:
         vals.sort(key=lambda r: (r["systemData"]["createdAt"], _vkey(r["name"])), reverse=True)
@@ -1012,5 +1150,5 @@ def _vkey(v: str) -> tuple:
 
 
 def _localized_family(family: str) -> str:
-    core = family[len("standard"):-len("Family")] if family.startswith("standard") else family
+    core = family[len("standard") : -len("Family")] if family.startswith("standard") else family
     return f"Standard {core} Family Cluster Dedicated vCPUs"

@@ -1,7 +1,8 @@
 """``FakeMLClient``: a duck-typed stand-in for ``azure.ai.ml.MLClient`` for fast tests above the SDK.
 
 It shares its state (and seeding API) with a :class:`FakeAzureML` (``client.fake``): ``add_compute``,
-``add_environment``, ``add_vm_size``, ``set_usage``, ``set_job_status``, ``script_job_status``, ``add_job_log``,
+``add_environment``, ``add_vm_size``, ``set_usage``, ``set_job_status``, ``script_job_status``,
+``add_job_log``,
 ``add_job_output_file`` all work for both. No HTTP, no azure-ai-ml import (except to raise the SDK's own
 ``ValidationException``/``JobException`` where the real client does).
 
@@ -14,15 +15,16 @@ work against the real SDK.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import pathlib
 import sys
 import types
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Union
-
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from azure.core import CaseInsensitiveEnumMeta
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -41,8 +43,9 @@ from .fake_azureml import (
 
 
 class JobStatus(str, Enum, metaclass=CaseInsensitiveEnumMeta):
-    """Mirrors azure-ai-ml's ``JobStatus`` (a str Enum): ``== "Completed"`` works, but ``str()``/f-strings give
-    ``"JobStatus.COMPLETED"`` on Python 3.11, exactly like the real ``Job.status``. Use ``.value`` to print."""
+    """Mirrors azure-ai-ml's ``JobStatus`` (a str Enum): ``== "Completed"`` works, but ``str()`` and
+    f-strings give ``"JobStatus.COMPLETED"`` on Python 3.11, exactly like the real ``Job.status``.
+    Use ``.value`` to print."""
 
     NOT_STARTED = "NotStarted"
     STARTING = "Starting"
@@ -70,7 +73,7 @@ def _status(value: str) -> Any:
 class FakeEntity(types.SimpleNamespace):
     """Attribute bag standing in for an azure-ai-ml entity; ``type_name`` says which one."""
 
-    def _to_dict(self) -> Dict[str, Any]:
+    def _to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -78,11 +81,11 @@ class FakeEntity(types.SimpleNamespace):
 class Call:
     op: str  # e.g. "jobs.create_or_update"
     args: tuple
-    kwargs: Dict[str, Any]
+    kwargs: dict[str, Any]
 
 
 class _Ops:
-    def __init__(self, client: "FakeMLClient", group: str) -> None:
+    def __init__(self, client: FakeMLClient, group: str) -> None:
         self._client = client
         self._group = group
 
@@ -111,21 +114,25 @@ class FakeComputeOperations(_Ops):
             )
         return _compute_entity(res)
 
-    def list(self, **kwargs: Any) -> List[FakeEntity]:
+    def list(self, **kwargs: Any) -> builtins.list[FakeEntity]:
         self._record("list", **kwargs)
         return [_compute_entity(r) for r in self._fake.computes.values()]
 
-    def list_sizes(self, *, location: Optional[str] = None, compute_type: Optional[str] = None) -> List[FakeEntity]:
+    def list_sizes(
+        self, *, location: str | None = None, compute_type: str | None = None
+    ) -> builtins.list[FakeEntity]:
         self._record("list_sizes", location=location, compute_type=compute_type)
         return [_vm_size_entity(v) for v in self._fake.vm_sizes.values()]
 
-    def list_usage(self, *, location: Optional[str] = None) -> List[FakeEntity]:
+    def list_usage(self, *, location: str | None = None) -> builtins.list[FakeEntity]:
         self._record("list_usage", location=location)
         return [_usage_entity(u) for u in self._fake.usages.values()]
 
 
 class FakeEnvironmentOperations(_Ops):
-    def get(self, name: str, version: Optional[str] = None, label: Optional[str] = None, **kwargs: Any) -> FakeEntity:
+    def get(
+        self, name: str, version: str | None = None, label: str | None = None, **kwargs: Any
+    ) -> FakeEntity:
         self._record("get", name, version=version, label=label, **kwargs)
         registry = self._client.registry_name
         store = self._fake.registry_environments.get(registry, {}) if registry else self._fake.environments
@@ -134,7 +141,8 @@ class FakeEnvironmentOperations(_Ops):
             from azure.ai.ml.exceptions import ValidationException
 
             raise ValidationException(
-                message="Must provide either version or label.", no_personal_data_message="Must provide either version or label."
+                message="Must provide either version or label.",
+                no_personal_data_message="Must provide either version or label.",
             )
         if label is not None:
             if not versions:
@@ -146,7 +154,9 @@ class FakeEnvironmentOperations(_Ops):
         res = versions.get(str(version))
         if res is None:
             where = f"azureml://registries/{registry}" if registry else self._fake.workspace_arm_id
-            raise _not_found(f"Could not find asset with ID: {where}/environments/{name}/versions/{version}. It")
+            raise _not_found(
+                f"Could not find asset with ID: {where}/environments/{name}/versions/{version}. It"
+            )
         p = res["properties"]
         return FakeEntity(
             type_name="Environment",
@@ -176,31 +186,52 @@ class FakeDatastoreOperations(_Ops):
             raise _not_found(f"Datastore {name}")
         return _datastore_entity(self._fake.datastores[name])
 
-    def list(self, **kwargs: Any) -> List[FakeEntity]:
+    def list(self, **kwargs: Any) -> builtins.list[FakeEntity]:
         self._record("list", **kwargs)
         return [_datastore_entity(d) for d in self._fake.datastores.values()]
 
 
 class FakeJobOperations(_Ops):
-    def __init__(self, client: "FakeMLClient", group: str) -> None:
+    def __init__(self, client: FakeMLClient, group: str) -> None:
         super().__init__(client, group)
-        self.submitted: List[Any] = []  # the job objects passed to create_or_update, as given
+        self.submitted: list[Any] = []  # the job objects passed to create_or_update, as given
 
-    def create_or_update(self, job: Any, *, description: Optional[str] = None, compute: Optional[str] = None,
-                         tags: Optional[Dict[str, str]] = None, experiment_name: Optional[str] = None,
-                         skip_validation: bool = False, **kwargs: Any) -> FakeEntity:
-        self._record("create_or_update", job, description=description, compute=compute, tags=tags,
-                     experiment_name=experiment_name, skip_validation=skip_validation, **kwargs)
+    def create_or_update(
+        self,
+        job: Any,
+        *,
+        description: str | None = None,
+        compute: str | None = None,
+        tags: dict[str, str] | None = None,
+        experiment_name: str | None = None,
+        skip_validation: bool = False,
+        **kwargs: Any,
+    ) -> FakeEntity:
+        self._record(
+            "create_or_update",
+            job,
+            description=description,
+            compute=compute,
+            tags=tags,
+            experiment_name=experiment_name,
+            skip_validation=skip_validation,
+            **kwargs,
+        )
         fake = self._fake
         name = getattr(job, "name", None) or _random_job_name()
         compute_name = compute or _short(getattr(job, "compute", None))
         if compute_name and compute_name not in fake.computes:
             raise HttpResponseError(
-                message=f"(UserError) Compute '{compute_name}' not found in workspace '{fake.workspace_name}'.",
+                message=f"(UserError) Compute '{compute_name}' not found in workspace "
+                f"'{fake.workspace_name}'.",
             )
         env = getattr(job, "environment", None)
-        env_str = env if isinstance(env, str) or env is None else f"{getattr(env, 'name', None)}:{getattr(env, 'version', None)}"
-        props: Dict[str, Any] = {
+        env_str = (
+            env
+            if isinstance(env, str) or env is None
+            else f"{getattr(env, 'name', None)}:{getattr(env, 'version', None)}"
+        )
+        props: dict[str, Any] = {
             "jobType": "Command",
             "command": getattr(job, "command", None),
             "computeId": f"{fake.workspace_arm_id}/computes/{compute_name}" if compute_name else None,
@@ -242,7 +273,7 @@ class FakeJobOperations(_Ops):
         self._fake._advance(name)
         return _job_entity(self._fake.jobs[name])
 
-    def list(self, *, parent_job_name: Optional[str] = None, **kwargs: Any) -> Iterator[FakeEntity]:
+    def list(self, *, parent_job_name: str | None = None, **kwargs: Any) -> Iterator[FakeEntity]:
         self._record("list", parent_job_name=parent_job_name, **kwargs)
         if parent_job_name:
             if parent_job_name not in self._fake.jobs:
@@ -250,18 +281,21 @@ class FakeJobOperations(_Ops):
             return iter([])
         return iter([_job_entity(j) for j in reversed(list(self._fake.jobs.values()))])
 
-    def begin_cancel(self, name: str, **kwargs: Any) -> "FakePoller":
+    def begin_cancel(self, name: str, **kwargs: Any) -> FakePoller:
         self._record("begin_cancel", name, **kwargs)
         if name not in self._fake.jobs:
             raise _not_found(f"Job {name}")
         status = self._fake.jobs[name]["properties"]["status"]
         if status in TERMINAL:
-            raise HttpResponseError(message=f"(UserError) Cannot cancel job {name} in terminal state {status}.")
+            raise HttpResponseError(
+                message=f"(UserError) Cannot cancel job {name} in terminal state {status}."
+            )
         self._fake.set_job_status(name, "Canceled")
         return FakePoller(None)
 
     def stream(self, name: str) -> None:
-        """Prints like ``MLClient.jobs.stream``: header, the job's logs, summary; runs the status script to its
+        """Prints like ``MLClient.jobs.stream``: header, the job's logs, summary; runs the status script to
+        its
         end (or marks the job Completed) and raises the SDK's ``JobException`` if it ends Failed."""
         self._record("stream", name)
         fake = self._fake
@@ -281,12 +315,21 @@ class FakeJobOperations(_Ops):
         if job["properties"]["status"] == "Failed":
             from azure.ai.ml.exceptions import JobException
 
-            msg = "Exception : \n {} ".format(job["properties"].get("error") or "Detailed error not set on the Run.")
+            msg = "Exception : \n {} ".format(
+                job["properties"].get("error") or "Detailed error not set on the Run."
+            )
             raise JobException(message=msg, no_personal_data_message="Exception raised on failed job.")
 
-    def download(self, name: str, *, download_path: Union[str, pathlib.Path] = ".", output_name: Optional[str] = None,
-                 all: bool = False) -> None:  # noqa: A002 - mirrors the SDK signature
-        """Writes what the SDK would: ``<download_path>/artifacts/<logs and outputs>`` (from the fake blob store)."""
+    def download(
+        self,
+        name: str,
+        *,
+        download_path: str | pathlib.Path = ".",
+        output_name: str | None = None,
+        all: bool = False,
+    ) -> None:  # noqa: A002 - mirrors the SDK signature
+        """Writes what the SDK would: ``<download_path>/artifacts/<logs and outputs>`` (from the fake
+        blob store)."""
         self._record("download", name, download_path=download_path, output_name=output_name, all=all)
         fake = self._fake
         if name not in fake.jobs:
@@ -301,7 +344,7 @@ class FakeJobOperations(_Ops):
         dest = pathlib.Path(download_path) / "artifacts"
         for blob_name, blob in fake.blobs.containers.get((STORAGE_ACCOUNT, ARTIFACT_CONTAINER), {}).items():
             if blob_name.startswith(prefix):
-                target = dest / blob_name[len(prefix):]
+                target = dest / blob_name[len(prefix) :]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(blob.data)
 
@@ -312,10 +355,10 @@ class FakePoller:
     def __init__(self, result: Any) -> None:
         self._result = result
 
-    def result(self, timeout: Optional[float] = None) -> Any:
+    def result(self, timeout: float | None = None) -> Any:
         return self._result
 
-    def wait(self, timeout: Optional[float] = None) -> None:
+    def wait(self, timeout: float | None = None) -> None:
         return None
 
     def done(self) -> bool:
@@ -333,27 +376,29 @@ class FakeMLClient:
         self,
         subscription_id: str = DEFAULT_SUBSCRIPTION,
         resource_group_name: str = DEFAULT_RESOURCE_GROUP,
-        workspace_name: Optional[str] = DEFAULT_WORKSPACE,
+        workspace_name: str | None = DEFAULT_WORKSPACE,
         *,
-        registry_name: Optional[str] = None,
-        fake: Optional[FakeAzureML] = None,
+        registry_name: str | None = None,
+        fake: FakeAzureML | None = None,
         credential: Any = None,
     ) -> None:
-        self.fake = fake or FakeAzureML(subscription_id, resource_group_name, workspace_name or DEFAULT_WORKSPACE)
+        self.fake = fake or FakeAzureML(
+            subscription_id, resource_group_name, workspace_name or DEFAULT_WORKSPACE
+        )
         self.subscription_id = subscription_id
         self.resource_group_name = resource_group_name
         self.workspace_name = None if registry_name else workspace_name
         self.registry_name = registry_name
         self.location = DEFAULT_LOCATION
         self.credential = credential
-        self.calls: List[Call] = []
-        self._failures: List[tuple] = []
+        self.calls: list[Call] = []
+        self._failures: list[tuple] = []
         self.compute = FakeComputeOperations(self, "compute")
         self.environments = FakeEnvironmentOperations(self, "environments")
         self.jobs = FakeJobOperations(self, "jobs")
         self.datastores = FakeDatastoreOperations(self, "datastores")
 
-    def fail_next(self, op: str, exc: Union[BaseException, Callable[[], BaseException]], times: int = 1) -> None:
+    def fail_next(self, op: str, exc: BaseException | Callable[[], BaseException], times: int = 1) -> None:
         """Make the next ``times`` calls of ``op`` (e.g. ``"jobs.create_or_update"``) raise ``exc``."""
         self._failures.append([op, exc, times])
 
@@ -364,17 +409,17 @@ class FakeMLClient:
                 exc = f[1]
                 raise exc() if callable(exc) and not isinstance(exc, BaseException) else exc
 
-    def calls_to(self, op: str) -> List[Call]:
+    def calls_to(self, op: str) -> list[Call]:
         return [c for c in self.calls if c.op == op]
 
 
 # ---------------------------------------------------------------------------------------------
-def _short(ref: Optional[str]) -> Optional[str]:
+def _short(ref: str | None) -> str | None:
     if not ref:
         return None
     ref = str(ref)
     if ref.startswith("azureml:") and not ref.startswith("azureml://"):
-        ref = ref[len("azureml:"):]
+        ref = ref[len("azureml:") :]
     return ref.rstrip("/").split("/")[-1]
 
 
@@ -385,7 +430,7 @@ def _random_job_name() -> str:
     return f"{random.choice(words[0])}_{random.choice(words[1])}_{uuid.uuid4().hex[:10]}"
 
 
-def _yaml_load(text: Optional[str]) -> Any:
+def _yaml_load(text: str | None) -> Any:
     if not text:
         return None
     import yaml
@@ -393,7 +438,7 @@ def _yaml_load(text: Optional[str]) -> Any:
     return yaml.safe_load(text)
 
 
-def _compute_entity(res: Dict[str, Any]) -> FakeEntity:
+def _compute_entity(res: dict[str, Any]) -> FakeEntity:
     p = res["properties"]
     inner = p["properties"]
     scale = inner["scaleSettings"]
@@ -414,40 +459,69 @@ def _compute_entity(res: Dict[str, Any]) -> FakeEntity:
     )
 
 
-def _vm_size_entity(v: Dict[str, Any]) -> FakeEntity:
+def _vm_size_entity(v: dict[str, Any]) -> FakeEntity:
     e = FakeEntity(
         type_name="VmSize",
-        name=v["name"], family=v["family"], gpus=v["gpus"],
-        v_cp_us=None, os_vhd_size_mb=None, max_resource_volume_mb=None, memory_gb=None,
-        low_priority_capable=None, premium_io=None, supported_compute_types=None,
+        name=v["name"],
+        family=v["family"],
+        gpus=v["gpus"],
+        v_cp_us=None,
+        os_vhd_size_mb=None,
+        max_resource_volume_mb=None,
+        memory_gb=None,
+        low_priority_capable=None,
+        premium_io=None,
+        supported_compute_types=None,
     )
-    for k in ("vCPUs", "osVhdSizeMB", "maxResourceVolumeMB", "memoryGB", "lowPriorityCapable", "premiumIO",
-              "supportedComputeTypes"):
+    for k in (
+        "vCPUs",
+        "osVhdSizeMB",
+        "maxResourceVolumeMB",
+        "memoryGB",
+        "lowPriorityCapable",
+        "premiumIO",
+        "supportedComputeTypes",
+    ):
         setattr(e, k, copy.deepcopy(v[k]))
     return e
 
 
-def _usage_entity(u: Dict[str, Any]) -> FakeEntity:
+def _usage_entity(u: dict[str, Any]) -> FakeEntity:
     return FakeEntity(
         type_name="Usage",
-        id=u["id"], aml_workspace_location=None, type=u["type"], unit=u["unit"], current_value=None,
-        limit=u["limit"], name=copy.deepcopy(u["name"]), amlWorkspaceLocation=u["amlWorkspaceLocation"],
+        id=u["id"],
+        aml_workspace_location=None,
+        type=u["type"],
+        unit=u["unit"],
+        current_value=None,
+        limit=u["limit"],
+        name=copy.deepcopy(u["name"]),
+        amlWorkspaceLocation=u["amlWorkspaceLocation"],
         currentValue=u["currentValue"],
     )
 
 
-def _datastore_entity(ds: Dict[str, Any]) -> FakeEntity:
+def _datastore_entity(ds: dict[str, Any]) -> FakeEntity:
     p = ds["properties"]
     return FakeEntity(
-        type_name="AzureBlobDatastore", type="azure_blob", id=ds["id"], name=ds["name"],
-        account_name=p["accountName"], container_name=p["containerName"], endpoint=p["endpoint"],
-        protocol=p["protocol"], is_default=p["isDefault"],
+        type_name="AzureBlobDatastore",
+        type="azure_blob",
+        id=ds["id"],
+        name=ds["name"],
+        account_name=p["accountName"],
+        container_name=p["containerName"],
+        endpoint=p["endpoint"],
+        protocol=p["protocol"],
+        is_default=p["isDefault"],
     )
 
 
-def _job_entity(res: Dict[str, Any]) -> FakeEntity:
+def _job_entity(res: dict[str, Any]) -> FakeEntity:
     p = res["properties"]
-    services = {k: FakeEntity(type=v.get("jobServiceType"), endpoint=v.get("endpoint")) for k, v in p["services"].items()}
+    services = {
+        k: FakeEntity(type=v.get("jobServiceType"), endpoint=v.get("endpoint"))
+        for k, v in p["services"].items()
+    }
     return FakeEntity(
         type_name="Command",
         type="command",

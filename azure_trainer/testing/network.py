@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from typing import Iterator, List
+from collections.abc import Iterator
 
 
 class NetworkBlockedError(RuntimeError):
@@ -12,14 +12,14 @@ class NetworkBlockedError(RuntimeError):
 
 
 @contextlib.contextmanager
-def block_network() -> Iterator[List[tuple]]:
+def block_network() -> Iterator[list[tuple]]:
     """Make any socket connect / DNS lookup raise :class:`NetworkBlockedError` (recorded in the yielded list).
 
     Use around code driven by :class:`FakeAzureML` to prove nothing bypasses the fake transport: every
     azure-core pipeline that forgot ``transport=`` would otherwise try ``management.azure.com`` or
     ``*.blob.core.windows.net``. Local ``AF_UNIX`` sockets are allowed.
     """
-    attempts: List[tuple] = []
+    attempts: list[tuple] = []
     orig_connect = socket.socket.connect
     orig_connect_ex = socket.socket.connect_ex
     orig_getaddrinfo = socket.getaddrinfo
