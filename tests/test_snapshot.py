@@ -419,3 +419,36 @@ def test_unignored_huge_folder_is_too_many_files(code_with_huge_ignored_data, tm
     assert _codes(findings) == ["snapshot-too-many-files"]
     assert "100,002 files" in findings[0].message
     assert f"data/ (0 B, {BIG:,} files)" in findings[0].message
+
+
+_FUZZ_NAMES = ["a", "b", "data", "tmp", "x.py", "y.ckpt", "keep.txt", "logs", "sub"]
+_FUZZ_PATTERNS = [
+    "a", "a/", "/a/", "data/", "data/*", "data/**", "**/tmp", "*.ckpt", "!keep.txt", "!data/keep.txt",
+    "!/a/keep.txt", "sub/*/", "!sub/", "logs", "!*.py", "b/**/x.py", "/sub/a", "*", "!a/", "tmp/",
+    "!**/keep.txt", "a*", "?ata/", "[ab]/", "!b",
+]  # fmt: skip
+
+
+def test_random_trees_and_patterns_match_the_sdk(tmp_path):
+    """Seeded fuzz: random trees x random ignore files (negations included) == the SDK's list."""
+    import random
+
+    rng = random.Random(1234)
+    pruned_somewhere = 0
+    for trial in range(80):
+        code = tmp_path / f"t{trial}"
+        code.mkdir()
+        for _ in range(rng.randint(3, 25)):
+            path = code.joinpath(*(rng.choice(_FUZZ_NAMES) for _ in range(rng.randint(1, 4))))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.exists():
+                    path.write_text("x")
+            except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                pass  # a name already used as a file (or folder) on this path
+        lines = rng.sample(_FUZZ_PATTERNS, rng.randint(1, 6))
+        _touch(code / rng.choice([".amlignore", ".gitignore"]), "\n".join(lines) + "\n")
+        report = scan_snapshot(code)
+        assert set(report.files) == _sdk_upload_set(code), lines
+        pruned_somewhere += bool(report.pruned_dirs)
+    assert pruned_somewhere > 10  # the fuzz did exercise the pruning
