@@ -1,0 +1,179 @@
+"""Tests of command rendering (script + args -> shell text) and local placeholder substitution."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from azure_trainer.command_line import (
+    env_var_for,
+    localize_command,
+    placeholders,
+    quote_token,
+    render_args,
+    script_command,
+)
+
+NASTY = [
+    "plain",
+    "with space",
+    "it's",
+    'say "hi"',
+    "$HOME",
+    "${HOME}",
+    "a;rm -rf /tmp/nothing",
+    "`id`",
+    "$(id)",
+    "back\\slash",
+    "new\nline",
+    "tab\there",
+    "*.py",
+    "~",
+    "a|b&c>d<e",
+    "#comment",
+    "",
+    "--looks-like-a-flag",
+    "ünïcødé €",
+    "'\"'\"'",
+]
+
+ARGV_PRINTER = "import sys, json; print(json.dumps(sys.argv[1:]))"
+
+
+def run_bash(text: str, env: dict[str, str] | None = None) -> list[str]:
+    """Run ``text`` with bash; it must print a JSON list (the argv the program saw)."""
+    result = subprocess.run(
+        ["bash", "-c", text], env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# ---------------------------------------------------------------------------------------------
+# render_args
+# ---------------------------------------------------------------------------------------------
+
+
+def test_render_args_scalars_flags_lists():
+    args = {"lr": 0.01, "epochs": 3, "amp": True, "compile": False, "resume": None,
+            "layers": [64, 32], "name": "x", "empty": []}
+    assert render_args(args) == ["--lr", "0.01", "--epochs", "3", "--amp", "--layers", "64", "32", "--name", "x"]
+
+
+def test_render_args_keeps_order_and_key_spelling():
+    assert render_args({"b-b": 1, "a_a": 2}) == ["--b-b", "1", "--a_a", "2"]
+
+
+def test_render_args_zero_and_empty_string_are_values_not_omitted():
+    assert render_args({"seed": 0, "lr": 0.0, "tag": ""}) == ["--seed", "0", "--lr", "0.0", "--tag", ""]
+
+
+def test_render_args_booleans_inside_lists_are_words():
+    assert render_args({"flags": [True, False, 1]}) == ["--flags", "true", "false", "1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# script_command: shell text that round-trips to the intended argv
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", NASTY, ids=[repr(v) for v in NASTY])
+def test_script_command_round_trips_through_shlex(value):
+    args = {"name": value, "amp": True, "off": False, "items": [value, "b c"], "n": 2}
+    text = script_command("my script.py", args)
+    assert shlex.split(text) == ["python", "my script.py", "--name", value, "--amp", "--items", value, "b c",
+                                 "--n", "2"]
+
+
+def test_script_command_round_trips_through_bash():
+    args = {f"v{i}": value for i, value in enumerate(NASTY)}
+    text = script_command("-c", args).replace("python", f"{shlex.quote(sys.executable)}", 1)
+    text = text.replace("-c", f"-c {shlex.quote(ARGV_PRINTER)}", 1)
+    expected = [tok for i, value in enumerate(NASTY) for tok in (f"--v{i}", value)]
+    assert run_bash(text) == expected
+
+
+def test_script_command_leaves_bare_placeholders_readable():
+    text = script_command("train.py", {"data": "${{inputs.data}}", "out": "${{outputs.model}}"})
+    assert text == "python train.py --data ${{inputs.data}} --out ${{outputs.model}}"
+    assert placeholders(text) == [("inputs", "data"), ("outputs", "model")]
+
+
+def test_script_command_quotes_embedded_placeholders_but_keeps_them_findable():
+    text = script_command("train.py", {"out": "${{outputs.model}}/sub dir"})
+    assert shlex.split(text)[-1] == "${{outputs.model}}/sub dir"
+    assert placeholders(text) == [("outputs", "model")]
+
+
+def test_quote_token():
+    assert quote_token("${{inputs.x}}") == "${{inputs.x}}"
+    assert quote_token("${{ inputs.x }}") == "${{ inputs.x }}"
+    assert quote_token("${{inputs.x}} ;") == "'${{inputs.x}} ;'"
+    assert quote_token("a b") == "'a b'"
+
+
+def test_placeholders():
+    cmd = "python t.py ${{inputs.a}} ${{ outputs.b-c }} ${{search_space.lr}} ${{other.x}} ${inputs.y}"
+    assert placeholders(cmd) == [("inputs", "a"), ("outputs", "b-c"), ("search_space", "lr")]
+
+
+# ---------------------------------------------------------------------------------------------
+# localize_command: placeholders become environment variables, values never parsed by the shell
+# ---------------------------------------------------------------------------------------------
+
+NASTY_PATHS = [v for v in NASTY if v] + ["/tmp/my data/it's \"here\"/$x;`y`\n"]
+
+
+@pytest.mark.parametrize("value", NASTY_PATHS, ids=[repr(v) for v in NASTY_PATHS])
+def test_localize_command_passes_exact_values(value):
+    printer = shlex.quote(ARGV_PRINTER)
+    command = (
+        f"{shlex.quote(sys.executable)} -c {printer} "
+        "${{inputs.data}} "                 # bare
+        '"--x=${{inputs.data}}" '           # inside double quotes
+        "'--y=${{inputs.data}}' "           # inside single quotes
+        "pre${{outputs.model}}post "        # glued to text
+        "'it'\\''s' "                       # an escaped quote before a placeholder
+        "${{outputs.model}}"
+    )
+    text, env = localize_command(command, {("inputs", "data"): value, ("outputs", "model"): value})
+    assert value not in text  # the value itself never lands in shell text
+    assert env == {env_var_for("inputs", "data"): value, env_var_for("outputs", "model"): value}
+    assert run_bash(text, env) == [value, f"--x={value}", f"--y={value}", f"pre{value}post", "it's", value]
+
+
+def test_localize_command_optional_blocks():
+    printer = shlex.quote(ARGV_PRINTER)
+    command = (f"{shlex.quote(sys.executable)} -c {printer} a $[[--opt ${{{{inputs.maybe}}}}]] "
+               "$[[--given ${{inputs.given}}]] b")
+    text, env = localize_command(command, {("inputs", "maybe"): None, ("inputs", "given"): "x y"})
+    assert run_bash(text, env) == ["a", "--given", "x y", "b"]
+
+
+def test_localize_command_unknown_placeholder_raises_keyerror():
+    with pytest.raises(KeyError):
+        localize_command("echo ${{inputs.nope}}", {})
+
+
+def test_localize_command_without_placeholders_is_unchanged():
+    command = "echo 'a b' \"c\" $HOME"
+    assert localize_command(command, {}) == (command, {})
+
+
+def test_env_var_for():
+    assert env_var_for("inputs", "data") == "AZT_INPUTS_data"
+    assert env_var_for("outputs", "my-model.v2") == "AZT_OUTPUTS_my_model_v2"
+
+
+def test_localize_command_distinct_names_get_distinct_variables():
+    # BUG: env_var_for maps every non-word character to "_", so inputs `a-b` and `a_b` share one variable
+    # and the command sees the second value twice. Names must map injectively to variable names.
+    printer = shlex.quote(ARGV_PRINTER)
+    command = f"{shlex.quote(sys.executable)} -c {printer} ${{{{inputs.a-b}}}} ${{{{inputs.a_b}}}}"
+    text, env = localize_command(command, {("inputs", "a-b"): "dash", ("inputs", "a_b"): "underscore"})
+    assert run_bash(text, env) == ["dash", "underscore"]
