@@ -110,6 +110,9 @@ def _write_or_print(text: str, output: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``azure-trainer`` and ``python -m azure_trainer``; returns the exit code."""
+    # Our models need no pydantic plugins; looking for them scans every installed distribution's
+    # entry points (~50 ms of a ~400 ms `validate`).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("AZURE_TRAINER_DEBUG") == "1"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .spec import JobSpec
 
 
 def summarize(spec: JobSpec) -> str:
     """Key facts of ``spec``: device, compute, environment, command, distribution, data, env names."""
+    from .config.yaml_source import display_path
     from .secrets_guard import redact_env
 
     rows: list[tuple[str, str]] = [
@@ -19,8 +22,11 @@ def summarize(spec: JobSpec) -> str:
         rows.append(("compute", f"serverless, instance type {spec.instance_type}"))
     else:
         rows.append(("compute", "serverless, Azure ML's default instance type"))
-    rows.append(("environment", f"{spec.environment.ref} ({spec.environment.kind})"))
-    rows.append(("code", str(spec.code)))
+    env_ref = spec.environment.ref
+    if spec.environment.kind == "file":
+        env_ref = display_path(Path(env_ref))
+    rows.append(("environment", f"{env_ref} ({spec.environment.kind})"))
+    rows.append(("code", display_path(spec.code)))
     rows.append(("command", spec.command))
     if spec.distribution:
         rows.append(("distribution", f"{spec.distribution.type}: {spec.instance_count} node(s) x "
