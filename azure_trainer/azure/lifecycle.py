@@ -14,6 +14,13 @@ from .naming import check_job_name
 TERMINAL_STATES = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
 
 
+def status_text(status: Any) -> str | None:
+    """A job status as plain text: the SDK's status is a str Enum whose str() is 'JobStatus.X'."""
+    if status is None:
+        return None
+    return str(getattr(status, "value", status))
+
+
 def job_summary(job: Any) -> dict[str, Any]:
     """The facts of a job a person or a script wants, as plain data."""
     created = getattr(getattr(job, "creation_context", None), "created_at", None)
@@ -21,7 +28,7 @@ def job_summary(job: Any) -> dict[str, Any]:
         "name": getattr(job, "name", None),
         "display_name": getattr(job, "display_name", None),
         "experiment": getattr(job, "experiment_name", None),
-        "status": getattr(job, "status", None),
+        "status": status_text(getattr(job, "status", None)),
         "type": getattr(job, "type", None),
         "compute": getattr(job, "compute", None),
         "created": created.isoformat() if hasattr(created, "isoformat") else created,

@@ -81,24 +81,49 @@ def _vm_sizes(ml_client: Any) -> dict[str, VmInfo]:
         sizes = list(ml_client.compute.list_sizes())
     table = {}
     for size in sizes:
-        name = getattr(size, "name", None)
+        name = _field(size, "name")
         if name:
-            table[name.lower()] = VmInfo(name, int(getattr(size, "gpus", 0) or 0),
-                                         getattr(size, "v_cp_us", None), getattr(size, "family", None))
+            table[name.lower()] = VmInfo(name, int(_field(size, "gpus") or 0),
+                                         _field(size, "v_cp_us", "vCPUs"), _field(size, "family"))
     return table
+
+
+def _field(obj: Any, *names: str) -> Any:
+    """The first non-None of ``obj``'s attributes (or keys) ``names``.
+
+    azure-ai-ml 1.35 copies some REST payloads into ``__dict__`` unconverted: ``VmSize.v_cp_us`` is None
+    while ``vCPUs`` holds the number, ``Usage.name`` is a dict. Read both spellings.
+    """
+    for name in names:
+        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _not_found(exc: BaseException) -> bool:
+    """A 404, or azure-ai-ml's "Asset ... does not exist" (what ``environments.get(label=)`` raises)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    for candidate in (exc, exc.__cause__):
+        if isinstance(candidate, ResourceNotFoundError):
+            return True
+        if candidate is not None and type(candidate).__name__ == "ValidationException" and (
+            "does not exist" in str(candidate) or "not found" in str(candidate).lower()
+        ):
+            return True
+    return False
 
 
 def check_compute(spec: JobSpec, ml_client: Any, sizes: dict[str, VmInfo]) -> tuple[VmInfo | None, int | None,
                                                                                     list[Finding]]:
     """The compute exists; return its VM size and maximum node count for the next checks."""
-    from azure.core.exceptions import ResourceNotFoundError
-
     flavour = spec.flavour
     try:
         with translated(f"looking up compute {spec.compute!r}"):
             compute = ml_client.compute.get(spec.compute)
     except Exception as exc:  # translated() chains the SDK's error
-        if isinstance(exc.__cause__, ResourceNotFoundError) or isinstance(exc, ResourceNotFoundError):
+        if _not_found(exc):
             names = _compute_names(ml_client)
             have = f" (this workspace has: {', '.join(names)})" if names else ""
             return None, None, [Finding("error", "compute-not-found",
@@ -161,11 +186,11 @@ def check_quota(spec: JobSpec, vm: VmInfo, ml_client: Any) -> list[Finding]:
         return [Finding("warning", "quota-unknown", "could not read core quota; skipped the quota check")]
     family = vm.family.lower()
     for usage in usages:
-        name = getattr(getattr(usage, "name", None), "value", None) or ""
-        if name.lower() != family:
+        name = _field(_field(usage, "name") or {}, "value") or ""
+        if str(name).lower() != family:
             continue
-        limit = getattr(usage, "limit", None)
-        current = getattr(usage, "current_value", None) or 0
+        limit = _field(usage, "limit")
+        current = _field(usage, "current_value", "currentValue") or 0
         needed = vm.vcpus * spec.instance_count
         if limit is not None and current + needed > limit:
             return [Finding("warning", "quota",
@@ -177,8 +202,6 @@ def check_quota(spec: JobSpec, vm: VmInfo, ml_client: Any) -> list[Finding]:
 
 def check_environment(spec: JobSpec, ml_client: Any) -> list[Finding]:
     """The environment resolves; CUDA-or-not matches use_gpu."""
-    from azure.core.exceptions import ResourceNotFoundError
-
     ref = spec.environment
     name = ref.ref
     if ref.kind == "file":
@@ -202,7 +225,7 @@ def check_environment(spec: JobSpec, ml_client: Any) -> list[Finding]:
                 with translated(f"looking up environment {name}"):
                     env = ml_client.environments.get(env_name, version=version, label=label)
         except Exception as exc:
-            if isinstance(exc.__cause__, ResourceNotFoundError) or isinstance(exc, ResourceNotFoundError):
+            if _not_found(exc):
                 return [Finding("error", "environment-not-found",
                                 f"environment {name} does not exist; check its name and version/label, or "
                                 f"register it with `az ml environment create -f environments/{spec.flavour}.yaml`")]

@@ -10,6 +10,7 @@ from ..errors import AzureError, PreflightError
 from ..findings import Finding
 from ..spec import plan
 from .errors import translated
+from .lifecycle import status_text
 from .naming import check_job_name, new_job_name
 
 
@@ -85,7 +86,7 @@ def submit(
     return SubmitResult(
         name=getattr(created, "name", job_name),
         studio_url=getattr(created, "studio_url", None),
-        status=str(getattr(created, "status", None) or "Submitted"),
+        status=status_text(getattr(created, "status", None)) or "Submitted",
         findings=findings,
     )
 

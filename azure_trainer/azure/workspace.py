@@ -83,7 +83,7 @@ def resolve_workspace(
 
 def find_config_json(start: str | Path = ".") -> Path | None:
     """The config.json ``MLClient.from_config`` would use, or None."""
-    from azure.ai.ml._utils.utils import traverse_up_path_and_find_file
+    from azure.ai.ml._file_utils.file_utils import traverse_up_path_and_find_file
 
     for folder in (".azureml", "aml_config", None):
         for file_name in ("config.json", "project.json"):

@@ -1,0 +1,269 @@
+"""Preflight and submit through the real MLClient over FakeAzureML (the SDK's own serialisation runs),
+and the workspace resolution order."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from azure_trainer import AzureError, PreflightError, load_config, preflight, submit
+from azure_trainer.azure.workspace import resolve_workspace
+from azure_trainer.testing import FailingCredential, FakeAzureML, block_network
+
+GPU_ENV = "azureml://registries/azureml/environments/acpt-pytorch-2.2-cuda12.1/labels/latest"
+
+
+@pytest.fixture
+def fake():
+    f = FakeAzureML()
+    with block_network() as attempts, f.patch_sdk():
+        yield f
+        assert attempts == [], f"something bypassed the fake transport: {attempts}"
+    assert f.unhandled == [], f"requests the fake did not serve: {f.unhandled}"
+
+
+@pytest.fixture
+def ml(fake):
+    return fake.ml_client()
+
+
+def write_job(tmp_path: Path, body: str = "") -> Path:
+    """A job config in tmp_path; ``body`` is YAML whose top-level keys replace the defaults."""
+    code = tmp_path / "src"
+    code.mkdir(exist_ok=True)
+    (code / "train.py").write_text("print('hi')\n")
+    config = {
+        "experiment": "exp",
+        "code": "src",
+        "script": "train.py",
+        "args": {"epochs": 2},
+        "use_gpu": True,
+        "compute": {"gpu": "gpu-cluster", "cpu": "cpu-cluster"},
+        "environment": {"gpu": GPU_ENV, "cpu": "azureml:pytorch-cpu:1"},
+    }
+    config.update(yaml.safe_load(textwrap.dedent(body)) or {})
+    config = {k: v for k, v in config.items() if v is not None}
+    job = tmp_path / "job.yaml"
+    job.write_text(yaml.safe_dump(config))
+    return job
+
+
+def job_puts(fake):
+    return fake.requests_matching("PUT", r"/jobs/[^/?]+(\?|$)")
+
+
+def codes(findings):
+    return sorted(f.code for f in findings)
+
+
+# -- submit -----------------------------------------------------------------------------------------
+
+
+def test_gpu_job_on_gpu_cluster_sends_exactly_one_put(tmp_path, fake, ml):
+    job = write_job(tmp_path, "distribution: {type: pytorch, process_count_per_instance: 1}\n")
+    result = submit(load_config(job), ml)
+    assert result.status in ("Queued", "Starting", "Preparing", "NotStarted", "Running")
+    puts = job_puts(fake)
+    assert len(puts) == 1
+    props = puts[0].json["properties"]
+    assert props["computeId"].endswith("/computes/gpu-cluster")
+    assert props["environmentId"] == GPU_ENV
+    assert props["distribution"] == {"distributionType": "PyTorch", "processCountPerInstance": 1}
+    assert props["command"] == "python train.py --epochs 2"
+    assert props["environmentVariables"]["AZURE_TRAINER_REQUIRE_GPU"] == "1"
+    assert props["experimentName"] == "exp"
+    assert puts[0].url.split("?")[0].endswith("/jobs/" + result.name)
+    assert result.name.startswith("exp-")
+    assert result.studio_url and result.name in result.studio_url
+
+
+def test_cpu_flag_selects_the_cpu_cluster_and_environment(tmp_path, fake, ml):
+    result = submit(load_config(write_job(tmp_path), use_gpu=False), ml)
+    props = job_puts(fake)[0].json["properties"]
+    assert props["computeId"].endswith("/computes/cpu-cluster")
+    assert props["environmentId"].endswith("/environments/pytorch-cpu/versions/1")
+    assert props["environmentVariables"]["AZURE_TRAINER_REQUIRE_GPU"] == "0"
+    assert result.findings == []
+
+
+def test_gpu_job_on_a_cpu_vm_size_is_refused_before_any_put(tmp_path, fake, ml):
+    job = write_job(tmp_path, "compute: {gpu: cpu-cluster, cpu: cpu-cluster}\n")
+    with pytest.raises(PreflightError) as info:
+        submit(load_config(job), ml)
+    assert "gpu-on-cpu-vm" in codes(info.value.findings)
+    assert "nothing was submitted" in str(info.value)
+    assert job_puts(fake) == []
+    assert fake.requests_matching("POST", "startPendingUpload") == []  # no code upload either
+
+
+def test_transient_503s_on_the_put_are_retried_and_one_job_exists(tmp_path, fake, ml):
+    fake.fail_next("PUT", r"/jobs/[^/?]+\?", status=503, times=2)
+    result = submit(load_config(write_job(tmp_path)), ml)
+    assert len(job_puts(fake)) == 3  # two 503s, then the accepted one
+    assert list(fake.jobs) == [result.name]
+    assert {p.url for p in job_puts(fake)} == {job_puts(fake)[0].url}  # same name every time
+
+
+def test_a_put_that_keeps_failing_is_a_clear_error(tmp_path, fake, ml):
+    fake.fail_next("PUT", r"/jobs/[^/?]+\?", status=500, times=50)
+    with pytest.raises(AzureError, match=r"submitting job exp-.*: Azure ML answered 500"):
+        submit(load_config(write_job(tmp_path)), ml)
+    assert fake.jobs == {}
+
+
+def test_dry_run_sends_no_write_and_returns_the_yaml(tmp_path, fake, ml):
+    result = submit(load_config(write_job(tmp_path)), ml, dry_run=True)
+    assert result.status == "dry-run"
+    assert "command: python train.py --epochs 2" in result.job_yaml
+    writes = [r for r in fake.requests if r.method in ("PUT", "POST", "PATCH", "DELETE")]
+    # listSecrets/usages-style reads are POSTs in ARM; none of ours may be a write to jobs/codes/blobs.
+    assert [r for r in writes if "/jobs/" in r.url or "/codes/" in r.url or "blob" in r.host] == []
+
+
+def test_dry_run_without_preflight_needs_no_client(tmp_path):
+    result = submit(load_config(write_job(tmp_path)), None, dry_run=True, preflight=False)
+    assert result.status == "dry-run" and result.job_yaml.startswith("$schema:")
+
+
+def test_not_logged_in_gives_the_login_message(tmp_path, fake):
+    ml = fake.ml_client(credential=FailingCredential())
+    with pytest.raises(AzureError, match="az login") as info:
+        submit(load_config(write_job(tmp_path)), ml)
+    assert "Traceback" not in str(info.value) and "\n" not in str(info.value)
+    assert fake.requests == []
+
+
+# -- preflight ----------------------------------------------------------------------------------------
+
+
+def test_clean_gpu_job_has_no_findings(tmp_path, ml):
+    assert preflight(load_config(write_job(tmp_path)), ml) == []
+
+
+def test_unknown_compute_is_an_error_naming_the_existing_ones(tmp_path, ml):
+    findings = preflight(load_config(write_job(tmp_path, "compute: {gpu: gpu-clustr, cpu: cpu-cluster}\n")), ml)
+    (finding,) = [f for f in findings if f.code == "compute-not-found"]
+    assert finding.is_error and "'gpu-clustr'" in finding.message and "gpu-cluster" in finding.message
+
+
+def test_unknown_environment_is_an_error(tmp_path, ml):
+    body = 'environment: {gpu: "azureml://registries/azureml/environments/nope/labels/latest", cpu: "azureml:nope:3"}\n'
+    for use_gpu in (True, False):
+        findings = preflight(load_config(write_job(tmp_path, body), use_gpu=use_gpu), ml)
+        assert "environment-not-found" in codes(findings), use_gpu
+
+
+def test_cpu_environment_under_use_gpu_is_an_error_and_cuda_without_it_a_warning(tmp_path, ml):
+    swapped = f'environment: {{gpu: "azureml:pytorch-cpu:1", cpu: "{GPU_ENV}"}}\n'
+    gpu = preflight(load_config(write_job(tmp_path, swapped)), ml)
+    assert [(f.severity, f.code) for f in gpu] == [("error", "cpu-environment")]
+    cpu = preflight(load_config(write_job(tmp_path, swapped), use_gpu=False), ml)
+    assert [(f.severity, f.code) for f in cpu] == [("warning", "cuda-environment-on-cpu")]
+
+
+def test_local_environment_files_are_classified(tmp_path, ml):
+    repo = Path(__file__).resolve().parents[1]
+    body = f"environment: {{gpu: {repo / 'environments/cpu.yaml'}, cpu: {repo / 'environments/gpu.yaml'}}}\n"
+    assert codes(preflight(load_config(write_job(tmp_path, body)), ml)) == ["cpu-environment"]
+    body = f"environment: {{gpu: {repo / 'environments/gpu.yaml'}, cpu: {repo / 'environments/cpu.yaml'}}}\n"
+    assert preflight(load_config(write_job(tmp_path, body)), ml) == []
+    assert preflight(load_config(write_job(tmp_path, body), use_gpu=False), ml) == []
+
+
+def test_cpu_job_on_gpu_vm_is_a_warning(tmp_path, ml):
+    job = write_job(tmp_path, "compute: gpu-cluster\n")
+    findings = preflight(load_config(job, use_gpu=False), ml)
+    assert [(f.severity, f.code) for f in findings] == [("warning", "idle-gpus")]
+
+
+def test_more_processes_than_gpus_and_more_nodes_than_the_cluster(tmp_path, fake, ml):
+    # gpu-cluster: Standard_NC24ads_A100_v4 (1 GPU), at most 2 nodes.
+    body = "instance_count: 3\ndistribution: {type: pytorch, process_count_per_instance: 2}\n"
+    findings = preflight(load_config(write_job(tmp_path, body)), ml)
+    assert {"too-many-processes", "too-many-nodes"} <= set(codes(findings))
+    assert all(f.is_error for f in findings if f.code.startswith("too-many"))
+
+
+def test_vm_size_names_match_case_insensitively(tmp_path, fake, ml):
+    fake.add_compute("h100", "standard_nc40ads_h100_v5", max_nodes=2)
+    findings = preflight(load_config(write_job(tmp_path, "compute: {gpu: h100, cpu: cpu-cluster}\n")), ml)
+    assert findings == []
+
+
+def test_serverless_instance_type(tmp_path, ml):
+    body = "compute: ~\ninstance_type: {gpu: Standard_NC24ads_A100_v4, cpu: Standard_DS3_v2}\n"
+    assert preflight(load_config(write_job(tmp_path, body)), ml) == []
+    body = "compute: ~\ninstance_type: {gpu: Standard_DS3_v2, cpu: Standard_DS3_v2}\n"
+    assert codes(preflight(load_config(write_job(tmp_path, body)), ml)) == ["gpu-on-cpu-vm"]
+    body = "compute: ~\ninstance_type: {gpu: Standard_Imaginary_v9, cpu: Standard_DS3_v2}\n"
+    assert codes(preflight(load_config(write_job(tmp_path, body)), ml)) == ["instance-type-unknown"]
+
+
+def test_quota_warning_when_the_family_is_full(tmp_path, fake, ml):
+    size = fake.vm_sizes["standard_nc24ads_a100_v4"] if "standard_nc24ads_a100_v4" in fake.vm_sizes else None
+    family = (size or {}).get("family") if isinstance(size, dict) else None
+    family = family or "standardNCADSA100v4Family"
+    fake.set_usage(family, current=24, limit=24)
+    findings = preflight(load_config(write_job(tmp_path)), ml)
+    assert codes(findings) == ["quota"]
+    assert findings[0].severity == "warning" and "24 of 24" in findings[0].message
+
+
+def test_secrets_in_environment_variables_are_errors_unless_allowed(tmp_path, ml):
+    body = "environment_variables: {WANDB_API_KEY: abcdef0123456789abcdef0123456789, MODE: fast}\n"
+    findings = preflight(load_config(write_job(tmp_path, body)), ml)
+    assert codes(findings) == ["secret-in-env"]
+    assert "abcdef0123456789" not in findings[0].message
+    allowed = body + "preflight: {allow_env: [WANDB_API_KEY]}\n"
+    assert preflight(load_config(write_job(tmp_path, allowed)), ml) == []
+
+
+def test_snapshot_findings_come_through(tmp_path, ml):
+    job = write_job(tmp_path)
+    data = tmp_path / "src" / "data"
+    data.mkdir()
+    for i in range(2001):
+        (data / f"{i}.bin").touch()
+    assert "snapshot-too-many-files" in codes(preflight(load_config(job), ml))
+    (tmp_path / "src" / ".amlignore").write_text("data/\n")
+    assert preflight(load_config(job), ml) == []
+
+
+def test_skip_drops_named_findings(tmp_path, ml):
+    job = write_job(tmp_path, "compute: gpu-cluster\npreflight: {skip: [idle-gpus]}\n")
+    assert preflight(load_config(job, use_gpu=False), ml) == []
+
+
+# -- workspace resolution --------------------------------------------------------------------------
+
+
+def test_workspace_order_cli_then_env_then_config_then_config_json(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"subscription_id": "sub-json", "resource_group": "rg-json", "workspace_name": "ws-json"}))
+    config_ws = load_config(write_job(tmp_path, "workspace: {resource_group: rg-config, name: ws-config}\n")).workspace
+    env = {"AZUREML_WORKSPACE_NAME": "ws-env"}
+    ws = resolve_workspace({"name": "ws-cli"}, config_ws, environ=env, search_from=tmp_path)
+    assert (ws.subscription_id, ws.resource_group, ws.name) == ("sub-json", "rg-config", "ws-cli")
+    ws = resolve_workspace({}, config_ws, environ=env, search_from=tmp_path)
+    assert ws.name == "ws-env"
+    ws = resolve_workspace({}, None, environ={}, search_from=tmp_path)
+    assert (ws.subscription_id, ws.resource_group, ws.name) == ("sub-json", "rg-json", "ws-json")
+
+
+def test_config_json_is_found_in_a_parent_azureml_folder(tmp_path):
+    (tmp_path / ".azureml").mkdir()
+    (tmp_path / ".azureml" / "config.json").write_text(json.dumps(
+        {"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}))
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert resolve_workspace({}, None, environ={}, search_from=deep).name == "w"
+
+
+def test_missing_workspace_parts_are_named(tmp_path):
+    with pytest.raises(AzureError, match="--resource-group / AZURE_RESOURCE_GROUP") as info:
+        resolve_workspace({"subscription_id": "s", "name": "w"}, None, environ={}, search_from=tmp_path)
+    assert "--subscription" not in str(info.value)
