@@ -19,9 +19,11 @@ SWEEP_JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/sweepJob.schema.
 
 
 def quiet_sdk_logs() -> None:
-    """Silence azure-ai-ml's "experimental class" notices (queue settings) that are not for our users."""
+    """Silence SDK log noise that is not for our users: azure-ai-ml's "experimental class" notices, and
+    azure-identity's multi-line credential report (we print one line that says what to do instead)."""
     for name in ("azure.ai.ml", "azure.ai.ml._utils._experimental"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("azure.identity").setLevel(logging.CRITICAL)
 
 
 def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:

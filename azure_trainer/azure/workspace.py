@@ -131,6 +131,8 @@ def make_ml_client(workspace: WorkspaceRef, credential: Any = None, **kwargs: An
 
 def registry_client(ml_client: Any, registry_name: str) -> Any:
     """An ``MLClient`` for an Azure ML registry sharing ``ml_client``'s credential and pipeline options."""
+    if hasattr(ml_client, "for_registry"):  # a duck-typed client (tests) knows how to make its twin
+        return ml_client.for_registry(registry_name)
     from azure.ai.ml import MLClient
 
     kwargs = dict(getattr(ml_client, "_kwargs", {}) or {})

@@ -412,6 +412,13 @@ class FakeMLClient:
     def calls_to(self, op: str) -> list[Call]:
         return [c for c in self.calls if c.op == op]
 
+    def for_registry(self, registry_name: str) -> FakeMLClient:
+        """A client for an Azure ML registry over the same state (what a registry ``MLClient`` is)."""
+        client = FakeMLClient(self.subscription_id, self.resource_group_name, registry_name=registry_name,
+                              fake=self.fake, credential=self.credential)
+        client.calls = self.calls
+        return client
+
 
 # ---------------------------------------------------------------------------------------------
 def _short(ref: str | None) -> str | None:

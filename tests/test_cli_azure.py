@@ -1,0 +1,181 @@
+"""The Azure-facing CLI commands (submit and the job lifecycle) over the duck-typed FakeMLClient."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import azure_trainer.azure.cli as azure_cli
+from azure_trainer.cli import main
+from azure_trainer.testing import FakeMLClient
+
+REPO = Path(__file__).resolve().parents[1]
+GPU_ENV = "azureml://registries/azureml/environments/acpt-pytorch-2.2-cuda12.1/labels/latest"
+
+
+@pytest.fixture
+def client(monkeypatch):
+    fake_client = FakeMLClient()
+    seen = []
+
+    def factory(workspace, config_workspace=None):
+        seen.append(workspace)
+        return fake_client
+
+    monkeypatch.setattr(azure_cli, "client_factory", factory)
+    fake_client.seen_workspaces = seen
+    return fake_client
+
+
+@pytest.fixture
+def job(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text("print('hi')\n")
+    path = tmp_path / "job.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        experiment: cli-exp
+        code: src
+        script: train.py
+        use_gpu: true
+        compute: {{gpu: gpu-cluster, cpu: cpu-cluster}}
+        environment: {{gpu: "{GPU_ENV}", cpu: "azureml:pytorch-cpu:1"}}
+        """))
+    return path
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_submit_prints_name_and_studio_url(client, job, capsys):
+    code, out, err = run(capsys, "submit", str(job), "--workspace", "ws-cli")
+    assert code == 0, err
+    (submitted,) = client.jobs.submitted if hasattr(client.jobs, "submitted") else [None]
+    name = out.split()[1]
+    assert name.startswith("cli-exp-") and "studio: " in out
+    assert client.fake.jobs[name]
+    assert client.seen_workspaces[0]["name"] == "ws-cli"
+
+
+def test_submit_json_and_cpu_flag(client, job, capsys):
+    code, out, _ = run(capsys, "submit", str(job), "--cpu", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["status"] and data["findings"] == []
+    call = client.calls_to("jobs.create_or_update")[0]
+    assert call.args[0].compute == "cpu-cluster"
+
+
+def test_submit_refused_by_preflight_exits_1_with_the_table(client, job, capsys):
+    code, out, err = run(capsys, "submit", str(job), "--set", "compute.gpu=cpu-cluster")
+    assert code == 1
+    assert "gpu-on-cpu-vm" in err and "nothing was submitted" in err and "Traceback" not in err
+    assert client.calls_to("jobs.create_or_update") == []
+
+
+def test_no_preflight_skips_the_checks(client, job, capsys):
+    code, out, err = run(capsys, "submit", str(job), "--set", "compute.gpu=cpu-cluster", "--no-preflight")
+    assert code == 0, err
+    assert client.calls_to("compute.get") == [] and len(client.calls_to("jobs.create_or_update")) == 1
+
+
+def test_dry_run_prints_yaml_and_creates_nothing(client, job, capsys):
+    code, out, err = run(capsys, "submit", str(job), "--dry-run")
+    assert code == 0 and out.startswith("$schema:") and "type: command" in out
+    assert "was not submitted" in err
+    assert client.calls_to("jobs.create_or_update") == []
+    assert client.calls_to("compute.get")  # the checks did run
+
+
+def test_submit_stream_follows_the_job(client, job, capsys):
+    code, out, err = run(capsys, "submit", str(job), "--stream")
+    assert code == 0, err
+    assert "Completed" in out and client.calls_to("jobs.stream")
+
+
+def test_status_list_cancel_download_logs(client, job, capsys, tmp_path):
+    run(capsys, "submit", str(job))
+    name = next(iter(client.fake.jobs))
+    code, out, _ = run(capsys, "status", name, "--json")
+    assert code == 0 and json.loads(out)["name"] == name and json.loads(out)["experiment"] == "cli-exp"
+    code, out, _ = run(capsys, "status", name)
+    assert code == 0 and "status" in out and "JobStatus." not in out
+    code, out, _ = run(capsys, "list", "--json", "--experiment", "cli-exp")
+    assert [j["name"] for j in json.loads(out)] == [name]
+    code, out, _ = run(capsys, "list", "--experiment", "other")
+    assert out.strip() == "no jobs"
+    code, out, _ = run(capsys, "cancel", name)
+    assert code == 0 and client.calls_to("jobs.begin_cancel")
+    client.fake.set_job_status(name, "Completed")
+    client.fake.add_job_output_file(name, "model.pt", b"weights")
+    code, out, _ = run(capsys, "download", name, "-o", str(tmp_path / "dl"))
+    assert code == 0 and client.calls_to("jobs.download")
+    assert any(p.name == "model.pt" for p in (tmp_path / "dl").rglob("*"))
+    code, out, _ = run(capsys, "logs", name)
+    assert code == 0 and "Completed" in out
+
+
+def test_logs_ctrl_c_stops_watching_without_cancelling(client, job, capsys, monkeypatch):
+    run(capsys, "submit", str(job))
+    name = next(iter(client.fake.jobs))
+
+    def interrupted(_name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client.jobs, "stream", interrupted)
+    code, out, err = run(capsys, "logs", name)
+    assert code == 130 and "keeps running" in err
+    assert client.calls_to("jobs.begin_cancel") == []
+
+
+def test_logs_reconnect_after_a_dropped_connection(client, job, capsys, monkeypatch):
+    from azure.core.exceptions import ServiceRequestError
+
+    import azure_trainer.azure.lifecycle as lifecycle
+
+    run(capsys, "submit", str(job))
+    name = next(iter(client.fake.jobs))
+    client.fail_next("jobs.stream", ServiceRequestError("connection reset"), times=2)
+    monkeypatch.setattr(lifecycle.time, "sleep", lambda s: None)
+    code, out, err = run(capsys, "logs", name)
+    assert code == 0 and out.count("reconnecting") == 2
+    assert len(client.calls_to("jobs.stream")) == 3
+
+
+@pytest.mark.parametrize("command", ["status", "logs", "cancel", "download"])
+def test_bad_job_name_is_a_one_line_error(client, capsys, command):
+    code, out, err = run(capsys, command, "bad name;rm")
+    assert code == 2 and err.count("\n") == 1 and "bad job name" in err
+    assert client.calls == []
+
+
+def test_unknown_job_is_a_clear_error(client, capsys):
+    code, out, err = run(capsys, "status", "no-such-job")
+    assert code == 1 and "getting job no-such-job: not found" in err and "Traceback" not in err
+
+
+def test_unreachable_workspace_is_one_line(client, capsys, monkeypatch):
+    from azure.core.exceptions import ServiceRequestError
+
+    client.fail_next("jobs.list", ServiceRequestError("Name or service not known"))
+    code, out, err = run(capsys, "list")
+    assert code == 1 and "cannot reach Azure ML" in err and err.count("\n") == 1
+
+
+def test_not_logged_in_through_the_real_client_factory(job, tmp_path):
+    """The real path: DefaultAzureCredential with nothing to sign in with gives the login hint."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
+    env.update(AZURE_SUBSCRIPTION_ID="00000000-0000-0000-0000-000000000000", AZURE_RESOURCE_GROUP="rg",
+               AZUREML_WORKSPACE_NAME="ws", HOME=str(tmp_path), PATH="/usr/bin:/bin", AZURE_CONFIG_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "azure_trainer", "status", "some-job"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "az login" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
