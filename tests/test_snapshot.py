@@ -384,6 +384,7 @@ def code_with_huge_ignored_data(tmp_path_factory):
     return code
 
 
+@pytest.mark.slow  # building 100,000 files takes 5 s to 2 min, depending on the disk and load
 def test_pruned_walk_never_lists_the_ignored_folder(code_with_huge_ignored_data, monkeypatch):
     code = code_with_huge_ignored_data
     scan_snapshot(code)  # warm up (the lazy azure.ai.ml import is not what is measured)
@@ -407,6 +408,7 @@ def test_pruned_walk_never_lists_the_ignored_folder(code_with_huge_ignored_data,
     assert check_snapshot(code) == []
 
 
+@pytest.mark.slow
 def test_unignored_huge_folder_is_too_many_files(code_with_huge_ignored_data, tmp_path):
     """Same tree with the ignore file gone: the SDK would upload all 100,002 files."""
     code = code_with_huge_ignored_data
