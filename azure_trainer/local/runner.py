@@ -24,6 +24,7 @@ The run folder holds config.yaml, command.sh, log.txt, run.json and outputs/.
 from __future__ import annotations
 
 import contextlib
+import glob
 import importlib.util
 import json
 import os
@@ -316,7 +317,13 @@ def _require_torch(why: str) -> None:
 
 
 def _cuda_available() -> bool:
-    import torch  # lazy: ~1-2 s, and only for jobs that need the answer
+    """Whether PyTorch sees a CUDA device; skips importing torch (1-2 s) where no GPU can exist."""
+    if "torch" not in sys.modules:
+        if sys.platform == "darwin":
+            return False
+        if sys.platform.startswith("linux") and not (glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/dxg")):
+            return False  # no NVIDIA device node (nor WSL's GPU bridge): torch would say False too
+    import torch  # lazy, and only for jobs that need the answer
 
     return bool(torch.cuda.is_available())
 
@@ -591,14 +598,19 @@ class _Supervisor:
     def _ranks_exit_code(self, launcher_code: int) -> int:
         """The script's exit code across ranks: the first rank to fail (by time), else 0, else torchrun's."""
         assert self.state_dir is not None
-        results: list[tuple[float, int]] = []
+        results: list[tuple[float, int, str]] = []
         for path in self.state_dir.glob("exit-*"):
             with contextlib.suppress(OSError, ValueError):
                 code_s, when_s = path.read_text().split()
-                results.append((float(when_s), int(code_s)))
+                results.append((float(when_s), int(code_s), path.name.removeprefix("exit-")))
         failed = sorted(r for r in results if r[1] != 0)
         if failed:
-            return failed[0][1]
+            _, code, rank = failed[0]
+            others = ", ".join(f"rank {r} {c}" for _, c, r in failed[1:])
+            if code != EXIT_PREEMPTED:
+                self.console.note(f"rank {rank} exited {code} first" + (f" (then {others})" if others else "")
+                                  + "; torchrun's report names the per-rank wrapper _rank_tee.py")
+            return code
         if results and launcher_code == 0:
             return 0
         return launcher_code if launcher_code != 0 else (0 if results else 1)
@@ -756,7 +768,7 @@ def run_local(
     metrics = _last_metrics(outputs_dir)
     device = next((a.device for a in reversed(attempts) if a.device), None)
     if device is None and last is not None:
-        if cuda is None and _torch_available() and ("torch" in sys.modules or last.exit_code == 0):
+        if cuda is None and _torch_available():
             with contextlib.suppress(Exception):
                 cuda = _cuda_available()
         device = None if cuda is None else ("cuda" if cuda else "cpu")

@@ -1,0 +1,289 @@
+"""azure-trainer run-local: the job's exact command on this machine (azure_trainer.local)."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from azure_trainer.cli import main
+from azure_trainer.config import load_config
+from azure_trainer.local import run_local, runner
+
+REPO = Path(__file__).resolve().parents[1]
+JOBS = REPO / "jobs"
+FIX = Path(__file__).resolve().parent / "fixtures" / "local"
+NASTY = "it's a \"dir\" $x;y `z` & (w)"
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return torch.cuda.is_available()
+
+
+def _hook_exists() -> bool:
+    """Whether the reference script implements AZURE_TRAINER_PREEMPT_AT_STEP yet."""
+    return any("AZURE_TRAINER_PREEMPT_AT_STEP" in p.read_text(encoding="utf-8")
+               for p in (REPO / "train_scripts").rglob("*.py") if p.name != "contract.py")
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["run-local", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_json(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())
+
+
+def only_run(tmp_path: Path) -> Path:
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+# -- fast: fixture scripts, no torch in the child ---------------------------------------------------
+
+
+def test_failing_script_exit_code_comes_through(capsys, tmp_path):
+    code, out, err = run_cli(capsys, FIX / "fail.yaml")
+    assert code == 7
+    run_dir = only_run(tmp_path)
+    assert run_dir.name.startswith("local-fail-")
+    assert "failing on purpose" in out and "an error line" in err
+    log = (run_dir / "log.txt").read_text()
+    assert "failing on purpose" in log and "an error line" in log
+    data = run_json(run_dir)
+    assert data["exit_code"] == 7 and data["attempts"][0]["exit_code"] == 7
+    for name in ("config.yaml", "command.sh", "outputs"):
+        assert (run_dir / name).exists()
+    assert "exit code:  7" in err
+
+    # --json: stdout is the result only; the job's output goes to stderr.
+    code, out, err = run_cli(capsys, FIX / "fail.yaml", "--json", "--output-dir", tmp_path / "j")
+    assert code == 7
+    assert json.loads(out)["exit_code"] == 7 and "failing on purpose" in err
+
+
+def test_nasty_paths_survive_every_quoting_context(capsys, tmp_path):
+    data = tmp_path / NASTY
+    data.mkdir()
+    (data / "t a;b.csv").write_text("1\n")
+    run_dir = tmp_path / f"run {NASTY}"
+    code, _, err = run_cli(capsys, FIX / "argv.yaml", "--input", f"data={data}",
+                           "--input", f"table={data / 't a;b.csv'}", "--output-dir", run_dir)
+    assert code == 0, err
+    out = run_dir / "outputs" / "result"
+    record = json.loads((out / "argv.json").read_text())
+    assert record["argv"] == ["--data", str(data), "--dq", str(data), "--sq", str(data),
+                              "--file", str(data / "t a;b.csv"), "--lr", "0.5", "--out", str(out)]
+    assert record["cwd"] == str(FIX / "scripts")
+    assert os.path.realpath(record["executable"]) == os.path.realpath(sys.executable)
+    assert record["env"]["MY_SETTING"] == "hello world"
+    assert record["env"]["AZURE_TRAINER_REQUIRE_GPU"] == "0"
+    assert record["env"]["MLFLOW_TRACKING_URI"] == (run_dir / "mlruns").as_uri()
+    assert record["env"]["RANK"] is None
+    # config.yaml: resolved, secret-looking values redacted.
+    config_text = (run_dir / "config.yaml").read_text()
+    assert "hello world" in config_text and "sk-live" not in config_text and "'***'" in config_text
+    # command.sh reruns the exact command (the secret comes from the caller's environment).
+    (out / "argv.json").unlink()
+    script = (run_dir / "command.sh").read_text()
+    assert "sk-live" not in script
+    env = {**os.environ, "MY_API_KEY": "from-env"}
+    subprocess.run(["bash", str(run_dir / "command.sh")], check=True, env=env, capture_output=True, timeout=60)
+    again = json.loads((out / "argv.json").read_text())
+    assert again["argv"] == record["argv"] and again["env"]["MY_API_KEY"] == "from-env"
+
+
+def test_local_path_and_optional_block(capsys, tmp_path):
+    # local_path from the config (made absolute by the loader); an optional input given -> its block stays.
+    code, _, err = run_cli(capsys, FIX / "argv.yaml", "--input", "extra=a b", "--output-dir", tmp_path / "r")
+    assert code == 0, err
+    argv = json.loads((tmp_path / "r" / "outputs" / "result" / "argv.json").read_text())["argv"]
+    assert argv[1] == str(FIX / "data") and argv[7] == str(FIX / "data" / "table.csv")
+    assert argv[10:12] == ["--extra", "a b"]
+
+
+@pytest.mark.parametrize(
+    ("job", "args", "message"),
+    [
+        ("argv.yaml", ["--input", "nonsense"], "expected NAME=PATH"),
+        ("argv.yaml", ["--input", "=x"], "expected NAME=PATH"),
+        ("argv.yaml", ["--input", "nope=/tmp"], "no input named 'nope' (its inputs: data, extra, lr, table)"),
+        ("argv.yaml", ["--input", "data=/does/not/exist"], "input 'data': --input data= /does/not/exist does not exist"),
+        ("argv.yaml", ["--input", f"table={FIX / 'data'}"], "is a uri_file but"),
+        ("remote.yaml", [], "input 'data' has no local data"),
+        ("fail.yaml", ["--nproc", "0"], "--nproc 0"),
+        ("fail.yaml", ["--set", "sweep={search_space: {lr: {type: choice, values: [1, 2]}}, "
+                                "objective: {metric: acc, goal: maximize}}"], "local sweeps: not yet"),
+    ],
+)
+def test_bad_local_input_is_a_clear_error(capsys, tmp_path, job, args, message):
+    code, _, err = run_cli(capsys, FIX / job, *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs").exists()  # nothing ran, no run folder
+    if job == "remote.yaml":
+        assert "--input data=PATH" in err and "local_path:" in err
+
+
+def test_missing_torch_names_the_train_extra(capsys, monkeypatch):
+    monkeypatch.setattr(runner, "_torch_available", lambda: False)
+    code, _, err = run_cli(capsys, FIX / "ranks.yaml")
+    assert code == 2 and "pip install 'azure-trainer[train]'" in err and "Traceback" not in err
+
+
+def test_ctrl_c_forwards_sigterm_and_keeps_the_exit_code(tmp_path):
+    run_dir = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "azure_trainer", "run-local", str(FIX / "sigterm.yaml"),
+                             "--output-dir", str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        seen = b""
+        while b"ready" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 1)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                seen += chunk
+        assert b"ready" in seen, seen
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 75, err
+    assert (run_dir / "outputs" / "result" / "checkpoint").read_text() == "SIGTERM"
+    data = run_json(run_dir)
+    assert data["exit_code"] == 75 and data["interrupted"] is True
+    assert b"SIGINT received: sending SIGTERM" in err
+
+
+def test_preemption_rehearsal_logic(capsys, tmp_path):
+    code, _, err = run_cli(capsys, FIX / "sigterm.yaml", "--preempt-after", "1.5", "--output-dir", tmp_path / "p")
+    assert code == 0, err
+    assert "preemption rehearsal: PASSED — SIGTERM at step 5 → checkpoint → resumed at step 5 → finished" in err
+    data = run_json(tmp_path / "p")
+    assert data["preemption"]["verdict"] == "passed"
+    assert [a["exit_code"] for a in data["attempts"]] == [75, 0]
+    assert data["resumed_from_step"] == 5
+
+    # A run that ends before SIGTERM lands: inconclusive, non-zero.
+    code, _, err = run_cli(capsys, FIX / "argv.yaml", "--preempt-after", "60", "--output-dir", tmp_path / "q")
+    assert code == 1 and "INCONCLUSIVE" in err and "before SIGTERM was due" in err
+    # A script that fails on its own: the rehearsal fails with its exit code.
+    code, _, err = run_cli(capsys, FIX / "fail.yaml", "--preempt-after", "60", "--output-dir", tmp_path / "f")
+    assert code == 7 and "FAILED" in err and "expected exit 75" in err
+
+
+def test_distributed_fixture_sets_rank_env_and_prefixes_lines(capsys, tmp_path):
+    code, out, err = run_cli(capsys, FIX / "ranks.yaml", "--output-dir", tmp_path / "d")
+    assert code == 0, err
+    assert "[rank 0] hello from rank 0 of 2" in out and "[rank 1] hello from rank 1 of 2" in out
+    results = tmp_path / "d" / "outputs" / "result"
+    envs = [json.loads((results / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert [e["RANK"] for e in envs] == ["0", "1"] and {e["WORLD_SIZE"] for e in envs} == {"2"}
+    assert {e["MASTER_ADDR"] for e in envs} == {"127.0.0.1"} and envs[0]["NODE_RANK"] == "0"
+    assert envs[0]["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))
+    assert run_json(tmp_path / "d")["nproc"] == 2
+
+    # One rank failing: its exit code is the run's, whatever torchrun itself returns.
+    code, _, err = run_cli(capsys, FIX / "ranks.yaml", "--nproc", "3", "--output-dir", tmp_path / "e",
+                           "--set", "command=python ranks.py --out ${{outputs.result}} --fail-rank 2 --code 9")
+    assert code == 9
+    assert "[rank 2] rank 2 failing on purpose" in err and "rank 2 exited 9 first" in err
+
+
+def test_api_returns_a_result(tmp_path):
+    config = load_config(FIX / "fail.yaml")
+    result = run_local(config, run_dir=tmp_path / "api", stream=False)
+    assert result.exit_code == 7 and result.run_dir == tmp_path / "api" and result.duration_s >= 0
+    assert result.command.endswith("exit_code.py") and result.final_metrics == {}
+    assert "failing on purpose" in (tmp_path / "api" / "log.txt").read_text()
+
+
+# -- slow: the reference training script -----------------------------------------------------------
+
+FAST = ["--set", "args.epochs=1", "--set", "args.max-steps=10"]
+
+
+@pytest.mark.slow
+def test_digits_runs_and_records_test_accuracy(capsys, tmp_path):
+    code, out, err = run_cli(capsys, JOBS / "digits.yaml", *FAST)
+    assert code == 0, err
+    run_dir = only_run(tmp_path)
+    assert run_dir.name.startswith("digits-")
+    data = run_json(run_dir)
+    assert isinstance(data["final_metrics"]["test_accuracy"], float) and data["final_metrics"]["final"] is True
+    assert data["test_accuracy"] == data["final_metrics"]["test_accuracy"]
+    assert (run_dir / "outputs" / "model" / "model.pt").is_file()
+    assert any((run_dir / "outputs" / "checkpoints").iterdir())
+    assert "test loss" in (run_dir / "log.txt").read_text()
+    assert "test_accuracy:" in err
+    if not _cuda():  # use_gpu: true, no GPU here: warn, train on the CPU
+        assert "use_gpu is true but no CUDA device is visible here: training on the CPU" in err
+        assert data["device"] == "cpu"
+        assert "export AZURE_TRAINER_REQUIRE_GPU=0" in (run_dir / "command.sh").read_text()
+
+
+@pytest.mark.slow
+def test_strict_device_fails_like_the_cloud(capsys, tmp_path):
+    if _cuda():
+        pytest.skip("a CUDA device is visible here")
+    code, _, err = run_cli(capsys, JOBS / "digits.yaml", *FAST, "--strict-device", "--output-dir", tmp_path / "s")
+    assert code == 78
+    assert "the script exited 78" in err and "--strict-device" in err
+    assert run_json(tmp_path / "s")["exit_code"] == 78
+
+
+@pytest.mark.slow
+def test_distributed_sample_job_runs_two_processes(capsys, tmp_path):
+    code, out, err = run_cli(capsys, JOBS / "digits-ddp.yaml", *FAST, "--output-dir", tmp_path / "ddp")
+    assert code == 0, err
+    assert "[rank 0] distributed: world size 2, backend gloo" in out
+    script_lines = [line for line in out.splitlines() if line.strip()]
+    assert script_lines and all(line.startswith("[rank ") for line in script_lines)
+    data = run_json(tmp_path / "ddp")
+    assert data["nproc"] == 2 and data["distributed"] is True
+    assert isinstance(data["final_metrics"]["test_accuracy"], float)
+
+
+@pytest.mark.slow
+def test_preemption_rehearsal_resumes_the_reference_script(capsys, tmp_path):
+    slow = ["--set", "args.epochs=2", "--set", "args.max-steps=30", "--set", "args.step-delay=0.25"]
+    if _hook_exists():
+        attempts = [["--preempt-at-step", "12"]]
+    else:  # time-based; a loaded machine may start the script slowly, so allow one later try
+        attempts = [["--preempt-after", "7"], ["--preempt-after", "14"]]
+    for i, trigger in enumerate(attempts):
+        code, _, err = run_cli(capsys, JOBS / "digits.yaml", *slow, *trigger, "--output-dir", tmp_path / f"p{i}")
+        data = run_json(tmp_path / f"p{i}")
+        if data["preemption"]["verdict"] == "passed" or i == len(attempts) - 1:
+            break
+    assert code == 0, err
+    assert data["preemption"]["verdict"] == "passed", data["preemption"]
+    assert "preemption rehearsal: PASSED — SIGTERM at step" in err and "test_accuracy" in err
+    assert [a["exit_code"] for a in data["attempts"]] == [75, 0]
+    assert data["resumed_from_step"] > 0
+    assert data["preemption"]["resumed_from_step"] == data["preemption"]["preempted_at_step"]
+    assert data["final_metrics"]["resumed_from_step"] == data["resumed_from_step"]
