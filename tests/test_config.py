@@ -52,7 +52,8 @@ def test_there_are_sample_jobs():
 
 @pytest.mark.parametrize("use_gpu", [True, False], ids=["gpu", "cpu"])
 @pytest.mark.parametrize("job", JOBS, ids=[p.name for p in JOBS])
-def test_sample_job_loads_and_plans(job: Path, use_gpu: bool):
+def test_sample_job_loads_and_plans(job: Path, use_gpu: bool, monkeypatch):
+    monkeypatch.chdir(REPO)
     config = load_config(job, use_gpu=use_gpu)
     assert isinstance(config, JobConfig)
     assert config.use_gpu is use_gpu
@@ -63,7 +64,7 @@ def test_sample_job_loads_and_plans(job: Path, use_gpu: bool):
     assert spec.command.startswith("python train.py ")
     assert spec.environment_variables[REQUIRE_GPU_ENV] == ("1" if use_gpu else "0")
     assert spec.shm_size == (GPU_DEFAULT_SHM_SIZE if use_gpu else None)
-    assert spec.source == str(job.relative_to(REPO)) if Path.cwd() == REPO else spec.source
+    assert spec.source == f"jobs/{job.name}"
 
 
 def test_sample_jobs_reference_the_committed_schema():
