@@ -46,7 +46,9 @@ def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:
     inputs: dict[str, Any] = {}
     for input_name, item in spec.inputs.items():
         if item.is_literal:
-            inputs[input_name] = Input(type=item.type, default=item.default, optional=item.optional or None)
+            # A plain value is the job's input value; Input(default=...) would only set a component default,
+            # which a CommandJob drops on export.
+            inputs[input_name] = item.default if item.default is not None else Input(type=item.type, optional=True)
         else:
             path = item.path or item.local_path
             inputs[input_name] = Input(type=item.type, path=path, mode=item.mode, optional=item.optional or None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -60,9 +61,28 @@ def run_bash(text: str, env: dict[str, str] | None = None) -> list[str]:
 
 
 def test_render_args_scalars_flags_lists():
-    args = {"lr": 0.01, "epochs": 3, "amp": True, "compile": False, "resume": None,
-            "layers": [64, 32], "name": "x", "empty": []}
-    assert render_args(args) == ["--lr", "0.01", "--epochs", "3", "--amp", "--layers", "64", "32", "--name", "x"]
+    args = {
+        "lr": 0.01,
+        "epochs": 3,
+        "amp": True,
+        "compile": False,
+        "resume": None,
+        "layers": [64, 32],
+        "name": "x",
+        "empty": [],
+    }
+    assert render_args(args) == [
+        "--lr",
+        "0.01",
+        "--epochs",
+        "3",
+        "--amp",
+        "--layers",
+        "64",
+        "32",
+        "--name",
+        "x",
+    ]
 
 
 def test_render_args_keeps_order_and_key_spelling():
@@ -86,8 +106,18 @@ def test_render_args_booleans_inside_lists_are_words():
 def test_script_command_round_trips_through_shlex(value):
     args = {"name": value, "amp": True, "off": False, "items": [value, "b c"], "n": 2}
     text = script_command("my script.py", args)
-    assert shlex.split(text) == ["python", "my script.py", "--name", value, "--amp", "--items", value, "b c",
-                                 "--n", "2"]
+    assert shlex.split(text) == [
+        "python",
+        "my script.py",
+        "--name",
+        value,
+        "--amp",
+        "--items",
+        value,
+        "b c",
+        "--n",
+        "2",
+    ]
 
 
 def test_script_command_round_trips_through_bash():
@@ -126,7 +156,7 @@ def test_placeholders():
 # localize_command: placeholders become environment variables, values never parsed by the shell
 # ---------------------------------------------------------------------------------------------
 
-NASTY_PATHS = [v for v in NASTY if v] + ["/tmp/my data/it's \"here\"/$x;`y`\n"]
+NASTY_PATHS = [v for v in NASTY if v] + ['/tmp/my data/it\'s "here"/$x;`y`\n']
 
 
 @pytest.mark.parametrize("value", NASTY_PATHS, ids=[repr(v) for v in NASTY_PATHS])
@@ -134,11 +164,11 @@ def test_localize_command_passes_exact_values(value):
     printer = shlex.quote(ARGV_PRINTER)
     command = (
         f"{shlex.quote(sys.executable)} -c {printer} "
-        "${{inputs.data}} "                 # bare
-        '"--x=${{inputs.data}}" '           # inside double quotes
-        "'--y=${{inputs.data}}' "           # inside single quotes
-        "pre${{outputs.model}}post "        # glued to text
-        "'it'\\''s' "                       # an escaped quote before a placeholder
+        "${{inputs.data}} "  # bare
+        '"--x=${{inputs.data}}" '  # inside double quotes
+        "'--y=${{inputs.data}}' "  # inside single quotes
+        "pre${{outputs.model}}post "  # glued to text
+        "'it'\\''s' "  # an escaped quote before a placeholder
         "${{outputs.model}}"
     )
     text, env = localize_command(command, {("inputs", "data"): value, ("outputs", "model"): value})
@@ -149,8 +179,10 @@ def test_localize_command_passes_exact_values(value):
 
 def test_localize_command_optional_blocks():
     printer = shlex.quote(ARGV_PRINTER)
-    command = (f"{shlex.quote(sys.executable)} -c {printer} a $[[--opt ${{{{inputs.maybe}}}}]] "
-               "$[[--given ${{inputs.given}}]] b")
+    command = (
+        f"{shlex.quote(sys.executable)} -c {printer} a $[[--opt ${{{{inputs.maybe}}}}]] "
+        "$[[--given ${{inputs.given}}]] b"
+    )
     text, env = localize_command(command, {("inputs", "maybe"): None, ("inputs", "given"): "x y"})
     assert run_bash(text, env) == ["a", "--given", "x y", "b"]
 
@@ -167,12 +199,15 @@ def test_localize_command_without_placeholders_is_unchanged():
 
 def test_env_var_for():
     assert env_var_for("inputs", "data") == "AZT_INPUTS_data"
-    assert env_var_for("outputs", "my-model.v2") == "AZT_OUTPUTS_my_model_v2"
+    names = ["model", "my-model.v2", "my_model_v2", "my_model.v2", "a-b", "a_b", "a.b", "a__b", "a_2D"]
+    variables = [env_var_for("outputs", n) for n in names]
+    assert all(re.fullmatch(r"AZT_OUTPUTS_[A-Za-z0-9_]+", v) for v in variables), variables
+    assert len(set(variables)) == len(names), "distinct names must give distinct variables"
+    assert env_var_for("inputs", "x") != env_var_for("outputs", "x")
 
 
 def test_localize_command_distinct_names_get_distinct_variables():
-    # BUG: env_var_for maps every non-word character to "_", so inputs `a-b` and `a_b` share one variable
-    # and the command sees the second value twice. Names must map injectively to variable names.
+    # Names map injectively to variable names: inputs `a-b` and `a_b` must not share one variable.
     printer = shlex.quote(ARGV_PRINTER)
     command = f"{shlex.quote(sys.executable)} -c {printer} ${{{{inputs.a-b}}}} ${{{{inputs.a_b}}}}"
     text, env = localize_command(command, {("inputs", "a-b"): "dash", ("inputs", "a_b"): "underscore"})

@@ -66,10 +66,6 @@ def validate_config(data: Any, smap: SourceMap | None = None, file: str | None =
 
 def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], SourceMap]:
     resolved = path.resolve()
-    if resolved in stack:
-        cycle = " -> ".join(display_path(p) for p in (*stack, resolved))
-        raise ConfigError(f"`extends` cycle: {cycle}; remove one of the links", file=display_path(stack[-1]),
-                          key_path="extends")
     data, smap = load_yaml_with_lines(path)
     shown = display_path(path)
     if not isinstance(data, dict):
@@ -87,10 +83,14 @@ def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], So
             raise ConfigError("`extends` takes a file path or a list of paths", file=shown, line=line,
                               key_path="extends")
         base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
+        line = smap.locate(("extends", i) if isinstance(parent, list) else ("extends",))[1]
         if not base_path.is_file():
-            where = smap.locate(("extends", i) if isinstance(parent, list) else ("extends",))
             raise ConfigError(f"base config {base!r} not found (looked in {display_path(base_path)})",
-                              file=shown, line=where[1], key_path="extends")
+                              file=shown, line=line, key_path="extends")
+        if base_path.resolve() in (*stack, resolved):
+            cycle = " -> ".join(display_path(p) for p in (*stack, resolved, base_path.resolve()))
+            raise ConfigError(f"`extends` cycle: {cycle}; remove one of the links", file=shown, line=line,
+                              key_path="extends")
         base_data, base_map = _load_chain(base_path, (*stack, resolved))
         _deep_merge(merged, merged_map, base_data, base_map, ())
     _deep_merge(merged, merged_map, data, smap, ())
@@ -166,6 +166,7 @@ def _apply_setting(data: dict[str, Any], smap: SourceMap, setting: str) -> None:
         child = node.get(key)
         if child is None:
             child = node[key] = {}
+            smap.locations[tuple(keys[: depth + 1])] = (source, None)
         elif not isinstance(child, dict):
             where = ".".join(keys[: depth + 1])
             raise ConfigError(f"{where} is a {type(child).__name__}, not a mapping; cannot set {dotted}",
@@ -183,7 +184,9 @@ def _apply_setting(data: dict[str, Any], smap: SourceMap, setting: str) -> None:
 def _located_error(exc: ValidationError, smap: SourceMap, file: str | None) -> ConfigError:
     errors = exc.errors(include_url=False)
     err = errors[0]
-    loc = tuple(err["loc"])
+    loc = _strip_union_tags(tuple(err["loc"]))
+    # One wrong value that fails every branch of a union is one problem, not N.
+    errors = [e for e in errors if _strip_union_tags(tuple(e["loc"]))[: len(loc)] != loc] + [err]
     message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     marker = re.match(r"^@([\w.]+): (.*)$", message, re.S)
     if marker:
@@ -208,6 +211,14 @@ def _located_error(exc: ValidationError, smap: SourceMap, file: str | None) -> C
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     src_file, line = smap.locate(loc)
     return ConfigError(message, file=src_file or file, line=line, key_path=_dotted(loc) or None)
+
+
+_TYPE_TAG = re.compile(r"^(str|int|float|bool|none|list|dict|tuple|[a-z-]+\[.*\])$")
+
+
+def _strip_union_tags(loc: KeyPath) -> KeyPath:
+    """Drop pydantic's union-branch names (``str``, ``list[...]``) from an error location."""
+    return tuple(part for part in loc if not (isinstance(part, str) and _TYPE_TAG.match(part)))
 
 
 def _short(value: Any) -> str:

@@ -286,29 +286,42 @@ class JobConfig(_Strict):
                 return where
         return self._source, None
 
-    @field_validator("compute", mode="before")
+    @field_validator("compute", mode="before", json_schema_input_type=str | PerDevice | None)
     @classmethod
     def _compute_shorthand(cls, value: Any) -> Any:
         return _both_flavours(value, "a compute name")
 
-    @field_validator("instance_type", mode="before")
+    @field_validator("instance_type", mode="before", json_schema_input_type=str | PerDevice | None)
     @classmethod
     def _instance_type_shorthand(cls, value: Any) -> Any:
         return _both_flavours(value, "a VM size")
 
-    @field_validator("environment", mode="before")
+    @field_validator("environment", mode="before", json_schema_input_type=str | PerDevice)
     @classmethod
     def _environment_shorthand(cls, value: Any) -> Any:
         return _both_flavours(value, "an environment reference")
 
-    @field_validator("inputs", mode="before")
+    @field_validator("inputs", mode="before",
+                     json_schema_input_type=dict[str, InputSpec | str | int | float | bool])
     @classmethod
     def _literal_inputs(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
         return {name: _literal_input(spec) for name, spec in value.items()}
 
-    @field_validator("environment_variables", "tags", mode="before")
+    @field_validator("args", mode="before")
+    @classmethod
+    def _args_are_scalars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, dict) or (isinstance(item, list) and any(isinstance(i, (dict, list))
+                                                                              for i in item)):
+                    raise ValueError(f"@{key}: an argument value is a scalar or a list of scalars, "
+                                     f"not a mapping; write it as a string, or split it into separate args")
+        return value
+
+    @field_validator("environment_variables", "tags", mode="before",
+                     json_schema_input_type=dict[str, str | int | float | bool])
     @classmethod
     def _stringify(cls, value: Any) -> Any:
         # YAML types `OMP_NUM_THREADS: 4` as int; Azure ML wants strings. Nested values stay errors.
