@@ -27,7 +27,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("python -c 'import azure.ai.ml' (baseline)", [sys.executable, "-c", "import azure.ai.ml"]),
     ("python -c pass (interpreter floor)", [sys.executable, "-c", "pass"]),
     ("azure-trainer --help", [sys.executable, "-m", "azure_trainer", "--help"]),
-    ("azure-trainer validate jobs/digits.yaml", [sys.executable, "-m", "azure_trainer", "validate", "jobs/digits.yaml"]),
+    (
+        "azure-trainer validate jobs/digits.yaml",
+        [sys.executable, "-m", "azure_trainer", "validate", "jobs/digits.yaml"],
+    ),
 ]
 BASELINE = CASES[0][0]
 CHECKED = [CASES[2][0], CASES[3][0]]
@@ -63,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     medians = {name: statistics.median(times) for name, times in samples.items()}
     base = medians[BASELINE]
 
-    print(f"CLI start-up, median of {args.runs} fresh processes (Python {platform.python_version()}, "
-          f"{platform.machine()}, {os.cpu_count()} CPUs)\n")
+    print(
+        f"CLI start-up, median of {args.runs} fresh processes (Python {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs)\n"
+    )
     print("| command | median (ms) | min (ms) | ratio to import azure.ai.ml | goal |")
     print("|---|---:|---:|---:|---|")
     results = []
@@ -73,10 +78,19 @@ def main(argv: list[str] | None = None) -> int:
         checked = name in CHECKED
         verdict = ("met" if ratio <= GOAL else "MISSED") if checked else ""
         goal = f"<= {GOAL:.2f} {verdict}" if checked else ""
-        print(f"| {name} | {medians[name] * 1000:.0f} | {min(samples[name]) * 1000:.0f} | {ratio:.3f} | {goal} |")
-        results.append({"command": name, "median_s": medians[name], "min_s": min(samples[name]),
-                        "samples_s": samples[name], "ratio": ratio, "checked": checked,
-                        "met": (ratio <= GOAL) if checked else None})
+        median_ms, min_ms = medians[name] * 1000, min(samples[name]) * 1000
+        print(f"| {name} | {median_ms:.0f} | {min_ms:.0f} | {ratio:.3f} | {goal} |")
+        results.append(
+            {
+                "command": name,
+                "median_s": medians[name],
+                "min_s": min(samples[name]),
+                "samples_s": samples[name],
+                "ratio": ratio,
+                "checked": checked,
+                "met": (ratio <= GOAL) if checked else None,
+            }
+        )
     missed = [r for r in results if r["checked"] and not r["met"]]
     print()
     for r in missed:
@@ -84,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     if not missed:
         print(f"all CLI commands within {GOAL} x import azure.ai.ml")
     if args.json:
-        Path(args.json).write_text(json.dumps({"goal": GOAL, "runs": args.runs, "python": sys.version,
-                                               "results": results}, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"goal": GOAL, "runs": args.runs, "python": sys.version, "results": results}, indent=2)
+            + "\n"
+        )
         print(f"wrote {args.json}")
     return 0
 

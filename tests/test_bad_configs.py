@@ -64,18 +64,34 @@ CASES = [
     Case("env_file_missing.yaml", 7, "environment.cpu", "no-such-env.yaml not found"),
     Case("env_var_nested.yaml", 7, "environment_variables.OPTS", "valid string"),
     # BUG: the cycle error names bases/cycle_b.yaml but no line; its `extends:` is on line 2.
-    Case("extends_cycle.yaml", 2, "extends", "`extends` cycle: tests/bad_configs/extends_cycle.yaml -> "
-         "tests/bad_configs/bases/cycle_b.yaml -> tests/bad_configs/extends_cycle.yaml",
-         named="tests/bad_configs/bases/cycle_b.yaml"),
+    Case(
+        "extends_cycle.yaml",
+        2,
+        "extends",
+        "`extends` cycle: tests/bad_configs/extends_cycle.yaml -> "
+        "tests/bad_configs/bases/cycle_b.yaml -> tests/bad_configs/extends_cycle.yaml",
+        named="tests/bad_configs/bases/cycle_b.yaml",
+    ),
     Case("extends_missing.yaml", 3, "extends", "'no-such-base.yaml' not found"),
     Case("extends_list_missing.yaml", 5, "extends", "'bases/no-such-base.yaml' not found"),
-    Case("error_in_base.yaml", 6, "timout", "did you mean 'timeout'?", named="tests/bad_configs/bases/base_with_typo.yaml"),
+    Case(
+        "error_in_base.yaml",
+        6,
+        "timout",
+        "did you mean 'timeout'?",
+        named="tests/bad_configs/bases/base_with_typo.yaml",
+    ),
     Case("experiment_spaces.yaml", 2, "experiment", "letters, digits"),
     Case("shm_size_lots.yaml", 6, "shm_size", "optional unit"),
     Case("timeout_negative.yaml", 6, "timeout", "greater than or equal to 1"),
     Case("placeholder_undeclared.yaml", 6, "args", "${{inputs.data}} names no declared input"),
     Case("command_placeholder_undeclared.yaml", 5, "command", "${{outputs.model}} names no declared output"),
-    Case("instance_count_no_distribution.yaml", ANY, "distribution", "instance_count > 1 needs a `distribution`"),
+    Case(
+        "instance_count_no_distribution.yaml",
+        ANY,
+        "distribution",
+        "instance_count > 1 needs a `distribution`",
+    ),
     Case("yaml_merge_key.yaml", 8, None, "merge keys (<<) are not supported"),
     Case("queue_priority_bad.yaml", 7, "queue.priority", "'urgent' is not one of low, medium, high"),
 ]
@@ -129,9 +145,22 @@ def test_bad_config_validate(case, capsys, in_repo):
     check_one_error_line(captured.err, case)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.file in (
-    "unknown_nested_key.yaml", "gpu_missing_in_compute.yaml", "env_file_missing.yaml", "error_in_base.yaml",
-    "placeholder_undeclared.yaml")], ids=repr)
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for c in CASES
+        if c.file
+        in (
+            "unknown_nested_key.yaml",
+            "gpu_missing_in_compute.yaml",
+            "env_file_missing.yaml",
+            "error_in_base.yaml",
+            "placeholder_undeclared.yaml",
+        )
+    ],
+    ids=repr,
+)
 def test_bad_config_export(case, capsys, in_repo):
     code = main(["export", f"tests/bad_configs/{case.file}"])
     captured = capsys.readouterr()
@@ -140,13 +169,29 @@ def test_bad_config_export(case, capsys, in_repo):
     check_one_error_line(captured.err, case)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.file in (
-    "tab_indent.yaml", "duplicate_key.yaml", "unknown_nested_key.yaml", "gpu_missing_in_compute.yaml",
-    "extends_missing.yaml")], ids=repr)
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for c in CASES
+        if c.file
+        in (
+            "tab_indent.yaml",
+            "duplicate_key.yaml",
+            "unknown_nested_key.yaml",
+            "gpu_missing_in_compute.yaml",
+            "extends_missing.yaml",
+        )
+    ],
+    ids=repr,
+)
 def test_bad_config_in_a_subprocess(case):
     result = subprocess.run(
         [sys.executable, "-m", "azure_trainer", "validate", f"tests/bad_configs/{case.file}"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**__import__("os").environ, "AZURE_TRAINER_DEBUG": ""},
     )
     assert result.returncode == 2
@@ -218,7 +263,7 @@ def test_bad_set(setting, key, message, capsys, in_repo):
     assert err.endswith("\n") and err.count("\n") == 1, err
     head = f"{PREFIX}--set {setting}: "
     assert err.startswith(head), err
-    rest = err[len(head):]
+    rest = err[len(head) :]
     if key is not None:
         assert rest.startswith(f"{key}: "), err
     assert message in rest, err
@@ -227,8 +272,12 @@ def test_bad_set(setting, key, message, capsys, in_repo):
 def test_bad_set_in_a_subprocess():
     result = subprocess.run(
         [sys.executable, "-m", "azure_trainer", "validate", "jobs/digits.yaml", "--set", "use_gpu.x=1"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr == (f"{PREFIX}--set use_gpu.x=1: use_gpu: use_gpu is a bool, not a mapping; "
-                             "cannot set use_gpu.x\n")
+    assert result.stderr == (
+        f"{PREFIX}--set use_gpu.x=1: use_gpu: use_gpu is a bool, not a mapping; cannot set use_gpu.x\n"
+    )

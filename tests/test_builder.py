@@ -143,8 +143,12 @@ def test_full_job_fields(tmp_path):
     assert job.resources.shm_size == "32g"
     assert job.limits.timeout == 7200
     assert (job.queue_settings.job_tier, job.queue_settings.priority) == ("standard", "high")
-    assert job.environment_variables == {"OMP_NUM_THREADS": "4", "NCCL_DEBUG": "INFO",
-                                         "AZURE_TRAINER_REQUIRE_GPU": "1", "AZURE_TRAINER_USE_GPU": "1"}
+    assert job.environment_variables == {
+        "OMP_NUM_THREADS": "4",
+        "NCCL_DEBUG": "INFO",
+        "AZURE_TRAINER_REQUIRE_GPU": "1",
+        "AZURE_TRAINER_USE_GPU": "1",
+    }
     data = input_data(job.inputs["data"])
     assert (data.type, data.path, data.mode) == ("uri_folder", "azureml:digits:2", "download")
     table = input_data(job.inputs["table"])
@@ -165,11 +169,14 @@ def test_full_job_on_cpu(tmp_path):
 
 
 def test_mpi_distribution(tmp_path):
-    path = job_file(tmp_path, """
+    path = job_file(
+        tmp_path,
+        """
         environment: azureml:e:1
         instance_count: 3
         distribution: {type: mpi, process_count_per_instance: 2}
-        """)
+        """,
+    )
     job = build_job(load_config(path))
     assert job.distribution.type == "mpi"
     assert job.distribution.process_count_per_instance == 2
@@ -187,10 +194,13 @@ def test_no_distribution_no_queue_no_timeout(tmp_path):
 
 @pytest.mark.parametrize("use_gpu, size", [(True, "Standard_NC6s_v3"), (False, "Standard_DS3_v2")])
 def test_serverless_instance_type(tmp_path, use_gpu, size):
-    path = job_file(tmp_path, """
+    path = job_file(
+        tmp_path,
+        """
         environment: azureml:e:1
         instance_type: {gpu: Standard_NC6s_v3, cpu: Standard_DS3_v2}
-        """)
+        """,
+    )
     job = build_job(load_config(path, use_gpu=use_gpu))
     assert job.compute is None
     assert job.resources.instance_type == size
@@ -207,10 +217,13 @@ def test_environment_reference_is_passed_as_is(tmp_path, ref):
 
 @pytest.mark.parametrize("use_gpu, env_file", [(True, GPU_ENV_YAML), (False, CPU_ENV_YAML)])
 def test_local_environment_yaml_becomes_an_environment_entity(tmp_path, use_gpu, env_file):
-    path = job_file(tmp_path, f"""
+    path = job_file(
+        tmp_path,
+        f"""
         compute: c
         environment: {{gpu: {GPU_ENV_YAML}, cpu: {CPU_ENV_YAML}}}
-        """)
+        """,
+    )
     job = build_job(load_config(path, use_gpu=use_gpu))
     assert isinstance(job.environment, Environment)
     declared = yaml.safe_load(env_file.read_text())
@@ -231,7 +244,9 @@ def test_invalid_environment_yaml_is_a_config_error(tmp_path):
 
 
 def test_literal_inputs_are_built(tmp_path):
-    path = job_file(tmp_path, """
+    path = job_file(
+        tmp_path,
+        """
         environment: azureml:e:1
         inputs:
           n: 5
@@ -239,7 +254,8 @@ def test_literal_inputs_are_built(tmp_path):
         args:
           n: ${{inputs.n}}
           lr: ${{inputs.lr}}
-        """)
+        """,
+    )
     job = build_job(load_config(path))
     assert job.component.inputs["n"].type == "integer"
     assert job.component.inputs["n"].default == 5
@@ -251,7 +267,9 @@ def test_exported_literal_inputs_keep_their_values(tmp_path):
     # but binds no value to the job's input; to_yaml dumps the CommandJob, so the exported YAML has no
     # `inputs.n` at all while the command still says ${{inputs.n}} (az ml job create -f then fails / the
     # value is lost). Fix in builder.build_job: bind literal inputs by value (inputs[name] = item.default).
-    path = job_file(tmp_path, """
+    path = job_file(
+        tmp_path,
+        """
         environment: azureml:e:1
         inputs:
           n: 5
@@ -259,7 +277,8 @@ def test_exported_literal_inputs_keep_their_values(tmp_path):
         args:
           n: ${{inputs.n}}
           flag: ${{inputs.flag}}
-        """)
+        """,
+    )
     text, loaded = export_and_load(build_job(load_config(path)), tmp_path)
     assert yaml.safe_load(text)["inputs"] == {"n": 5, "flag": True}
     assert set(loaded.inputs) == {"n", "flag"}
@@ -281,14 +300,17 @@ def test_placeholder_to_undeclared_name_is_config_error(tmp_path, extra, key):
 
 
 def test_command_placeholder_to_undeclared_output(tmp_path):
-    path = write(tmp_path / "job.yaml", f"""
+    path = write(
+        tmp_path / "job.yaml",
+        f"""
         experiment: e
         code: {TRAIN_SCRIPTS}
         command: python train.py --data ${{{{inputs.data}}}} --out ${{{{outputs.nope}}}}
         environment: azureml:e:1
         inputs: {{data: {{path: azureml:d:1}}}}
         outputs: {{model: {{}}}}
-        """)
+        """,
+    )
     with pytest.raises(ConfigError) as info:
         build_job(load_config(path))
     assert (info.value.key_path, info.value.line) == ("command", 3)
@@ -324,7 +346,10 @@ def test_export_round_trip_full_job(tmp_path):
     assert (data.type, strip_azureml(data.path), data.mode) == ("uri_folder", "digits:2", "download")
     table = input_data(loaded.inputs["table"])
     assert (table.type, table.path, table.mode) == (
-        "uri_file", "azureml://datastores/workspaceblobstore/paths/x.csv", "ro_mount")
+        "uri_file",
+        "azureml://datastores/workspaceblobstore/paths/x.csv",
+        "ro_mount",
+    )
     assert set(loaded.outputs) == {"model", "ckpt"}
     assert input_data(loaded.outputs["model"]).mode == "upload"
     assert input_data(loaded.outputs["ckpt"]).mode == "rw_mount"
@@ -344,7 +369,9 @@ def test_export_is_deterministic(tmp_path):
     assert to_yaml(build_job(load_config(path))) == to_yaml(build_job(load_config(path)))
 
 
-@pytest.mark.parametrize("flag, compute, require", [("--gpu", "gpu-cluster", "1"), ("--cpu", "cpu-cluster", "0")])
+@pytest.mark.parametrize(
+    "flag, compute, require", [("--gpu", "gpu-cluster", "1"), ("--cpu", "cpu-cluster", "0")]
+)
 def test_cli_export_to_file(tmp_path, capsys, monkeypatch, flag, compute, require):
     monkeypatch.chdir(REPO)
     out = tmp_path / "exported.yaml"

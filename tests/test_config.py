@@ -32,11 +32,15 @@ def write(path: Path, text: str) -> Path:
 
 def job_file(tmp_path: Path, extra: str = "", *, name: str = "job.yaml", base: str | None = None) -> Path:
     """A minimal valid job (script in a real code folder) plus ``extra`` YAML lines."""
-    body = base if base is not None else f"""
+    body = (
+        base
+        if base is not None
+        else f"""
         experiment: exp
         code: {TRAIN_SCRIPTS}
         script: train.py
         """
+    )
     return write(tmp_path / name, textwrap.dedent(body).lstrip("\n") + textwrap.dedent(extra).lstrip("\n"))
 
 
@@ -106,10 +110,16 @@ def test_compute_single_name_used_for_both(tmp_path, use_gpu):
 
 @pytest.mark.parametrize("use_gpu, expected", [(True, "gpu-c"), (False, "cpu-c")])
 def test_compute_map_picks_by_use_gpu(tmp_path, use_gpu, expected):
-    cfg = load_config(job_file(tmp_path, f"""
+    cfg = load_config(
+        job_file(
+            tmp_path,
+            f"""
         compute: {{gpu: gpu-c, cpu: cpu-c}}
         environment: {{gpu: {GPU_ENV_YAML}, cpu: {CPU_ENV_YAML}}}
-        """), use_gpu=use_gpu)
+        """,
+        ),
+        use_gpu=use_gpu,
+    )
     spec = plan(cfg)
     assert spec.compute == expected
     assert Path(spec.environment.ref) == (GPU_ENV_YAML if use_gpu else CPU_ENV_YAML)
@@ -118,10 +128,16 @@ def test_compute_map_picks_by_use_gpu(tmp_path, use_gpu, expected):
 
 @pytest.mark.parametrize("use_gpu, expected", [(True, "Standard_NC6s_v3"), (False, "Standard_DS3_v2")])
 def test_instance_type_map_is_serverless(tmp_path, use_gpu, expected):
-    cfg = load_config(job_file(tmp_path, f"""
-        instance_type: {{gpu: Standard_NC6s_v3, cpu: Standard_DS3_v2}}
+    cfg = load_config(
+        job_file(
+            tmp_path,
+            """
+        instance_type: {gpu: Standard_NC6s_v3, cpu: Standard_DS3_v2}
         environment: azureml:env:3
-        """), use_gpu=use_gpu)
+        """,
+        ),
+        use_gpu=use_gpu,
+    )
     spec = plan(cfg)
     assert spec.compute is None
     assert spec.instance_type == expected
@@ -181,7 +197,9 @@ def test_use_gpu_without_gpu_compute_names_compute(tmp_path):
 
 
 def test_use_gpu_without_gpu_instance_type_names_instance_type(tmp_path):
-    path = job_file(tmp_path, "use_gpu: true\ninstance_type: {cpu: Standard_DS3_v2}\nenvironment: azureml:e:1\n")
+    path = job_file(
+        tmp_path, "use_gpu: true\ninstance_type: {cpu: Standard_DS3_v2}\nenvironment: azureml:e:1\n"
+    )
     with pytest.raises(ConfigError) as info:
         plan(load_config(path))
     assert info.value.key_path == "instance_type"
@@ -205,8 +223,10 @@ def test_cpu_missing_in_compute_map(tmp_path):
 @pytest.mark.parametrize("set_value", [None, "true", "false"])
 @pytest.mark.parametrize("flag", [True, False])
 def test_use_gpu_argument_wins_over_file_and_set(tmp_path, file_value, set_value, flag):
-    path = job_file(tmp_path, f"use_gpu: {str(file_value).lower()}\ncompute: {{gpu: g, cpu: c}}\n"
-                              "environment: azureml:e:1\n")
+    path = job_file(
+        tmp_path,
+        f"use_gpu: {str(file_value).lower()}\ncompute: {{gpu: g, cpu: c}}\nenvironment: azureml:e:1\n",
+    )
     overrides = [f"use_gpu={set_value}"] if set_value else []
     config = load_config(path, overrides, use_gpu=flag)
     assert config.use_gpu is flag
@@ -224,7 +244,9 @@ def test_set_wins_over_file_when_no_flag(tmp_path):
 
 @pytest.mark.parametrize("use_gpu", [True, False])
 def test_contract_environment_variables(tmp_path, use_gpu):
-    path = job_file(tmp_path, "compute: c\nenvironment: azureml:e:1\nenvironment_variables: {OMP_NUM_THREADS: 4}\n")
+    path = job_file(
+        tmp_path, "compute: c\nenvironment: azureml:e:1\nenvironment_variables: {OMP_NUM_THREADS: 4}\n"
+    )
     spec = plan(load_config(path, use_gpu=use_gpu))
     flag = "1" if use_gpu else "0"
     assert spec.environment_variables == {"OMP_NUM_THREADS": "4", REQUIRE_GPU_ENV: flag, USE_GPU_ENV: flag}
@@ -232,13 +254,21 @@ def test_contract_environment_variables(tmp_path, use_gpu):
 
 
 def test_contract_variables_cannot_be_overridden_by_the_file(tmp_path):
-    path = job_file(tmp_path, f"compute: c\nenvironment: azureml:e:1\nenvironment_variables: {{{REQUIRE_GPU_ENV}: '1'}}\n")
+    path = job_file(
+        tmp_path, f"compute: c\nenvironment: azureml:e:1\nenvironment_variables: {{{REQUIRE_GPU_ENV}: '1'}}\n"
+    )
     assert plan(load_config(path, use_gpu=False)).environment_variables[REQUIRE_GPU_ENV] == "0"
 
 
 @pytest.mark.parametrize(
     "use_gpu, shm, expected",
-    [(True, None, "16g"), (False, None, None), (True, "64g", "64g"), (False, "8g", "8g"), (True, "512m", "512m")],
+    [
+        (True, None, "16g"),
+        (False, None, None),
+        (True, "64g", "64g"),
+        (False, "8g", "8g"),
+        (True, "512m", "512m"),
+    ],
 )
 def test_shm_size(tmp_path, use_gpu, shm, expected):
     extra = "compute: c\nenvironment: azureml:e:1\n" + (f"shm_size: {shm}\n" if shm else "")
@@ -255,28 +285,42 @@ def test_shm_size_default_constant_is_16g():
 
 
 def test_literal_input_shorthands(tmp_path):
-    cfg = load_config(job_file(tmp_path, "environment: azureml:e:1\ninputs: {n: 3, lr: 0.5, amp: true, tag: x}\n"))
+    cfg = load_config(
+        job_file(tmp_path, "environment: azureml:e:1\ninputs: {n: 3, lr: 0.5, amp: true, tag: x}\n")
+    )
     assert {k: (v.type, v.default) for k, v in cfg.inputs.items()} == {
-        "n": ("integer", 3), "lr": ("number", 0.5), "amp": ("boolean", True), "tag": ("string", "x"),
+        "n": ("integer", 3),
+        "lr": ("number", 0.5),
+        "amp": ("boolean", True),
+        "tag": ("string", "x"),
     }
     assert all(v.is_literal for v in cfg.inputs.values())
 
 
 def test_tags_and_env_values_are_stringified(tmp_path):
-    cfg = load_config(job_file(tmp_path, "environment: azureml:e:1\ntags: {n: 3, ok: true}\n"
-                                         "environment_variables: {A: 1.5, B: false}\n"))
+    cfg = load_config(
+        job_file(
+            tmp_path,
+            "environment: azureml:e:1\ntags: {n: 3, ok: true}\nenvironment_variables: {A: 1.5, B: false}\n",
+        )
+    )
     assert cfg.tags == {"n": "3", "ok": "true"}
     assert cfg.environment_variables == {"A": "1.5", "B": "false"}
 
 
 def test_local_input_paths_resolved_remote_ones_kept(tmp_path):
-    cfg = load_config(job_file(tmp_path / "jobs", """
+    cfg = load_config(
+        job_file(
+            tmp_path / "jobs",
+            """
         environment: azureml:e:1
         inputs:
           local: {path: ../data, local_path: ../data-small}
           remote: {path: azureml:digits@latest}
           url: {type: uri_file, path: https://example.com/x.csv}
-        """))
+        """,
+        )
+    )
     assert cfg.inputs["local"].path == str((tmp_path / "data").resolve())
     assert cfg.inputs["local"].local_path == str((tmp_path / "data-small").resolve())
     assert cfg.inputs["remote"].path == "azureml:digits@latest"
@@ -286,7 +330,9 @@ def test_local_input_paths_resolved_remote_ones_kept(tmp_path):
 def test_code_is_resolved_against_the_config_folder(tmp_path, monkeypatch):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "main.py").write_text("print(1)\n")
-    path = job_file(tmp_path / "jobs", "", base="experiment: e\ncode: ../src\nscript: main.py\nenvironment: azureml:e:1\n")
+    path = job_file(
+        tmp_path / "jobs", "", base="experiment: e\ncode: ../src\nscript: main.py\nenvironment: azureml:e:1\n"
+    )
     monkeypatch.chdir(tmp_path / "jobs")  # the working folder does not matter
     assert plan(load_config(path)).code == (tmp_path / "src").resolve()
     monkeypatch.chdir("/")
@@ -294,8 +340,9 @@ def test_code_is_resolved_against_the_config_folder(tmp_path, monkeypatch):
 
 
 def test_validate_config_without_a_file():
-    cfg = validate_config({"experiment": "e", "code": str(TRAIN_SCRIPTS), "script": "train.py",
-                           "environment": "azureml:e:1"})
+    cfg = validate_config(
+        {"experiment": "e", "code": str(TRAIN_SCRIPTS), "script": "train.py", "environment": "azureml:e:1"}
+    )
     assert cfg.source is None
     assert plan(cfg).command == "python train.py"
 
@@ -312,8 +359,18 @@ def test_validate_config_rejects_non_mapping():
 
 def test_set_values_are_typed_as_yaml(tmp_path):
     path = job_file(tmp_path, "environment: azureml:e:1\nargs: {epochs: 30}\n")
-    cfg = load_config(path, ["args.epochs=3", "args.lr=0.01", "args.amp=true", "args.name='007'",
-                             "args.layers=[1, 2]", "timeout=60", "tags.owner=me"])
+    cfg = load_config(
+        path,
+        [
+            "args.epochs=3",
+            "args.lr=0.01",
+            "args.amp=true",
+            "args.name='007'",
+            "args.layers=[1, 2]",
+            "timeout=60",
+            "tags.owner=me",
+        ],
+    )
     assert cfg.args == {"epochs": 3, "lr": 0.01, "amp": True, "name": "007", "layers": [1, 2]}
     assert cfg.timeout == 60
     assert cfg.tags == {"owner": "me"}
@@ -321,8 +378,15 @@ def test_set_values_are_typed_as_yaml(tmp_path):
 
 def test_set_creates_nested_mappings_and_later_wins(tmp_path):
     path = job_file(tmp_path, "environment: azureml:e:1\n")
-    cfg = load_config(path, ["distribution.type=mpi", "distribution.process_count_per_instance=4",
-                             "instance_count=2", "instance_count=3"])
+    cfg = load_config(
+        path,
+        [
+            "distribution.type=mpi",
+            "distribution.process_count_per_instance=4",
+            "instance_count=2",
+            "instance_count=3",
+        ],
+    )
     assert cfg.distribution is not None
     assert (cfg.distribution.type, cfg.distribution.process_count_per_instance) == ("mpi", 4)
     assert cfg.instance_count == 3
@@ -366,7 +430,9 @@ def test_set_error_in_a_created_mapping_is_located_at_the_setting(tmp_path):
 
 
 def test_error_names_file_line_and_key_path(tmp_path):
-    path = job_file(tmp_path, "environment: azureml:e:1\ninputs:\n  data:\n    path: azureml:d@latest\n    moed: x\n")
+    path = job_file(
+        tmp_path, "environment: azureml:e:1\ninputs:\n  data:\n    path: azureml:d@latest\n    moed: x\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     err = info.value
@@ -409,7 +475,9 @@ def test_config_path_is_a_folder(tmp_path):
 
 
 def test_extends_deep_merges(tmp_path):
-    write(tmp_path / "base.yaml", f"""
+    write(
+        tmp_path / "base.yaml",
+        f"""
         experiment: base
         code: {TRAIN_SCRIPTS}
         script: train.py
@@ -418,14 +486,18 @@ def test_extends_deep_merges(tmp_path):
         tags: {{team: ml, stage: dev}}
         compute: {{gpu: g, cpu: c}}
         timeout: 100
-        """)
-    child = write(tmp_path / "child.yaml", """
+        """,
+    )
+    child = write(
+        tmp_path / "child.yaml",
+        """
         extends: base.yaml
         experiment: child
         args: {epochs: 3, amp: true}
         tags: {stage: prod}
         compute: {cpu: small}
-        """)
+        """,
+    )
     cfg = load_config(child, use_gpu=True)
     assert cfg.experiment == "child"
     assert cfg.args == {"epochs": 3, "seed": 0, "lr": 0.1, "amp": True}
@@ -440,12 +512,15 @@ def test_extends_deep_merges(tmp_path):
 
 
 def test_extends_scalar_replaces_mapping(tmp_path):
-    write(tmp_path / "base.yaml", f"""
+    write(
+        tmp_path / "base.yaml",
+        f"""
         experiment: base
         code: {TRAIN_SCRIPTS}
         script: train.py
         environment: {{gpu: azureml:g:1, cpu: azureml:c:1}}
-        """)
+        """,
+    )
     child = write(tmp_path / "child.yaml", "extends: base.yaml\nenvironment: azureml:both:2\n")
     cfg = load_config(child, use_gpu=False)
     assert (cfg.environment.gpu, cfg.environment.cpu) == ("azureml:both:2", "azureml:both:2")
@@ -455,18 +530,24 @@ def test_extends_paths_in_the_base_are_relative_to_the_base(tmp_path):
     (tmp_path / "project" / "src").mkdir(parents=True)
     (tmp_path / "project" / "src" / "main.py").write_text("")
     write(tmp_path / "project" / "env.yaml", "name: e\nimage: python:3.11\n")
-    write(tmp_path / "project" / "configs" / "base.yaml", """
+    write(
+        tmp_path / "project" / "configs" / "base.yaml",
+        """
         experiment: base
         code: ../src
         script: main.py
         environment: ../env.yaml
         inputs:
           data: {path: ../data, local_path: ../data}
-        """)
-    child = write(tmp_path / "elsewhere" / "deep" / "child.yaml", """
+        """,
+    )
+    child = write(
+        tmp_path / "elsewhere" / "deep" / "child.yaml",
+        """
         extends: ../../project/configs/base.yaml
         experiment: child
-        """)
+        """,
+    )
     spec = plan(load_config(child))
     assert spec.code == (tmp_path / "project" / "src").resolve()
     assert Path(spec.environment.ref) == (tmp_path / "project" / "env.yaml").resolve()
@@ -482,8 +563,11 @@ def test_extends_child_paths_are_relative_to_the_child(tmp_path):
 
 
 def test_extends_list_of_bases_later_wins(tmp_path):
-    write(tmp_path / "one.yaml", f"experiment: one\ncode: {TRAIN_SCRIPTS}\nscript: train.py\n"
-                                 "environment: azureml:e:1\nargs: {a: 1, b: 1}\ntimeout: 10\n")
+    write(
+        tmp_path / "one.yaml",
+        f"experiment: one\ncode: {TRAIN_SCRIPTS}\nscript: train.py\n"
+        "environment: azureml:e:1\nargs: {a: 1, b: 1}\ntimeout: 10\n",
+    )
     write(tmp_path / "two.yaml", "experiment: two\nargs: {b: 2, c: 2}\n")
     child = write(tmp_path / "child.yaml", "extends: [one.yaml, two.yaml]\nargs: {c: 3}\n")
     cfg = load_config(child)
@@ -493,7 +577,10 @@ def test_extends_list_of_bases_later_wins(tmp_path):
 
 
 def test_extends_chain_of_three(tmp_path):
-    write(tmp_path / "a.yaml", f"experiment: a\ncode: {TRAIN_SCRIPTS}\nscript: train.py\nenvironment: azureml:e:1\n")
+    write(
+        tmp_path / "a.yaml",
+        f"experiment: a\ncode: {TRAIN_SCRIPTS}\nscript: train.py\nenvironment: azureml:e:1\n",
+    )
     write(tmp_path / "sub" / "b.yaml", "extends: ../a.yaml\nexperiment: b\ntimeout: 5\n")
     c = write(tmp_path / "c.yaml", "extends: sub/b.yaml\nexperiment: c\n")
     cfg = load_config(c)
@@ -501,7 +588,10 @@ def test_extends_chain_of_three(tmp_path):
 
 
 def test_extends_diamond_is_not_a_cycle(tmp_path):
-    write(tmp_path / "root.yaml", f"experiment: r\ncode: {TRAIN_SCRIPTS}\nscript: train.py\nenvironment: azureml:e:1\n")
+    write(
+        tmp_path / "root.yaml",
+        f"experiment: r\ncode: {TRAIN_SCRIPTS}\nscript: train.py\nenvironment: azureml:e:1\n",
+    )
     write(tmp_path / "left.yaml", "extends: root.yaml\ntags: {l: x}\n")
     write(tmp_path / "right.yaml", "extends: root.yaml\ntags: {r: y}\n")
     child = write(tmp_path / "child.yaml", "extends: [left.yaml, right.yaml]\n")
@@ -518,7 +608,10 @@ def test_extends_cycle_reports_the_chain(tmp_path):
     assert "cycle" in err.detail
     chain = err.detail.split("cycle: ", 1)[1]
     assert [Path(p.strip().rstrip(";").split(";")[0]).name for p in chain.split(" -> ")][:3] == [
-        "a.yaml", "b.yaml", "a.yaml"]
+        "a.yaml",
+        "b.yaml",
+        "a.yaml",
+    ]
     assert Path(err.file).name == "b.yaml"
 
 
@@ -567,8 +660,10 @@ def test_extends_must_be_paths(tmp_path, value):
 
 
 def test_error_in_base_is_located_in_the_base(tmp_path):
-    write(tmp_path / "base" / "b.yaml", f"experiment: b\ncode: {TRAIN_SCRIPTS}\nscript: train.py\n"
-                                        "environment: azureml:e:1\nshm_size: lots\n")
+    write(
+        tmp_path / "base" / "b.yaml",
+        f"experiment: b\ncode: {TRAIN_SCRIPTS}\nscript: train.py\nenvironment: azureml:e:1\nshm_size: lots\n",
+    )
     child = write(tmp_path / "child.yaml", "extends: base/b.yaml\nexperiment: c\n")
     with pytest.raises(ConfigError) as info:
         load_config(child)

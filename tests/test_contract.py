@@ -16,8 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT_DIR = REPO / "train_scripts"
 SCRIPT_CONTRACT = SCRIPT_DIR / "contract.py"
 
-SHARED = ("REQUIRE_GPU_ENV", "USE_GPU_ENV", "EXIT_OK", "EXIT_USAGE", "EXIT_PREEMPTED", "EXIT_NO_GPU",
-          "DISTRIBUTED_ENV")
+SHARED = (
+    "REQUIRE_GPU_ENV",
+    "USE_GPU_ENV",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "EXIT_PREEMPTED",
+    "EXIT_NO_GPU",
+    "DISTRIBUTED_ENV",
+)
 
 
 def public_constants(module: ModuleType) -> dict[str, object]:
@@ -42,9 +49,20 @@ def test_shared_constant_is_equal(script_contract, name):
 def test_known_values():
     assert contract.REQUIRE_GPU_ENV == "AZURE_TRAINER_REQUIRE_GPU"
     assert contract.USE_GPU_ENV == "AZURE_TRAINER_USE_GPU"
-    assert (contract.EXIT_OK, contract.EXIT_USAGE, contract.EXIT_PREEMPTED, contract.EXIT_NO_GPU) == (0, 2, 75, 78)
-    assert contract.DISTRIBUTED_ENV == ("RANK", "WORLD_SIZE", "LOCAL_RANK", "NODE_RANK", "MASTER_ADDR",
-                                        "MASTER_PORT")
+    assert (contract.EXIT_OK, contract.EXIT_USAGE, contract.EXIT_PREEMPTED, contract.EXIT_NO_GPU) == (
+        0,
+        2,
+        75,
+        78,
+    )
+    assert contract.DISTRIBUTED_ENV == (
+        "RANK",
+        "WORLD_SIZE",
+        "LOCAL_RANK",
+        "NODE_RANK",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+    )
 
 
 def test_every_constant_of_the_script_copy_is_in_the_package(script_contract):
@@ -66,7 +84,9 @@ def test_script_honours_preempt_at_step(script_contract):
     # copy has no PREEMPT_AT_STEP_ENV and train_scripts/ never reads the variable, so the rehearsal cannot
     # preempt at a step. Add the constant to train_scripts/contract.py and act on it in the training loop.
     assert getattr(script_contract, "PREEMPT_AT_STEP_ENV", None) == contract.PREEMPT_AT_STEP_ENV
-    sources = "\n".join(p.read_text(encoding="utf-8") for p in SCRIPT_DIR.glob("*.py") if p != SCRIPT_CONTRACT)
+    sources = "\n".join(
+        p.read_text(encoding="utf-8") for p in SCRIPT_DIR.glob("*.py") if p != SCRIPT_CONTRACT
+    )
     assert "PREEMPT_AT_STEP_ENV" in sources
 
 
