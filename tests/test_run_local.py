@@ -270,11 +270,12 @@ def test_distributed_sample_job_runs_two_processes(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_preemption_rehearsal_resumes_the_reference_script(capsys, tmp_path):
-    slow = ["--set", "args.epochs=2", "--set", "args.max-steps=30", "--set", "args.step-delay=0.25"]
+    # 12 slow steps (~6 s of training after a 2-6 s start-up): SIGTERM lands mid-run, the restart is short.
+    slow = ["--set", "args.epochs=1", "--set", "args.max-steps=12", "--set", "args.step-delay=0.5"]
     if _hook_exists():
-        attempts = [["--preempt-at-step", "12"]]
+        attempts = [["--preempt-at-step", "5"]]
     else:  # time-based; a loaded machine may start the script slowly, so allow one later try
-        attempts = [["--preempt-after", "7"], ["--preempt-after", "14"]]
+        attempts = [["--preempt-after", "7"], ["--preempt-after", "10"]]
     for i, trigger in enumerate(attempts):
         code, _, err = run_cli(capsys, JOBS / "digits.yaml", *slow, *trigger, "--output-dir", tmp_path / f"p{i}")
         data = run_json(tmp_path / f"p{i}")
