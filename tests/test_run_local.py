@@ -20,7 +20,7 @@ from azure_trainer.local import run_local, runner
 REPO = Path(__file__).resolve().parents[1]
 JOBS = REPO / "jobs"
 FIX = Path(__file__).resolve().parent / "fixtures" / "local"
-NASTY = "it's a \"dir\" $x;y `z` & (w)"
+NASTY = 'it\'s a "dir" $x;y `z` & (w)'
 
 
 def _cuda() -> bool:
@@ -33,8 +33,11 @@ def _cuda() -> bool:
 
 def _hook_exists() -> bool:
     """Whether the reference script implements AZURE_TRAINER_PREEMPT_AT_STEP yet."""
-    return any("AZURE_TRAINER_PREEMPT_AT_STEP" in p.read_text(encoding="utf-8")
-               for p in (REPO / "train_scripts").rglob("*.py") if p.name != "contract.py")
+    return any(
+        "AZURE_TRAINER_PREEMPT_AT_STEP" in p.read_text(encoding="utf-8")
+        for p in (REPO / "train_scripts").rglob("*.py")
+        if p.name != "contract.py"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -87,13 +90,33 @@ def test_nasty_paths_survive_every_quoting_context(capsys, tmp_path):
     data.mkdir()
     (data / "t a;b.csv").write_text("1\n")
     run_dir = tmp_path / f"run {NASTY}"
-    code, _, err = run_cli(capsys, FIX / "argv.yaml", "--input", f"data={data}",
-                           "--input", f"table={data / 't a;b.csv'}", "--output-dir", run_dir)
+    code, _, err = run_cli(
+        capsys,
+        FIX / "argv.yaml",
+        "--input",
+        f"data={data}",
+        "--input",
+        f"table={data / 't a;b.csv'}",
+        "--output-dir",
+        run_dir,
+    )
     assert code == 0, err
     out = run_dir / "outputs" / "result"
     record = json.loads((out / "argv.json").read_text())
-    assert record["argv"] == ["--data", str(data), "--dq", str(data), "--sq", str(data),
-                              "--file", str(data / "t a;b.csv"), "--lr", "0.5", "--out", str(out)]
+    assert record["argv"] == [
+        "--data",
+        str(data),
+        "--dq",
+        str(data),
+        "--sq",
+        str(data),
+        "--file",
+        str(data / "t a;b.csv"),
+        "--lr",
+        "0.5",
+        "--out",
+        str(out),
+    ]
     assert record["cwd"] == str(FIX / "scripts")
     assert os.path.realpath(record["executable"]) == os.path.realpath(sys.executable)
     assert record["env"]["MY_SETTING"] == "hello world"
@@ -108,7 +131,9 @@ def test_nasty_paths_survive_every_quoting_context(capsys, tmp_path):
     script = (run_dir / "command.sh").read_text()
     assert "sk-live" not in script
     env = {**os.environ, "MY_API_KEY": "from-env"}
-    subprocess.run(["bash", str(run_dir / "command.sh")], check=True, env=env, capture_output=True, timeout=60)
+    subprocess.run(
+        ["bash", str(run_dir / "command.sh")], check=True, env=env, capture_output=True, timeout=60
+    )
     again = json.loads((out / "argv.json").read_text())
     assert again["argv"] == record["argv"] and again["env"]["MY_API_KEY"] == "from-env"
 
@@ -128,12 +153,23 @@ def test_local_path_and_optional_block(capsys, tmp_path):
         ("argv.yaml", ["--input", "nonsense"], "expected NAME=PATH"),
         ("argv.yaml", ["--input", "=x"], "expected NAME=PATH"),
         ("argv.yaml", ["--input", "nope=/tmp"], "no input named 'nope' (its inputs: data, extra, lr, table)"),
-        ("argv.yaml", ["--input", "data=/does/not/exist"], "input 'data': --input data= /does/not/exist does not exist"),
+        (
+            "argv.yaml",
+            ["--input", "data=/does/not/exist"],
+            "input 'data': --input data= /does/not/exist does not exist",
+        ),
         ("argv.yaml", ["--input", f"table={FIX / 'data'}"], "is a uri_file but"),
         ("remote.yaml", [], "input 'data' has no local data"),
         ("fail.yaml", ["--nproc", "0"], "--nproc 0"),
-        ("fail.yaml", ["--set", "sweep={search_space: {lr: {type: choice, values: [1, 2]}}, "
-                                "objective: {metric: acc, goal: maximize}}"], "local sweeps: not yet"),
+        (
+            "fail.yaml",
+            [
+                "--set",
+                "sweep={search_space: {lr: {type: choice, values: [1, 2]}}, "
+                "objective: {metric: acc, goal: maximize}}",
+            ],
+            "local sweeps: not yet",
+        ),
     ],
 )
 def test_bad_local_input_is_a_clear_error(capsys, tmp_path, job, args, message):
@@ -154,8 +190,19 @@ def test_missing_torch_names_the_train_extra(capsys, monkeypatch):
 
 def test_ctrl_c_forwards_sigterm_and_keeps_the_exit_code(tmp_path):
     run_dir = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "azure_trainer", "run-local", str(FIX / "sigterm.yaml"),
-                             "--output-dir", str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "azure_trainer",
+            "run-local",
+            str(FIX / "sigterm.yaml"),
+            "--output-dir",
+            str(run_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         seen = b""
@@ -180,9 +227,13 @@ def test_ctrl_c_forwards_sigterm_and_keeps_the_exit_code(tmp_path):
 
 
 def test_preemption_rehearsal_logic(capsys, tmp_path):
-    code, _, err = run_cli(capsys, FIX / "sigterm.yaml", "--preempt-after", "1.5", "--output-dir", tmp_path / "p")
+    code, _, err = run_cli(
+        capsys, FIX / "sigterm.yaml", "--preempt-after", "1.5", "--output-dir", tmp_path / "p"
+    )
     assert code == 0, err
-    assert "preemption rehearsal: PASSED — SIGTERM at step 5 → checkpoint → resumed at step 5 → finished" in err
+    assert (
+        "preemption rehearsal: PASSED — SIGTERM at step 5 → checkpoint → resumed at step 5 → finished" in err
+    )
     data = run_json(tmp_path / "p")
     assert data["preemption"]["verdict"] == "passed"
     assert [a["exit_code"] for a in data["attempts"]] == [75, 0]
@@ -208,8 +259,16 @@ def test_distributed_fixture_sets_rank_env_and_prefixes_lines(capsys, tmp_path):
     assert run_json(tmp_path / "d")["nproc"] == 2
 
     # One rank failing: its exit code is the run's, whatever torchrun itself returns.
-    code, _, err = run_cli(capsys, FIX / "ranks.yaml", "--nproc", "3", "--output-dir", tmp_path / "e",
-                           "--set", "command=python ranks.py --out ${{outputs.result}} --fail-rank 2 --code 9")
+    code, _, err = run_cli(
+        capsys,
+        FIX / "ranks.yaml",
+        "--nproc",
+        "3",
+        "--output-dir",
+        tmp_path / "e",
+        "--set",
+        "command=python ranks.py --out ${{outputs.result}} --fail-rank 2 --code 9",
+    )
     assert code == 9
     assert "[rank 2] rank 2 failing on purpose" in err and "rank 2 exited 9 first" in err
 
@@ -234,7 +293,9 @@ def test_digits_runs_and_records_test_accuracy(capsys, tmp_path):
     run_dir = only_run(tmp_path)
     assert run_dir.name.startswith("digits-")
     data = run_json(run_dir)
-    assert isinstance(data["final_metrics"]["test_accuracy"], float) and data["final_metrics"]["final"] is True
+    assert (
+        isinstance(data["final_metrics"]["test_accuracy"], float) and data["final_metrics"]["final"] is True
+    )
     assert data["test_accuracy"] == data["final_metrics"]["test_accuracy"]
     assert (run_dir / "outputs" / "model" / "model.pt").is_file()
     assert any((run_dir / "outputs" / "checkpoints").iterdir())
@@ -250,7 +311,9 @@ def test_digits_runs_and_records_test_accuracy(capsys, tmp_path):
 def test_strict_device_fails_like_the_cloud(capsys, tmp_path):
     if _cuda():
         pytest.skip("a CUDA device is visible here")
-    code, _, err = run_cli(capsys, JOBS / "digits.yaml", *FAST, "--strict-device", "--output-dir", tmp_path / "s")
+    code, _, err = run_cli(
+        capsys, JOBS / "digits.yaml", *FAST, "--strict-device", "--output-dir", tmp_path / "s"
+    )
     assert code == 78
     assert "the script exited 78" in err and "--strict-device" in err
     assert run_json(tmp_path / "s")["exit_code"] == 78
@@ -277,7 +340,9 @@ def test_preemption_rehearsal_resumes_the_reference_script(capsys, tmp_path):
     else:  # time-based; a loaded machine may start the script slowly, so allow one later try
         attempts = [["--preempt-after", "7"], ["--preempt-after", "10"]]
     for i, trigger in enumerate(attempts):
-        code, _, err = run_cli(capsys, JOBS / "digits.yaml", *slow, *trigger, "--output-dir", tmp_path / f"p{i}")
+        code, _, err = run_cli(
+            capsys, JOBS / "digits.yaml", *slow, *trigger, "--output-dir", tmp_path / f"p{i}"
+        )
         data = run_json(tmp_path / f"p{i}")
         if data["preemption"]["verdict"] == "passed" or i == len(attempts) - 1:
             break

@@ -68,15 +68,19 @@ def main(argv: list[str]) -> int:
     except OSError:
         pass
     try:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
     except OSError as exc:
         os.write(2, prefix + f"cannot start {command[0]}: {exc}\n".encode())
         return 127
     child.append(proc)
     for signum in pending:
         proc.send_signal(signum)
-    pumps = [threading.Thread(target=_pump, args=(proc.stdout, 1, prefix), daemon=True),
-             threading.Thread(target=_pump, args=(proc.stderr, 2, prefix), daemon=True)]
+    pumps = [
+        threading.Thread(target=_pump, args=(proc.stdout, 1, prefix), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, 2, prefix), daemon=True),
+    ]
     for t in pumps:
         t.start()
     while True:

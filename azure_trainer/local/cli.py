@@ -20,10 +20,15 @@ def run_local_command(args: argparse.Namespace) -> int:
         raise LocalRunError(f"--nproc {args.nproc}: give a number of processes >= 1")
     config = load_config(args.job, args.overrides, use_gpu=args.use_gpu)
     if config.sweep is not None:
-        raise LocalRunError("local sweeps: not yet; run one trial by removing `sweep:` (or --set sweep=null) "
-                            "and setting its arguments with --set args.NAME=VALUE")
+        raise LocalRunError(
+            "local sweeps: not yet; run one trial by removing `sweep:` (or --set sweep=null) "
+            "and setting its arguments with --set args.NAME=VALUE"
+        )
     if getattr(args, "trials", None) is not None or getattr(args, "parallel", 1) != 1:
-        print("run-local: note: --trials/--parallel apply to sweeps only; this job has no sweep", file=sys.stderr)
+        print(
+            "run-local: note: --trials/--parallel apply to sweeps only; this job has no sweep",
+            file=sys.stderr,
+        )
     as_json = bool(getattr(args, "json", False))
     result = run_local(
         config,

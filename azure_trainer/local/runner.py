@@ -63,14 +63,18 @@ GRACE_S = 30.0
 """Seconds a child gets between SIGTERM and SIGKILL (Azure ML gives a preempted node about as long)."""
 
 TRAIN_EXTRA = "pip install 'azure-trainer[train]'"
-NO_GPU_WARNING = ("use_gpu is true but no CUDA device is visible here: training on the CPU; "
-                  "--strict-device fails like the cloud")
+NO_GPU_WARNING = (
+    "use_gpu is true but no CUDA device is visible here: training on the CPU; "
+    "--strict-device fails like the cloud"
+)
 EXIT_REHEARSAL_INCONCLUSIVE = 1
 
 _RANK_TEE = Path(__file__).with_name("_rank_tee.py")
 # The loader's notion of "not a local path" (kept equal to azure_trainer.config.loader._REMOTE_PREFIXES).
 _REMOTE_PREFIXES = ("azureml:", "http://", "https://", "wasbs://", "abfss://", "adl://", "gs://", "s3://")
-_LEADING_PYTHON = re.compile(r"""^(\s*)(?:python3?(?:\.\d+)?|'python3?(?:\.\d+)?'|"python3?(?:\.\d+)?")(?=\s|$)""")
+_LEADING_PYTHON = re.compile(
+    r"""^(\s*)(?:python3?(?:\.\d+)?|'python3?(?:\.\d+)?'|"python3?(?:\.\d+)?")(?=\s|$)"""
+)
 _RANK_PREFIX = re.compile(r"^\[rank (\d+)\] ")
 _DEVICE_LINE = re.compile(r"\bdevice: (cuda|cpu|mps)\b")
 _GLOBAL_STEP = re.compile(r"global step (\d+)")
@@ -159,16 +163,20 @@ class LocalRunResult:
 
     def summary(self) -> str:
         """A few lines for the end of ``run-local``."""
-        lines = [f"run folder: {self.run_dir}",
-                 f"exit code:  {self.exit_code}{_explain_exit(self.exit_code)}",
-                 f"duration:   {self.duration_s:.1f}s on {self.device or 'an unknown device'}"
-                 + (f", {self.nproc} processes" if self.distributed else "")]
+        lines = [
+            f"run folder: {self.run_dir}",
+            f"exit code:  {self.exit_code}{_explain_exit(self.exit_code)}",
+            f"duration:   {self.duration_s:.1f}s on {self.device or 'an unknown device'}"
+            + (f", {self.nproc} processes" if self.distributed else ""),
+        ]
         if self.test_accuracy is not None:
             lines.append(f"test_accuracy: {self.test_accuracy:.4f}")
         if self.resumed_from_step and self.preemption is None:
             lines.append(f"resumed from a checkpoint at step {self.resumed_from_step}")
         if self.preemption is not None:
-            lines.append(f"preemption rehearsal: {self.preemption.verdict.upper()} — {self.preemption.message}")
+            lines.append(
+                f"preemption rehearsal: {self.preemption.verdict.upper()} — {self.preemption.message}"
+            )
         return "\n".join(lines)
 
 
@@ -217,27 +225,35 @@ def _where(config: JobConfig, key_path: str) -> str:
     return f" ({file}:{line})" if line else f" ({file})"
 
 
-def _check_path(config: JobConfig, name: str, item: InputSpec, path: Path, source: str, key: str | None) -> str:
+def _check_path(
+    config: JobConfig, name: str, item: InputSpec, path: Path, source: str, key: str | None
+) -> str:
     where = _where(config, key) if key else ""
     how = f"give it with --input {name}=PATH, or set `local_path:` under inputs.{name} in the config"
     if not path.exists():
         raise LocalRunError(f"input {name!r}: {source} {path} does not exist{where}; {how}")
     if item.type == "uri_file" and path.is_dir():
-        raise LocalRunError(f"input {name!r} is a uri_file but {source} {path} is a folder{where}; give a file")
+        raise LocalRunError(
+            f"input {name!r} is a uri_file but {source} {path} is a folder{where}; give a file"
+        )
     if item.type in ("uri_folder", "mltable") and not path.is_dir():
-        raise LocalRunError(f"input {name!r} is a {item.type} but {source} {path} is not a folder{where}; "
-                            "give a folder (or declare the input `type: uri_file`)")
+        raise LocalRunError(
+            f"input {name!r} is a {item.type} but {source} {path} is not a folder{where}; "
+            "give a folder (or declare the input `type: uri_file`)"
+        )
     return str(path)
 
 
-def _resolve_inputs(config: JobConfig, spec: JobSpec, given: Mapping[str, str],
-                    warnings: list[str]) -> dict[tuple[str, str], str | None]:
+def _resolve_inputs(
+    config: JobConfig, spec: JobSpec, given: Mapping[str, str], warnings: list[str]
+) -> dict[tuple[str, str], str | None]:
     """The local value of each input: ``{("inputs", name): value or None}``."""
     unknown = sorted(set(given) - set(spec.inputs))
     if unknown:
         have = ", ".join(sorted(spec.inputs)) or "none: the job declares no inputs"
-        raise LocalRunError(f"--input {unknown[0]}=...: the job has no input named {unknown[0]!r} "
-                            f"(its inputs: {have})")
+        raise LocalRunError(
+            f"--input {unknown[0]}=...: the job has no input named {unknown[0]!r} (its inputs: {have})"
+        )
     used = {name for kind, name in placeholders(spec.command) if kind == "inputs"}
     values: dict[tuple[str, str], str | None] = {}
     for name, item in spec.inputs.items():
@@ -247,24 +263,30 @@ def _resolve_inputs(config: JobConfig, spec: JobSpec, given: Mapping[str, str],
             if item.is_literal:
                 values[key] = raw
             else:
-                values[key] = _check_path(config, name, item, Path(raw).expanduser().resolve(),
-                                          f"--input {name}=", None)
+                values[key] = _check_path(
+                    config, name, item, Path(raw).expanduser().resolve(), f"--input {name}=", None
+                )
         elif item.is_literal:
             values[key] = None if item.default is None else _literal(item.default)
         elif item.local_path:
-            values[key] = _check_path(config, name, item, Path(item.local_path), "local_path",
-                                      f"inputs.{name}.local_path")
+            values[key] = _check_path(
+                config, name, item, Path(item.local_path), "local_path", f"inputs.{name}.local_path"
+            )
         elif item.path and not item.path.startswith(_REMOTE_PREFIXES):
             values[key] = _check_path(config, name, item, Path(item.path), "path", f"inputs.{name}.path")
         elif item.optional:
             values[key] = None
         elif name in used:
             raise LocalRunError(
-                f"input {name!r} has no local data: its path {item.path} is on Azure ML{_where(config, f'inputs.{name}')}; "
-                f"give it with --input {name}=PATH, or add `local_path: PATH` under inputs.{name} in the config")
+                f"input {name!r} has no local data: its path {item.path} is on Azure ML"
+                f"{_where(config, f'inputs.{name}')}; give it with --input {name}=PATH, "
+                f"or add `local_path: PATH` under inputs.{name} in the config"
+            )
         else:
             values[key] = None
-            warnings.append(f"input {name!r} has no local data (path {item.path}); the command does not use it")
+            warnings.append(
+                f"input {name!r} has no local data (path {item.path}); the command does not use it"
+            )
     return values
 
 
@@ -297,7 +319,7 @@ def _use_this_python(shell_text: str) -> tuple[str, bool]:
     match = _LEADING_PYTHON.match(shell_text)
     if not match:
         return shell_text, False
-    return match.group(1) + shlex.quote(sys.executable) + shell_text[match.end():], True
+    return match.group(1) + shlex.quote(sys.executable) + shell_text[match.end() :], True
 
 
 def _free_port() -> int:
@@ -312,8 +334,10 @@ def _torch_available() -> bool:
 
 def _require_torch(why: str) -> None:
     if not _torch_available():
-        raise LocalRunError(f"{why} needs PyTorch, which is not installed for {sys.executable}; "
-                            f"install the train extra: {TRAIN_EXTRA}")
+        raise LocalRunError(
+            f"{why} needs PyTorch, which is not installed for {sys.executable}; "
+            f"install the train extra: {TRAIN_EXTRA}"
+        )
 
 
 def _cuda_available() -> bool:
@@ -321,7 +345,9 @@ def _cuda_available() -> bool:
     if "torch" not in sys.modules:
         if sys.platform == "darwin":
             return False
-        if sys.platform.startswith("linux") and not (glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/dxg")):
+        if sys.platform.startswith("linux") and not (
+            glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/dxg")
+        ):
             return False  # no NVIDIA device node (nor WSL's GPU bridge): torch would say False too
     import torch  # lazy, and only for jobs that need the answer
 
@@ -346,22 +372,29 @@ def _write_config_yaml(config: JobConfig, path: Path, warnings: list[str]) -> No
     data = config.model_dump(mode="json", exclude_none=True)
     if data.get("environment_variables"):
         data["environment_variables"] = _redact(config, data["environment_variables"], warnings)
-    header = ("# The resolved job config of this local run (extends merged, --set and --gpu/--cpu applied).\n"
-              f"# Source: {config.source or '(built in code)'}. Secret-looking environment values are ***.\n")
+    header = (
+        "# The resolved job config of this local run (extends merged, --set and --gpu/--cpu applied).\n"
+        f"# Source: {config.source or '(built in code)'}. Secret-looking environment values are ***.\n"
+    )
     path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def _write_command_sh(path: Path, cwd: Path, exports: Mapping[str, str], secret_names: set[str],
-                      argv: list[str]) -> None:
-    lines = ["#!/usr/bin/env bash",
-             "# The exact command of this azure-trainer run-local run. Rerun it with: bash command.sh",
-             "# (outputs land in the same folders; a script that resumes from its checkpoints will resume).",
-             "set -e",
-             f"cd {shlex.quote(str(cwd))}"]
+def _write_command_sh(
+    path: Path, cwd: Path, exports: Mapping[str, str], secret_names: set[str], argv: list[str]
+) -> None:
+    lines = [
+        "#!/usr/bin/env bash",
+        "# The exact command of this azure-trainer run-local run. Rerun it with: bash command.sh",
+        "# (outputs land in the same folders; a script that resumes from its checkpoints will resume).",
+        "set -e",
+        f"cd {shlex.quote(str(cwd))}",
+    ]
     for name, value in exports.items():
         if name in secret_names:
-            lines.append(f'export {name}="${{{name}:?{name} looks like a secret and is not written here; '
-                         'export it first}"')
+            lines.append(
+                f'export {name}="${{{name}:?{name} looks like a secret and is not written here; '
+                'export it first}"'
+            )
         else:
             lines.append(f"export {name}={shlex.quote(value)}")
     lines.append("exec " + " ".join(shlex.quote(a) for a in argv))
@@ -444,7 +477,7 @@ class _Watcher:
 
     def __call__(self, line: str) -> None:
         rank = _RANK_PREFIX.match(line)
-        body = line[rank.end():] if rank else line
+        body = line[rank.end() :] if rank else line
         if rank and rank.group(1) != "0":  # other ranks: only their device, if rank 0 says nothing
             m = _DEVICE_LINE.search(body) if self.device is None else None
             if m:
@@ -505,9 +538,14 @@ class _Supervisor:
         if self.proc is None or self.proc.poll() is not None or self.term_sent_at is not None:
             return
         workers = self._worker_groups()
-        self.console.note(f"{why}: sending SIGTERM to the job (it may checkpoint; SIGKILL in {self.grace_s:.0f}s"
-                          + (", Ctrl-C again to kill now)" if threading.current_thread() is threading.main_thread()
-                             else ")"))
+        self.console.note(
+            f"{why}: sending SIGTERM to the job (it may checkpoint; SIGKILL in {self.grace_s:.0f}s"
+            + (
+                ", Ctrl-C again to kill now)"
+                if threading.current_thread() is threading.main_thread()
+                else ")"
+            )
+        )
         self._signal(workers or [self.proc.pid], signal.SIGTERM)
         self.term_sent_at = time.monotonic()
 
@@ -540,8 +578,16 @@ class _Supervisor:
 
     # -- one run ------------------------------------------------------------------------------------
 
-    def run(self, argv: list[str], env: Mapping[str, str], cwd: Path, *, on_line: Callable[[str], None],
-            sigterm_after: float | None = None, distributed: bool = False) -> tuple[int, float | None]:
+    def run(
+        self,
+        argv: list[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        on_line: Callable[[str], None],
+        sigterm_after: float | None = None,
+        distributed: bool = False,
+    ) -> tuple[int, float | None]:
         """Run ``argv`` to its end; returns ``(exit code, seconds after start when SIGTERM was sent)``."""
         self.term_sent_at, self.killed = None, False
         with contextlib.ExitStack() as stack:
@@ -552,12 +598,21 @@ class _Supervisor:
                 self.state_dir = None
             started = time.monotonic()
             try:
-                self.proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                self.proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                )
             except OSError as exc:
                 raise LocalRunError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-            readers = [threading.Thread(target=self._read, args=(self.proc.stdout, False, on_line), daemon=True),
-                       threading.Thread(target=self._read, args=(self.proc.stderr, True, on_line), daemon=True)]
+            readers = [
+                threading.Thread(target=self._read, args=(self.proc.stdout, False, on_line), daemon=True),
+                threading.Thread(target=self._read, args=(self.proc.stderr, True, on_line), daemon=True),
+            ]
             for t in readers:
                 t.start()
             sigterm_at: float | None = None
@@ -571,7 +626,11 @@ class _Supervisor:
                 if sigterm_after is not None and sigterm_at is None and now - started >= sigterm_after:
                     sigterm_at = now - started
                     self.terminate(f"preemption rehearsal, {sigterm_after:g}s in")
-                if self.term_sent_at is not None and not self.killed and now - self.term_sent_at > self.grace_s:
+                if (
+                    self.term_sent_at is not None
+                    and not self.killed
+                    and now - self.term_sent_at > self.grace_s
+                ):
                     self.kill(f"the job did not exit {self.grace_s:.0f}s after SIGTERM")
             if sigterm_at is None and self.term_sent_at is not None:
                 sigterm_at = self.term_sent_at - started
@@ -608,8 +667,11 @@ class _Supervisor:
             _, code, rank = failed[0]
             others = ", ".join(f"rank {r} {c}" for _, c, r in failed[1:])
             if code != EXIT_PREEMPTED:
-                self.console.note(f"rank {rank} exited {code} first" + (f" (then {others})" if others else "")
-                                  + "; torchrun's report names the per-rank wrapper _rank_tee.py")
+                self.console.note(
+                    f"rank {rank} exited {code} first"
+                    + (f" (then {others})" if others else "")
+                    + "; torchrun's report names the per-rank wrapper _rank_tee.py"
+                )
             return code
         if results and launcher_code == 0:
             return 0
@@ -646,8 +708,10 @@ def run_local(
     Raises :class:`LocalRunError` (bad input, missing torch, ...) or ConfigError before anything runs.
     """
     if config.sweep is not None:
-        raise LocalRunError("local sweeps: not yet; run one trial by removing `sweep:` (or --set sweep=null) "
-                            "and setting its arguments with --set args.NAME=VALUE")
+        raise LocalRunError(
+            "local sweeps: not yet; run one trial by removing `sweep:` (or --set sweep=null) "
+            "and setting its arguments with --set args.NAME=VALUE"
+        )
     if preempt_after is not None and preempt_at_step is not None:
         raise LocalRunError("give --preempt-after or --preempt-at-step, not both")
     if preempt_after is not None and not preempt_after > 0:
@@ -665,8 +729,10 @@ def run_local(
     if distributed:
         _require_torch("a distributed job (run through torchrun)")
         if spec.distribution is not None and spec.distribution.type == "mpi":
-            warnings.append("distribution type mpi runs through torchrun locally: RANK/WORLD_SIZE/LOCAL_RANK are "
-                            "set, the OMPI_* variables of mpirun are not")
+            warnings.append(
+                "distribution type mpi runs through torchrun locally: RANK/WORLD_SIZE/LOCAL_RANK are "
+                "set, the OMPI_* variables of mpirun are not"
+            )
     if shutil.which("bash") is None:
         raise LocalRunError("run-local needs bash (Azure ML runs the command with bash); none is on PATH")
 
@@ -677,8 +743,10 @@ def run_local(
         cuda = _cuda_available()
         if not cuda:
             if strict_device:
-                warnings.append("use_gpu is true and no CUDA device is visible here; --strict-device: the script "
-                                f"should stop at once with exit {EXIT_NO_GPU}, as on a CPU-only cloud node")
+                warnings.append(
+                    "use_gpu is true and no CUDA device is visible here; --strict-device: the script "
+                    f"should stop at once with exit {EXIT_NO_GPU}, as on a CPU-only cloud node"
+                )
             else:
                 warnings.append(NO_GPU_WARNING)
                 require_gpu = "0"
@@ -721,15 +789,29 @@ def run_local(
     bash = ["bash", "-c", shell_text]
     if distributed:
         port = _free_port()
-        torchrun = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(n),
-                    "--master-addr", "127.0.0.1", "--master-port", str(port), "--no-python"]
+        torchrun = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "1",
+            "--nproc-per-node",
+            str(n),
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+            "--no-python",
+        ]
         launcher = [*torchrun, *bash]
         argv = [*torchrun, sys.executable, "-u", str(_RANK_TEE), "{STATE_DIR}", "--", *bash]
     else:
         launcher = argv = bash
     if not python_replaced and re.search(r"(?:^|[;&|(\s])python3?\s", shell_text):
-        warnings.append("the command does not start with python: `python` inside it is the first on PATH "
-                        f"({os.path.dirname(sys.executable)} is put first)")
+        warnings.append(
+            "the command does not start with python: `python` inside it is the first on PATH "
+            f"({os.path.dirname(sys.executable)} is put first)"
+        )
 
     secret_names = {k for k, v in _redact(config, job_env, []).items() if v != job_env[k]}
     _write_config_yaml(config, run_path / "config.yaml", warnings)
@@ -745,18 +827,31 @@ def run_local(
         out.note(f"{datetime.now():%Y-%m-%d %H:%M:%S} run folder {run_path}")
         for w in warnings:
             out.note(f"warning: {w}")
-        out.note(f"in {spec.code}: {' '.join(shlex.quote(a) for a in launcher)}"
-                 + (f"  ({n} processes, torchrun)" if distributed else ""))
+        out.note(
+            f"in {spec.code}: {' '.join(shlex.quote(a) for a in launcher)}"
+            + (f"  ({n} processes, torchrun)" if distributed else "")
+        )
         with sup.handling_signals():
             first_env = dict(env)
             if preempt_at_step is not None:
                 first_env[PREEMPT_AT_STEP_ENV] = str(preempt_at_step)
-            attempts.append(_attempt(1, sup, argv, first_env, spec.code, distributed, preempt_after,
-                                     preempt_at_step))
+            attempts.append(
+                _attempt(1, sup, argv, first_env, spec.code, distributed, preempt_after, preempt_at_step)
+            )
             rehearsing = preempt_after is not None or preempt_at_step is not None
             if rehearsing and not sup.interrupted:
-                rehearsal = _rehearse(attempts, sup, out, argv, env, spec.code, distributed, outputs_dir,
-                                      preempt_after, preempt_at_step)
+                rehearsal = _rehearse(
+                    attempts,
+                    sup,
+                    out,
+                    argv,
+                    env,
+                    spec.code,
+                    distributed,
+                    outputs_dir,
+                    preempt_after,
+                    preempt_at_step,
+                )
     except BaseException:
         log.close()
         raise
@@ -776,58 +871,107 @@ def run_local(
     if resumed is None and isinstance(metrics.get("resumed_from_step"), int):
         resumed = metrics["resumed_from_step"]
     result = LocalRunResult(
-        exit_code=exit_code, run_dir=run_path, duration_s=round(duration, 3), device=device,
-        final_metrics=metrics, command=shell_text, launcher=launcher, nproc=n, distributed=distributed,
-        resumed_from_step=resumed, preemption=rehearsal, attempts=attempts, warnings=warnings,
-        interrupted=bool(sup.interrupted))
+        exit_code=exit_code,
+        run_dir=run_path,
+        duration_s=round(duration, 3),
+        device=device,
+        final_metrics=metrics,
+        command=shell_text,
+        launcher=launcher,
+        nproc=n,
+        distributed=distributed,
+        resumed_from_step=resumed,
+        preemption=rehearsal,
+        attempts=attempts,
+        warnings=warnings,
+        interrupted=bool(sup.interrupted),
+    )
     try:
         if last is not None:
             _explain(out, result, strict_device, sup.interrupted)
-        (run_path / "run.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n",
-                                           encoding="utf-8")
+        (run_path / "run.json").write_text(
+            json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8"
+        )
     finally:
         log.close()
     return result
 
 
-def _attempt(number: int, sup: _Supervisor, argv: list[str], env: Mapping[str, str], cwd: Path,
-             distributed: bool, sigterm_after: float | None, preempt_at_step: int | None) -> Attempt:
+def _attempt(
+    number: int,
+    sup: _Supervisor,
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    distributed: bool,
+    sigterm_after: float | None,
+    preempt_at_step: int | None,
+) -> Attempt:
     watcher = _Watcher()
     t0 = time.monotonic()
-    code, sigterm_at = sup.run(argv, env, cwd, on_line=watcher, sigterm_after=sigterm_after, distributed=distributed)
-    return Attempt(number=number, exit_code=code, duration_s=round(time.monotonic() - t0, 3),
-                   sigterm_at_s=None if sigterm_at is None else round(sigterm_at, 3),
-                   preempt_at_step=preempt_at_step, preempted_at_step=watcher.preempted_at_step,
-                   resumed_from_step=watcher.resumed_from_step, device=watcher.device,
-                   interrupted=bool(sup.interrupted))
+    code, sigterm_at = sup.run(
+        argv, env, cwd, on_line=watcher, sigterm_after=sigterm_after, distributed=distributed
+    )
+    return Attempt(
+        number=number,
+        exit_code=code,
+        duration_s=round(time.monotonic() - t0, 3),
+        sigterm_at_s=None if sigterm_at is None else round(sigterm_at, 3),
+        preempt_at_step=preempt_at_step,
+        preempted_at_step=watcher.preempted_at_step,
+        resumed_from_step=watcher.resumed_from_step,
+        device=watcher.device,
+        interrupted=bool(sup.interrupted),
+    )
 
 
-def _rehearse(attempts: list[Attempt], sup: _Supervisor, out: _Console, argv: list[str], env: Mapping[str, str],
-              cwd: Path, distributed: bool, outputs_dir: Path, preempt_after: float | None,
-              preempt_at_step: int | None) -> Rehearsal:
+def _rehearse(
+    attempts: list[Attempt],
+    sup: _Supervisor,
+    out: _Console,
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    distributed: bool,
+    outputs_dir: Path,
+    preempt_after: float | None,
+    preempt_at_step: int | None,
+) -> Rehearsal:
     first = attempts[0]
     trigger = f"after {preempt_after:g}s" if preempt_after is not None else f"at step {preempt_at_step}"
     if first.exit_code == EXIT_OK:
         if preempt_at_step is not None:
-            why = (f"the run finished without stopping at step {preempt_at_step}: either it has fewer steps, or "
-                   f"the script does not implement {PREEMPT_AT_STEP_ENV} (use --preempt-after SECONDS instead)")
+            why = (
+                f"the run finished without stopping at step {preempt_at_step}: either it has fewer steps, or "
+                f"the script does not implement {PREEMPT_AT_STEP_ENV} (use --preempt-after SECONDS instead)"
+            )
         elif first.sigterm_at_s is None:
-            why = f"the run finished in {first.duration_s:.1f}s, before SIGTERM was due; use a smaller --preempt-after"
+            why = (
+                f"the run finished in {first.duration_s:.1f}s, before SIGTERM was due; "
+                "use a smaller --preempt-after"
+            )
         else:
-            why = "SIGTERM landed but the run still finished with exit 0 (too late, or the script ignores SIGTERM)"
+            why = (
+                "SIGTERM landed but the run still finished with exit 0 "
+                "(too late, or the script ignores SIGTERM)"
+            )
         return _verdict(out, Rehearsal("inconclusive", why, trigger))
     if first.exit_code != EXIT_PREEMPTED:
         if first.exit_code == 128 + signal.SIGTERM:
-            why = ("the script was killed by SIGTERM without handling it (exit 143): no checkpoint. Install a "
-                   "SIGTERM handler that checkpoints and exits 75 — or SIGTERM came before the script set its "
-                   "handler up (try a larger --preempt-after)")
+            why = (
+                "the script was killed by SIGTERM without handling it (exit 143): no checkpoint. Install a "
+                "SIGTERM handler that checkpoints and exits 75 — or SIGTERM came before the script set its "
+                "handler up (try a larger --preempt-after)"
+            )
         else:
             why = f"expected exit {EXIT_PREEMPTED} (checkpointed after SIGTERM), got {first.exit_code}"
         return _verdict(out, Rehearsal("failed", why, trigger, first.preempted_at_step))
     stopped = first.preempted_at_step
-    out.note(f"preemption rehearsal: attempt 1 exited {EXIT_PREEMPTED}"
-             + (f" after a checkpoint at step {stopped}" if stopped is not None else "")
-             + "; restarting the same command with the same outputs and checkpoints")
+    out.note(
+        f"preemption rehearsal: attempt 1 exited {EXIT_PREEMPTED}"
+        + (f" after a checkpoint at step {stopped}" if stopped is not None else "")
+        + "; restarting the same command with the same outputs and checkpoints"
+    )
     second = _attempt(2, sup, argv, env, cwd, distributed, None, None)
     attempts.append(second)
     if sup.interrupted:
@@ -839,25 +983,57 @@ def _rehearse(attempts: list[Attempt], sup: _Supervisor, out: _Console, argv: li
     acc = metrics.get("test_accuracy")
     acc_text = f", test_accuracy {acc:.4f}" if isinstance(acc, (int, float)) else ""
     if second.exit_code != EXIT_OK:
-        return _verdict(out, Rehearsal("failed", f"the restarted run exited {second.exit_code}", trigger,
-                                       stopped, resumed))
+        return _verdict(
+            out,
+            Rehearsal("failed", f"the restarted run exited {second.exit_code}", trigger, stopped, resumed),
+        )
     if not resumed:
         if stopped == 0:
-            return _verdict(out, Rehearsal(
-                "inconclusive", "SIGTERM landed before the first training step (checkpoint at step 0), so there "
-                "was nothing to resume; use a larger --preempt-after / --preempt-at-step", trigger, stopped, resumed))
-        return _verdict(out, Rehearsal(
-            "failed", "the restarted run started again from step 0 instead of resuming: does the script load the "
-                      "newest checkpoint from the same --checkpoint-dir (an output of the job)?", trigger,
-            stopped, resumed))
+            return _verdict(
+                out,
+                Rehearsal(
+                    "inconclusive",
+                    "SIGTERM landed before the first training step (checkpoint at step 0), so there "
+                    "was nothing to resume; use a larger --preempt-after / --preempt-at-step",
+                    trigger,
+                    stopped,
+                    resumed,
+                ),
+            )
+        return _verdict(
+            out,
+            Rehearsal(
+                "failed",
+                "the restarted run started again from step 0 instead of resuming: does the script load the "
+                "newest checkpoint from the same --checkpoint-dir (an output of the job)?",
+                trigger,
+                stopped,
+                resumed,
+            ),
+        )
     if stopped is not None and resumed != stopped:
-        return _verdict(out, Rehearsal(
-            "failed", f"SIGTERM at step {stopped} wrote a checkpoint, but the restart resumed at step {resumed}: "
-                      f"{abs(stopped - resumed)} steps lost", trigger, stopped, resumed))
+        return _verdict(
+            out,
+            Rehearsal(
+                "failed",
+                f"SIGTERM at step {stopped} wrote a checkpoint, but the restart resumed at step {resumed}: "
+                f"{abs(stopped - resumed)} steps lost",
+                trigger,
+                stopped,
+                resumed,
+            ),
+        )
     at = f"step {stopped}" if stopped is not None else trigger
-    return _verdict(out, Rehearsal(
-        "passed", f"SIGTERM at {at} → checkpoint → resumed at step {resumed} → finished{acc_text}", trigger,
-        stopped, resumed))
+    return _verdict(
+        out,
+        Rehearsal(
+            "passed",
+            f"SIGTERM at {at} → checkpoint → resumed at step {resumed} → finished{acc_text}",
+            trigger,
+            stopped,
+            resumed,
+        ),
+    )
 
 
 def _verdict(out: _Console, rehearsal: Rehearsal) -> Rehearsal:
@@ -870,14 +1046,20 @@ def _explain(out: _Console, result: LocalRunResult, strict_device: bool, interru
     last = result.attempts[-1]
     if last.exit_code == EXIT_NO_GPU:
         if strict_device:
-            out.note(f"the script exited {EXIT_NO_GPU}: use_gpu is true and no CUDA device is visible here "
-                     "(--strict-device) — the cloud fails the same way on a node without a GPU. Drop "
-                     "--strict-device to train on the CPU, or run with --cpu.")
+            out.note(
+                f"the script exited {EXIT_NO_GPU}: use_gpu is true and no CUDA device is visible here "
+                "(--strict-device) — the cloud fails the same way on a node without a GPU. Drop "
+                "--strict-device to train on the CPU, or run with --cpu."
+            )
         else:
-            out.note(f"the script exited {EXIT_NO_GPU}: it requires a GPU (e.g. --device cuda) and no CUDA device "
-                     "is visible here")
+            out.note(
+                f"the script exited {EXIT_NO_GPU}: it requires a GPU (e.g. --device cuda) and no CUDA device "
+                "is visible here"
+            )
     elif last.exit_code == EXIT_PREEMPTED and result.preemption is None:
-        out.note(f"the script checkpointed and exited {EXIT_PREEMPTED} (preempted); resume with "
-                 f"--output-dir {shlex.quote(str(result.run_dir))}")
+        out.note(
+            f"the script checkpointed and exited {EXIT_PREEMPTED} (preempted); resume with "
+            f"--output-dir {shlex.quote(str(result.run_dir))}"
+        )
     elif interrupted and code != EXIT_OK:
         out.note(f"interrupted; the job exited {code}")
