@@ -354,7 +354,7 @@ class JobConfig(_Strict):
         if self.compute is not None and self.instance_type is not None:
             raise ValueError("@instance_type: give either `compute` (a cluster) or `instance_type` (serverless), not both")
         if self.distribution is None and self.instance_count > 1:
-            raise ValueError("@distribution: instance_count > 1 needs a `distribution` (e.g. {type: pytorch})")
+            raise ValueError("@instance_count: instance_count > 1 needs a `distribution` (e.g. {type: pytorch})")
         if self.sweep is not None:
             for key in self.sweep.search_space:
                 if self.command is not None:
