@@ -34,7 +34,7 @@ def _cuda() -> bool:
 def _hook_exists() -> bool:
     """Whether the reference script implements AZURE_TRAINER_PREEMPT_AT_STEP yet."""
     return any(
-        "AZURE_TRAINER_PREEMPT_AT_STEP" in p.read_text(encoding="utf-8")
+        "PREEMPT_AT_STEP" in p.read_text(encoding="utf-8")
         for p in (REPO / "train_scripts").rglob("*.py")
         if p.name != "contract.py"
     )
