@@ -402,9 +402,10 @@ def _write_command_sh(
     path.chmod(0o755)
 
 
-def _last_metrics(outputs_dir: Path) -> dict[str, Any]:
-    """The last JSON line of the newest ``metrics.jsonl`` under ``outputs_dir`` ({} if none)."""
+def _last_metrics(outputs_dir: Path, since: float = 0.0) -> dict[str, Any]:
+    """The last JSON line of the newest ``metrics.jsonl`` under ``outputs_dir`` written after ``since``."""
     files = [p for p in outputs_dir.rglob("metrics.jsonl") if p.is_file()] if outputs_dir.is_dir() else []
+    files = [p for p in files if p.stat().st_mtime >= since]  # a reused run folder: not an old run's
     for path in sorted(files, key=lambda p: p.stat().st_mtime, reverse=True):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -822,7 +823,7 @@ def run_local(
     sup = _Supervisor(out)
     attempts: list[Attempt] = []
     rehearsal: Rehearsal | None = None
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time() - 1.0
     try:
         out.note(f"{datetime.now():%Y-%m-%d %H:%M:%S} run folder {run_path}")
         for w in warnings:
@@ -860,7 +861,7 @@ def run_local(
     exit_code = last.exit_code if last else 1
     if rehearsal is not None and rehearsal.verdict != "passed" and exit_code == 0:
         exit_code = EXIT_REHEARSAL_INCONCLUSIVE
-    metrics = _last_metrics(outputs_dir)
+    metrics = _last_metrics(outputs_dir, started_wall)
     device = next((a.device for a in reversed(attempts) if a.device), None)
     if device is None and last is not None:
         if cuda is None and _torch_available():
