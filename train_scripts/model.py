@@ -17,7 +17,7 @@ class SmallCNN(nn.Module):
     4 pixels wide; the head is global average pooling and a linear layer.
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, depth: int = 2,
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, depth: int = 3,
                  image_size: int = 8):
         super().__init__()
         if depth < 1 or width < 1:

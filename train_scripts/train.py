@@ -72,8 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--width", type=int, default=32, help="channels of the first conv stage; doubles per stage "
                                                           "(default: 32)")
-    g.add_argument("--depth", type=int, default=2, help="number of conv stages (default: 2)")
-    g.add_argument("--epochs", type=int, default=15, help="training epochs (default: 15)")
+    g.add_argument("--depth", type=int, default=3, help="number of conv stages (default: 3)")
+    g.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
     g.add_argument("--batch-size", type=int, default=64,
                    help="GLOBAL batch size, split evenly across ranks (default: 64)")
     g.add_argument("--lr", type=float, default=1e-2, help="peak learning rate of the one-cycle schedule "
