@@ -245,7 +245,15 @@ def run(args) -> int:
         if state is not None:
             raw.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
+            sched_state = state["scheduler"]
+            if sched_state.get("total_steps") != total_steps:
+                # --epochs/--max-steps changed since the checkpoint: keep the position, stretch the schedule.
+                log(f"WARNING: schedule length changed ({sched_state.get('total_steps')} -> {total_steps} steps)")
+                fresh = engine.make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=args.lr),
+                                              args.lr, total_steps)
+                sched_state = {**sched_state, "total_steps": fresh.total_steps,
+                               "_schedule_phases": fresh._schedule_phases}
+            scheduler.load_state_dict(sched_state)
             set_rng_state(state["rng"])
             epoch, step_in_epoch, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
             if state.get("sums"):

@@ -1,0 +1,270 @@
+"""The reference training script, run for real in subprocesses on the CPU.
+
+Fast settings throughout (few epochs, one torch thread per process) so the whole file takes about
+two minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "train_scripts"
+TRAIN = SCRIPTS / "train.py"
+sys.path.insert(0, str(SCRIPTS))
+
+import data as data_mod  # noqa: E402
+import model as model_mod  # noqa: E402
+
+FAST = ["--epochs", "5", "--threads", "1"]
+EPOCH_KEYS = {"epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+              "samples_per_second", "epoch_time_s", "lr", "resumed_from_step"}
+
+
+def env(**extra) -> dict:
+    e = {k: v for k, v in os.environ.items()
+         if k not in ("AZURE_TRAINER_REQUIRE_GPU", "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    e.update({"PYTHONUNBUFFERED": "1", "TRAIN_DISABLE_MLFLOW": "1"}, **extra)
+    return e
+
+
+def train(args, *, cwd=None, timeout=120, script=TRAIN, extra_env=None):
+    return subprocess.run([sys.executable, str(script), *args], cwd=cwd or ROOT, env=env(**(extra_env or {})),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def torchrun(args, timeout=180):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", str(TRAIN), *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout)
+
+
+def read_metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def state_dict(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def rebuilt_accuracy(model_path: Path, split: data_mod.Split, raw_images: torch.Tensor) -> float:
+    """Rebuild from model.pt alone (config + normalisation) and score raw images against ``split`` labels."""
+    model, saved = model_mod.load_model(model_path)
+    mean = torch.tensor(saved["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(saved["std"]).view(1, -1, 1, 1)
+    with torch.no_grad():
+        pred = model((raw_images - mean) / std).argmax(1)
+    return (pred == split.labels).float().mean().item()
+
+
+def digits_raw_test() -> tuple[data_mod.Split, torch.Tensor]:
+    images, labels = data_mod.load_digits_arrays()
+    ds = data_mod.build_dataset("digits", images, labels, 10)
+    _, _, te = data_mod.split_indices(labels)
+    return ds.test, torch.as_tensor(images[te])
+
+
+@pytest.mark.slow
+def test_digits_accuracy_metrics_schema_and_model_rebuild(tmp_path):
+    out = tmp_path / "out"
+    r = train([*FAST, "--output-dir", str(out)])
+    assert r.returncode == 0, r.stderr
+    # First log lines: the environment banner.
+    first = r.stdout.splitlines()[:3]
+    assert first[0].startswith("torch ") and "CUDA build" in first[0]
+    assert "CUDA devices: 0" in first[1] and "bf16 supported" in first[2] and "CPU count" in first[2]
+
+    lines = read_metrics(out)
+    epochs, final = lines[:-1], lines[-1]
+    assert [m["epoch"] for m in epochs] == list(range(5))
+    for m in epochs:
+        assert EPOCH_KEYS <= set(m), set(m) ^ EPOCH_KEYS
+        assert m["samples_per_second"] > 0 and m["epoch_time_s"] > 0 and 0 <= m["val_accuracy"] <= 1
+        assert m["resumed_from_step"] is None
+    assert [m["step"] for m in epochs] == sorted(m["step"] for m in epochs)
+    assert final["final"] is True and {"test_accuracy", "test_loss", "step"} <= set(final)
+    assert final["test_accuracy"] >= 0.95, final
+
+    # model.pt alone rebuilds a model that scores the same on the (raw) test images.
+    split, raw = digits_raw_test()
+    assert rebuilt_accuracy(out / "model.pt", split, raw) == pytest.approx(final["test_accuracy"], abs=1e-6)
+    assert model_mod.load_model(out / "model.pt")[1]["config"] == {
+        "in_channels": 1, "num_classes": 10, "width": 32, "depth": 3, "image_size": 8}
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_strict_gpu_mode_exits_78_before_loading_data(tmp_path, how):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    # --data points nowhere: had the script touched the data first it would fail with exit 1 instead.
+    args = ["--data", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "out")]
+    if how == "env":
+        r = train(args, extra_env={"AZURE_TRAINER_REQUIRE_GPU": "1"})
+    else:
+        r = train([*args, "--device", "cuda"])
+    assert r.returncode == 78, (r.returncode, r.stderr)
+    assert "no CUDA device is visible" in r.stderr
+    assert "VM size" in r.stderr and "CPU build of torch" in r.stderr and "CUDA_VISIBLE_DEVICES" in r.stderr
+    assert "data " not in r.stdout and not (tmp_path / "out").exists()
+
+
+def test_cpu_job_without_gpu_requirement_runs(tmp_path):
+    r = train(["--max-steps", "2", "--threads", "1", "--output-dir", str(tmp_path)],
+              extra_env={"AZURE_TRAINER_REQUIRE_GPU": "0"})
+    assert r.returncode == 0, r.stderr
+    assert read_metrics(tmp_path)[-1]["step"] == 2
+
+
+def test_cli_help_and_usage_errors():
+    r = train(["--help"])
+    assert r.returncode == 0
+    for flag in ("--epochs", "--batch-size", "--lr", "--seed", "--max-steps", "--device", "--data", "--output-dir",
+                 "--checkpoint-dir", "--checkpoint-every", "--deterministic", "--compile", "--width", "--depth",
+                 "--precision", "--step-delay", "data.npz", "exit codes", "metrics.jsonl"):
+        assert flag in r.stdout, flag
+    assert train(["--epochs", "0"]).returncode == 2
+    assert train(["--device", "tpu"]).returncode == 2
+
+
+@pytest.mark.slow
+def test_sigterm_mid_epoch_then_resume_is_bit_identical(tmp_path):
+    common = ["--epochs", "3", "--deterministic", "--threads", "1", "--seed", "3"]
+    ref = tmp_path / "ref"
+    r = train([*common, "--output-dir", str(ref)])
+    assert r.returncode == 0, r.stderr
+
+    out = tmp_path / "run"
+    delay = random.Random().uniform(0.3, 4.0)  # ~19 steps/epoch at 0.07 s/step: lands anywhere in the run
+    print(f"SIGTERM after {delay:.2f}s of training")
+    proc = subprocess.Popen([sys.executable, str(TRAIN), *common, "--output-dir", str(out), "--step-delay", "0.07"],
+                            cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait until training is about to start
+        if line.startswith("schedule:"):
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 75, (proc.returncode, stderr)
+    m = re.search(r"checkpoint written at epoch (\d+) step (\d+) \(global step (\d+)\)", stdout)
+    assert m, stdout
+    epoch, step, global_step = map(int, m.groups())
+    print(f"preempted at epoch {epoch} step {step} (global {global_step})")
+    assert not (out / "model.pt").exists()
+    assert 0 < global_step < 3 * 19
+
+    r2 = train([*common, "--output-dir", str(out)])
+    assert r2.returncode == 0, r2.stderr
+    assert f"at epoch {epoch} step {step}" in r2.stdout and "resumed from checkpoint" in r2.stdout
+    lines = read_metrics(out)
+    assert lines[-1]["final"] and lines[-1]["resumed_from_step"] == global_step
+    a, b = state_dict(ref / "model.pt"), state_dict(out / "model.pt")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
+    assert lines[-1]["test_accuracy"] == read_metrics(ref)[-1]["test_accuracy"]
+
+
+@pytest.mark.slow
+def test_corrupt_newest_checkpoint_falls_back_to_previous(tmp_path):
+    out = tmp_path / "out"
+    r = train(["--epochs", "2", "--threads", "1", "--output-dir", str(out)])
+    assert r.returncode == 0, r.stderr
+    ckpts = sorted((out / "checkpoints").glob("ckpt-*.pt"))
+    assert [p.name for p in ckpts] == ["ckpt-000000019.pt", "ckpt-000000038.pt"]
+    newest = ckpts[-1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # truncated mid-write
+    r = train(["--epochs", "3", "--threads", "1", "--output-dir", str(out)])
+    assert r.returncode == 0, r.stderr
+    assert "WARNING: skipping unreadable checkpoint" in r.stderr and newest.name in r.stderr
+    assert "resumed from checkpoint" in r.stdout and "ckpt-000000019.pt at epoch 1 step 0" in r.stdout
+    lines = read_metrics(out)
+    resumed = [m for m in lines if m.get("resumed_from_step") == 19]
+    assert [m.get("epoch") for m in resumed if not m.get("final")] == [1, 2] and resumed[-1]["final"]
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run_reaches_threshold_and_only_rank0_writes(tmp_path):
+    out = tmp_path / "out"
+    r = torchrun([*FAST, "--output-dir", str(out)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "distributed: world size 2, backend gloo" in r.stdout
+    lines = read_metrics(out)
+    # One line per epoch: had rank 1 also written, every epoch would appear twice.
+    assert [m["epoch"] for m in lines[:-1]] == list(range(5)) and lines[-1]["final"]
+    assert lines[-1]["test_accuracy"] >= 0.95
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "metrics.jsonl", "model.pt"]
+    assert r.stdout.count("test loss") == 1  # rank 1 prints nothing either
+    # Global batch 64 over 2 ranks: same steps per epoch as one process.
+    assert lines[0]["step"] == 19
+
+
+@pytest.mark.slow
+def test_crash_on_one_rank_ends_the_job(tmp_path):
+    t0 = time.monotonic()
+    r = torchrun([*FAST, "--output-dir", str(tmp_path), "--debug-crash-rank", "1"], timeout=120)
+    assert r.returncode != 0
+    assert "rank 1 crashing on purpose" in r.stderr
+    assert time.monotonic() - t0 < 120
+    assert not (tmp_path / "model.pt").exists()
+
+
+@pytest.mark.slow
+def test_data_dir_npz_and_csv_formats(tmp_path):
+    images, labels = data_mod.load_digits_arrays()
+    npz_dir = tmp_path / "npz"
+    npz_dir.mkdir()
+    # (N, H, W) uint8 at a different scale: normalisation must make it irrelevant.
+    np.savez(npz_dir / "data.npz", images=(images[:, 0] * 15).astype(np.uint8), labels=labels)
+    out = tmp_path / "out"
+    r = train([*FAST, "--data", str(npz_dir), "--output-dir", str(out)])
+    assert r.returncode == 0, r.stderr
+    assert f"data folder:{npz_dir}: train 1258 / val 269 / test 270, 1x8x8, 10 classes" in r.stdout
+    final = read_metrics(out)[-1]
+    assert final["test_accuracy"] >= 0.95
+    split, _ = digits_raw_test()
+    _, _, te = data_mod.split_indices(labels)
+    raw = torch.as_tensor((images[te] * 15).astype(np.uint8).astype(np.float32))
+    assert rebuilt_accuracy(out / "model.pt", split, raw) == pytest.approx(final["test_accuracy"], abs=1e-6)
+
+    # CSV files in the digits format, in name order, and (N, C, H, W) npz with 3 channels.
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    rows = gzip.decompress((SCRIPTS / "data" / "digits.csv.gz").read_bytes()).decode().splitlines()
+    (csv_dir / "a.csv").write_text("\n".join(rows[:900]) + "\n")
+    with gzip.open(csv_dir / "b.csv.gz", "wt") as fh:
+        fh.write("\n".join(rows[900:]) + "\n")
+    rgb_dir = tmp_path / "rgb"
+    rgb_dir.mkdir()
+    np.savez(rgb_dir / "data.npz", images=np.repeat(images, 3, axis=1), labels=labels)
+    for d, desc in ((csv_dir, "1x8x8"), (rgb_dir, "3x8x8")):
+        out = tmp_path / f"out-{d.name}"
+        r = train(["--max-steps", "3", "--threads", "1", "--data", str(d), "--output-dir", str(out)])
+        assert r.returncode == 0, r.stderr
+        assert f"train 1258 / val 269 / test 270, {desc}" in r.stdout
+        assert read_metrics(out)[-1]["step"] == 3
+        assert model_mod.load_model(out / "model.pt")[0].config["in_channels"] == int(desc[0])
+
+
+def test_bad_data_dir_is_a_clear_error(tmp_path):
+    (tmp_path / "d").mkdir()
+    r = train(["--data", str(tmp_path / "d"), "--output-dir", str(tmp_path / "o")])
+    assert r.returncode == 1 and "expected data.npz or *.csv" in r.stderr
+
+
+def test_runs_from_inside_train_scripts(tmp_path):
+    r = train(["--max-steps", "2", "--threads", "1", "--output-dir", str(tmp_path)], cwd=SCRIPTS,
+              script=Path("train.py"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "model.pt").exists() and read_metrics(tmp_path)[-1]["final"] is True
