@@ -34,6 +34,7 @@ __all__ = [
     "plan",
     "preflight",
     "run_local",
+    "run_local_sweep",
     "submit",
     "to_yaml",
 ]
@@ -46,6 +47,7 @@ _LAZY = {
     "build_job": "azure_trainer.builder",
     "to_yaml": "azure_trainer.builder",
     "run_local": "azure_trainer.local.runner",
+    "run_local_sweep": "azure_trainer.local.sweep_runner",
     "LocalRunResult": "azure_trainer.local.runner",
     "preflight": "azure_trainer.azure.preflight",
     "submit": "azure_trainer.azure.submit",
@@ -59,6 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config.loader import load_config
     from .config.model import JobConfig
     from .local.runner import LocalRunResult, run_local
+    from .local.sweep_runner import run_local_sweep
     from .spec import JobSpec, plan
 
 

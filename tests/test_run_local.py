@@ -164,11 +164,13 @@ def test_local_path_and_optional_block(capsys, tmp_path):
         (
             "fail.yaml",
             [
+                "--nproc",
+                "2",
                 "--set",
                 "sweep={search_space: {lr: {type: choice, values: [1, 2]}}, "
                 "objective: {metric: acc, goal: maximize}}",
             ],
-            "local sweeps: not yet",
+            "--nproc is for a single run",
         ),
     ],
 )

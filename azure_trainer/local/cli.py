@@ -19,17 +19,14 @@ def run_local_command(args: argparse.Namespace) -> int:
     if args.nproc is not None and args.nproc < 1:
         raise LocalRunError(f"--nproc {args.nproc}: give a number of processes >= 1")
     config = load_config(args.job, args.overrides, use_gpu=args.use_gpu)
+    as_json = bool(getattr(args, "json", False))
     if config.sweep is not None:
-        raise LocalRunError(
-            "local sweeps: not yet; run one trial by removing `sweep:` (or --set sweep=null) "
-            "and setting its arguments with --set args.NAME=VALUE"
-        )
+        return _run_sweep(args, config, inputs, as_json)
     if getattr(args, "trials", None) is not None or getattr(args, "parallel", 1) != 1:
         print(
             "run-local: note: --trials/--parallel apply to sweeps only; this job has no sweep",
             file=sys.stderr,
         )
-    as_json = bool(getattr(args, "json", False))
     result = run_local(
         config,
         inputs=inputs,
@@ -46,4 +43,20 @@ def run_local_command(args: argparse.Namespace) -> int:
     else:
         sys.stdout.flush()
         print(result.summary(), file=sys.stderr)
+    return result.exit_code
+
+
+def _run_sweep(args: argparse.Namespace, config, inputs, as_json: bool) -> int:
+    from .sweep_runner import run_local_sweep
+
+    for flag, value in (("--preempt-after", args.preempt_after), ("--preempt-at-step", args.preempt_at_step),
+                        ("--nproc", args.nproc)):
+        if value is not None:
+            raise LocalRunError(f"{flag} is for a single run; drop it, or the `sweep:` (--set sweep=null)")
+    result = run_local_sweep(config, trials=args.trials, parallel=args.parallel, sweep_dir=args.output_dir,
+                             inputs=inputs, console=sys.stderr if as_json else None)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print(result.leaderboard())
     return result.exit_code

@@ -506,6 +506,17 @@ def _step_of(text: str) -> int | None:
     return int(steps[-1]) if steps else None
 
 
+_ACTIVE: set[_Supervisor] = set()
+"""Supervisors with a running child: a caller running jobs from worker threads (a parallel local
+sweep) cannot receive signals there, so it stops them all with :func:`terminate_all`."""
+
+
+def terminate_all(why: str) -> None:
+    """SIGTERM every job that run_local is running in this process (they may checkpoint)."""
+    for supervisor in list(_ACTIVE):
+        supervisor.terminate(why)
+
+
 class _Supervisor:
     """Runs the child in its own session(s); turns our SIGINT/SIGTERM into SIGTERM for it, then SIGKILL."""
 
@@ -591,7 +602,9 @@ class _Supervisor:
     ) -> tuple[int, float | None]:
         """Run ``argv`` to its end; returns ``(exit code, seconds after start when SIGTERM was sent)``."""
         self.term_sent_at, self.killed = None, False
+        _ACTIVE.add(self)
         with contextlib.ExitStack() as stack:
+            stack.callback(_ACTIVE.discard, self)
             if distributed:
                 self.state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="azt-ranks-")))
                 argv = [a.replace("{STATE_DIR}", str(self.state_dir)) for a in argv]
@@ -710,8 +723,8 @@ def run_local(
     """
     if config.sweep is not None:
         raise LocalRunError(
-            "local sweeps: not yet; run one trial by removing `sweep:` (or --set sweep=null) "
-            "and setting its arguments with --set args.NAME=VALUE"
+            "this job has a `sweep:` section: run its trials with azure_trainer.local.run_local_sweep "
+            "(the CLI's run-local does it), or drop it with --set sweep=null"
         )
     if preempt_after is not None and preempt_at_step is not None:
         raise LocalRunError("give --preempt-after or --preempt-at-step, not both")

@@ -1,0 +1,180 @@
+"""A sweep, locally: the trials of a ``sweep:`` config run one by one (or K at a time) with run_local.
+
+Each trial is the plain job with the searched arguments set to the trial's values, so it runs exactly
+the command an Azure ML trial runs. Each gets its own run folder under the sweep's folder; a failing
+trial is reported in the leaderboard, not fatal. The objective is the last value of the metric the
+trial wrote to ``metrics.jsonl`` (the value the script logged last to MLflow).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..config.model import JobConfig
+from ..errors import AzureTrainerError, LocalRunError
+from ..sweep import sample_trials
+from .runner import LocalRunResult, run_local, terminate_all
+
+
+@dataclass
+class TrialResult:
+    """One local trial: its parameters, exit code and objective value (None when it failed)."""
+
+    index: int
+    params: dict[str, Any]
+    exit_code: int
+    objective: float | None
+    run_dir: str | None
+    duration_s: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.objective is not None
+
+
+@dataclass
+class LocalSweepResult:
+    """All trials, the best one, and the sweep folder."""
+
+    metric: str
+    goal: str
+    sampling: str
+    sweep_dir: Path
+    trials: list[TrialResult] = field(default_factory=list)
+
+    @property
+    def best(self) -> TrialResult | None:
+        done = [t for t in self.trials if t.ok]
+        if not done:
+            return None
+        pick = max if self.goal == "maximize" else min
+        return pick(done, key=lambda t: t.objective)  # type: ignore[arg-type, return-value]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.best is not None else 1
+
+    def ranked(self) -> list[TrialResult]:
+        """Finished trials best first, then the failed ones in order."""
+        done = sorted((t for t in self.trials if t.ok), key=lambda t: t.objective,  # type: ignore[arg-type, return-value]
+                      reverse=self.goal == "maximize")
+        return done + [t for t in self.trials if not t.ok]
+
+    def leaderboard(self) -> str:
+        """A table: rank, trial, parameters, objective (or why the trial failed)."""
+        keys = list(self.trials[0].params) if self.trials else []
+        header = ["rank", "trial", *keys, self.metric]
+        rows = []
+        for rank, t in enumerate(self.ranked(), 1):
+            value = f"{t.objective:.4f}" if t.ok else f"failed (exit {t.exit_code})" if not t.error else t.error
+            rows.append([str(rank) if t.ok else "-", str(t.index), *(_fmt(t.params[k]) for k in keys), value])
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in [header, *rows]]
+        best = self.best
+        tail = (f"best: trial {best.index} ({', '.join(f'{k}={_fmt(v)}' for k, v in best.params.items())}) "
+                f"{self.metric}={best.objective:.4f}; run folder {best.run_dir}" if best
+                else "no trial finished with a value for the objective")
+        return "\n".join([*lines, tail])
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best
+        return {
+            "metric": self.metric,
+            "goal": self.goal,
+            "sampling": self.sampling,
+            "sweep_dir": str(self.sweep_dir),
+            "best_trial": best.index if best else None,
+            "trials": [t.__dict__ for t in self.ranked()],
+        }
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def trial_config(config: JobConfig, params: dict[str, Any]) -> JobConfig:
+    """The plain job a trial runs: no ``sweep``, the searched arguments set to ``params``."""
+    return config.model_copy(update={"sweep": None, "args": {**config.args, **params}})
+
+
+def objective_value(run_dir: Path, metric: str) -> float | None:
+    """The last value of ``metric`` in the trial's metrics.jsonl files (None if never written)."""
+    value = None
+    for path in sorted(run_dir.rglob("metrics.jsonl")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get(metric), (int, float)):
+                value = float(record[metric])
+    return value
+
+
+def run_local_sweep(
+    config: JobConfig,
+    *,
+    trials: int | None = None,
+    parallel: int = 1,
+    sweep_dir: str | Path | None = None,
+    inputs: dict[str, str] | None = None,
+    seed: int = 0,
+    console: TextIO | None = None,
+) -> LocalSweepResult:
+    """Run ``config``'s sweep locally and return every trial's result, best first in the leaderboard.
+
+    ``trials``: how many (grid: all combinations by default; random: ``limits.max_total_trials``);
+    bayesian sampling falls back to random draws (there is no optimiser locally). ``parallel`` trials
+    run at once; their output then goes to each trial's log.txt only.
+    """
+    sweep = config.sweep
+    if sweep is None:
+        raise LocalRunError("this job has no `sweep:` section")
+    if trials is not None and trials < 1:
+        raise LocalRunError(f"--trials {trials}: give a number >= 1")
+    if parallel < 1:
+        raise LocalRunError(f"--parallel {parallel}: give a number >= 1")
+    out = console or sys.stderr
+    params_list = sample_trials(sweep, trials, seed=seed)
+    root = Path(sweep_dir) if sweep_dir else Path("runs") / f"{config.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
+    root.mkdir(parents=True, exist_ok=True)
+    result = LocalSweepResult(sweep.objective.metric, sweep.objective.goal, sweep.sampling, root)
+    if sweep.sampling == "bayesian":
+        print("run-local: bayesian sampling runs as random draws locally (no optimiser here)", file=out)
+    print(f"run-local: sweep of {len(params_list)} trial(s), {parallel} at a time, in {root}", file=out)
+
+    def one(index: int, params: dict[str, Any]) -> TrialResult:
+        run_dir = root / f"trial-{index:03d}"
+        print(f"run-local: trial {index}: {', '.join(f'{k}={_fmt(v)}' for k, v in params.items())}", file=out)
+        try:
+            run: LocalRunResult = run_local(trial_config(config, params), inputs=inputs, run_dir=run_dir,
+                                            stream=parallel == 1, console=console)
+        except AzureTrainerError as exc:
+            return TrialResult(index, params, 2, None, str(run_dir), 0.0, error=str(exc))
+        value = objective_value(run.run_dir, sweep.objective.metric) if run.exit_code == 0 else None
+        if run.exit_code == 0 and value is None:
+            return TrialResult(index, params, run.exit_code, None, str(run.run_dir), run.duration_s,
+                               error=f"no {sweep.objective.metric} in metrics.jsonl")
+        print(f"run-local: trial {index} finished: exit {run.exit_code}"
+              + (f", {sweep.objective.metric}={value:.4f}" if value is not None else ""), file=out)
+        return TrialResult(index, params, run.exit_code, value, str(run.run_dir), run.duration_s)
+
+    try:
+        if parallel == 1:
+            result.trials = [one(i, p) for i, p in enumerate(params_list)]
+        else:
+            with ThreadPoolExecutor(max_workers=parallel) as pool:
+                futures = [pool.submit(one, i, p) for i, p in enumerate(params_list)]
+                result.trials = [f.result() for f in futures]
+    except KeyboardInterrupt:
+        terminate_all("Ctrl-C")
+        raise
+    (root / "sweep.json").write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
+    return result

@@ -1,0 +1,238 @@
+"""Sweeps: the config section, the SDK sweep job and its export, a local sweep, and submit to the fake."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from azure_trainer import ConfigError, build_job, load_config, submit, to_yaml
+from azure_trainer.cli import main
+from azure_trainer.local.sweep_runner import objective_value, run_local_sweep, trial_config
+from azure_trainer.sweep import sample_trials
+from azure_trainer.testing import FakeAzureML, block_network
+
+REPO = Path(__file__).resolve().parents[1]
+GPU_ENV = "azureml://registries/azureml/environments/acpt-pytorch-2.2-cuda12.1/labels/latest"
+
+# A trial script whose "accuracy" is a known function of its arguments: the best trial is predictable.
+TRIAL_SCRIPT = textwrap.dedent("""\
+    import argparse, json, os, sys
+    p = argparse.ArgumentParser()
+    p.add_argument("--lr", type=float, required=True)
+    p.add_argument("--width", type=int, required=True)
+    p.add_argument("--output-dir", required=True)
+    a = p.parse_args()
+    if a.width == 13:
+        sys.exit(3)  # a failing trial
+    os.makedirs(a.output_dir, exist_ok=True)
+    with open(os.path.join(a.output_dir, "metrics.jsonl"), "w") as f:
+        f.write(json.dumps({"epoch": 1, "val_accuracy": 0.1}) + "\\n")
+        f.write(json.dumps({"epoch": 2, "val_accuracy": round(a.width / 100 - a.lr, 6)}) + "\\n")
+        f.write(json.dumps({"final": True, "test_accuracy": 0.5}) + "\\n")
+    """)
+
+
+def sweep_job(tmp_path: Path, sweep: dict, **extra) -> Path:
+    code = tmp_path / "src"
+    code.mkdir(exist_ok=True)
+    (code / "trial.py").write_text(TRIAL_SCRIPT)
+    config = {
+        "experiment": "sw",
+        "code": "src",
+        "script": "trial.py",
+        "args": {"lr": 0.1, "output-dir": "${{outputs.model}}"},
+        "outputs": {"model": {"type": "uri_folder"}},
+        "compute": {"gpu": "gpu-cluster", "cpu": "cpu-cluster"},
+        "environment": {"gpu": GPU_ENV, "cpu": "azureml:pytorch-cpu:1"},
+        "sweep": sweep,
+        **extra,
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+GRID = {
+    "sampling": "grid",
+    "search_space": {"lr": {"type": "choice", "values": [0.01, 0.05]},
+                     "width": {"type": "choice", "values": [10, 13, 40]}},
+    "objective": {"metric": "val_accuracy", "goal": "maximize"},
+    "limits": {"max_total_trials": 6, "max_concurrent_trials": 2},
+}
+
+
+def test_sample_sweep_job_exports_and_loads_back(tmp_path):
+    from azure.ai.ml import load_job
+
+    job = build_job(load_config(REPO / "jobs/digits-sweep.yaml"))
+    text = to_yaml(job)
+    assert text.startswith("$schema: https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json")
+    (tmp_path / "job.yaml").write_text(text)
+    back = load_job(tmp_path / "job.yaml")
+    assert back.type == "sweep"
+    assert back.objective.primary_metric == "val_accuracy" and back.objective.goal.lower() == "maximize"
+    assert set(back.search_space) == {"lr", "width", "batch_size"}
+    assert back.search_space["width"].values == [16, 32, 64]
+    lr = back.search_space["lr"]
+    assert math.isclose(math.exp(lr.min_value), 3e-4) and math.isclose(math.exp(lr.max_value), 1e-2)
+    assert back.limits.max_total_trials == 12 and back.limits.max_concurrent_trials == 4
+    assert back.early_termination.slack_factor == 0.1
+    assert "--lr ${{search_space.lr}}" in back.trial.command
+    assert "--batch-size ${{search_space.batch_size}}" in back.trial.command
+    assert back.compute == "gpu-cluster"
+    assert back.trial.environment_variables["AZURE_TRAINER_REQUIRE_GPU"] == "1"
+
+
+def test_every_distribution_builds(tmp_path):
+    space = {
+        "a": {"type": "choice", "values": ["x", "y"]},
+        "b": {"type": "randint", "upper": 5},
+        "c": {"type": "uniform", "min_value": 0, "max_value": 1},
+        "d": {"type": "quniform", "min_value": 0, "max_value": 10, "q": 2},
+        "e": {"type": "qloguniform", "min_value": 1, "max_value": 100, "q": 1},
+        "f": {"type": "normal", "mu": 0, "sigma": 1},
+        "g": {"type": "lognormal", "mu": 0, "sigma": 1},
+        "h": {"type": "qnormal", "mu": 0, "sigma": 1, "q": 1},
+        "i": {"type": "qlognormal", "mu": 0, "sigma": 1, "q": 1},
+    }
+    sweep = {"search_space": space, "objective": {"metric": "loss", "goal": "minimize"},
+             "early_termination": {"type": "median_stopping"}}
+    job = build_job(load_config(sweep_job(tmp_path, sweep)))
+    kinds = {k: type(v).__name__ for k, v in job.search_space.items()}
+    assert kinds == {"a": "Choice", "b": "Randint", "c": "Uniform", "d": "QUniform", "e": "QLogUniform",
+                     "f": "Normal", "g": "LogNormal", "h": "QNormal", "i": "QLogNormal"}
+    params = sample_trials(load_config(sweep_job(tmp_path, sweep)).sweep, 20, seed=1)
+    assert all(p["a"] in ("x", "y") and 0 <= p["b"] < 5 and 0 <= p["c"] <= 1 and p["d"] % 2 == 0 for p in params)
+
+
+BAD_SPACES = [
+    ({"search_space": {"lr": {"type": "uniform", "min_value": 1, "max_value": 0.1}}}, "sweep.search_space.lr.max_value",
+     "greater than min_value"),
+    ({"search_space": {"lr": {"type": "loguniform", "min_value": 0, "max_value": 0.1}}},
+     "sweep.search_space.lr.min_value", "> 0"),
+    ({"sampling": "grid", "search_space": {"lr": {"type": "uniform", "min_value": 0, "max_value": 1}}},
+     "sweep.search_space.lr.type", "grid sampling needs `choice`"),
+    ({"sampling": "grdi"}, "sweep.sampling", "did you mean 'grid'"),
+    ({"search_space": {"lr": {"type": "choice", "values": []}}}, "sweep.search_space.lr.values", "non-empty"),
+    ({"search_space": {"lr": {"type": "uniformm", "min_value": 0, "max_value": 1}}}, "sweep.search_space.lr.type",
+     "did you mean 'uniform'"),
+    ({"sampling": "bayesian", "early_termination": {"type": "median_stopping"}}, "sweep.early_termination",
+     "bayesian"),
+    ({"objective": {"metric": "acc", "goal": "maximise"}}, "sweep.objective.goal", "did you mean 'maximize'"),
+    ({"early_termination": {"type": "bandit"}}, "sweep.early_termination.slack_factor", "exactly one"),
+    ({"limits": {"max_total_trials": 2, "max_concurrent_trials": 4}}, "sweep.limits.max_concurrent_trials",
+     "cannot exceed"),
+]
+
+
+@pytest.mark.parametrize("change, key_path, message", BAD_SPACES, ids=[b[1] + ":" + b[2] for b in BAD_SPACES])
+def test_invalid_spaces_are_config_errors_with_the_key_path(tmp_path, change, key_path, message):
+    sweep = {"search_space": {"lr": {"type": "uniform", "min_value": 0.001, "max_value": 0.1}},
+             "objective": {"metric": "val_accuracy", "goal": "maximize"}}
+    sweep.update(change)
+    with pytest.raises(ConfigError) as info:
+        load_config(sweep_job(tmp_path, sweep))
+    assert info.value.key_path == key_path, str(info.value)
+    assert message in str(info.value)
+    assert info.value.line is not None
+
+
+def test_sweep_over_a_command_is_refused(tmp_path):
+    path = sweep_job(tmp_path, GRID)
+    data = yaml.safe_load(path.read_text())
+    data.pop("script"), data.pop("args")
+    data["command"] = "python trial.py"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="sweep needs `script`"):
+        load_config(path)
+
+
+def test_trial_config_is_the_plain_job_with_the_values():
+    config = load_config(REPO / "jobs/digits-sweep.yaml")
+    trial = trial_config(config, {"lr": 0.002, "width": 16, "batch-size": 64})
+    assert trial.sweep is None and trial.source == config.source
+    assert trial.args["lr"] == 0.002 and trial.args["batch-size"] == 64 and trial.args["epochs"] == 15
+
+
+def test_local_grid_sweep_picks_the_best_and_reports_a_failure(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(sweep_job(tmp_path, GRID), use_gpu=False)
+    result = run_local_sweep(config, parallel=2, sweep_dir=tmp_path / "sweep")
+    assert len(result.trials) == 6
+    failed = [t for t in result.trials if not t.ok]
+    assert {t.params["width"] for t in failed} == {13} and all(t.exit_code == 3 for t in failed)
+    best = result.best
+    assert best.params == {"lr": 0.01, "width": 40} and math.isclose(best.objective, 0.39)
+    ranked = [t.objective for t in result.ranked() if t.ok]
+    assert ranked == sorted(ranked, reverse=True)
+    board = result.leaderboard()
+    assert board.splitlines()[1].split()[:4] == ["1", str(best.index), "0.01", "40"]
+    assert "failed (exit 3)" in board
+    saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert saved["best_trial"] == best.index and len(saved["trials"]) == 6
+    assert objective_value(Path(best.run_dir), "val_accuracy") == best.objective
+
+
+def test_local_sweep_minimize_and_trials_through_the_cli(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    sweep = dict(GRID, objective={"metric": "val_accuracy", "goal": "minimize"})
+    path = sweep_job(tmp_path, sweep)
+    code = main(["run-local", str(path), "--cpu", "--trials", "3", "--output-dir", "out", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(data["trials"]) == 3
+    values = [t["objective"] for t in data["trials"] if t["objective"] is not None]
+    assert values[0] == min(values)
+
+
+def test_local_sweep_with_only_failures_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    sweep = dict(GRID, search_space={"lr": {"type": "choice", "values": [0.01]},
+                                     "width": {"type": "choice", "values": [13]}})
+    code = main(["run-local", str(sweep_job(tmp_path, sweep)), "--cpu"])
+    out = capsys.readouterr().out
+    assert code == 1 and "no trial finished" in out
+
+
+@pytest.mark.slow
+def test_local_random_sweep_of_the_real_script(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(REPO / "jobs/digits-sweep.yaml", ["args.epochs=1", "args.max-steps=15"], use_gpu=False)
+    result = run_local_sweep(config, trials=3, parallel=1, sweep_dir=tmp_path / "s")
+    assert len(result.trials) == 3 and all(t.ok for t in result.trials), result.leaderboard()
+    assert result.best.objective == max(t.objective for t in result.trials)
+
+
+def test_submit_creates_one_sweep_job(tmp_path):
+    fake = FakeAzureML()
+    with block_network() as attempts, fake.patch_sdk():
+        ml = fake.ml_client()
+        result = submit(load_config(sweep_job(tmp_path, GRID), use_gpu=True), ml)
+    assert attempts == [] and fake.unhandled == []
+    puts = fake.requests_matching("PUT", r"/jobs/[^/?]+(\?|$)")
+    assert len(puts) == 1 and list(fake.jobs) == [result.name]
+    props = puts[0].json["properties"]
+    assert props["jobType"] == "Sweep"
+    assert props["objective"]["goal"].lower() == "maximize" and props["objective"]["primaryMetric"] == "val_accuracy"
+    assert props["samplingAlgorithm"]["samplingAlgorithmType"] == "Grid"
+    space = props["searchSpace"]
+    assert space["lr"] == ["choice", [[0.01, 0.05]]] and space["width"] == ["choice", [[10, 13, 40]]]
+    assert props["computeId"].endswith("/computes/gpu-cluster")
+    assert "--lr ${{search_space.lr}}" in props["trial"]["command"]
+    assert props["trial"]["environmentId"] == GPU_ENV
+
+
+def test_submit_sweep_is_preflighted_on_the_trials_compute(tmp_path):
+    fake = FakeAzureML()
+    with block_network(), fake.patch_sdk():
+        from azure_trainer import PreflightError
+
+        with pytest.raises(PreflightError) as info:
+            submit(load_config(sweep_job(tmp_path, GRID, compute="cpu-cluster"), use_gpu=True), fake.ml_client())
+    assert "gpu-on-cpu-vm" in {f.code for f in info.value.findings}
+    assert fake.requests_matching("PUT", r"/jobs/") == []
