@@ -42,8 +42,11 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float, device: tor
 
 
 def make_scheduler(optimizer, lr: float, total_steps: int):
-    """One-cycle: short warm-up, then cosine annealing to ~0 over the whole run."""
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(1, total_steps),
+    """One-cycle: short warm-up, then cosine annealing to ~0 over the whole run.
+
+    At least 10 steps: OneCycleLR divides by zero when its warm-up phase rounds to zero steps.
+    """
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(10, total_steps),
                                                pct_start=0.2, cycle_momentum=False, div_factor=10.0,
                                                final_div_factor=100.0)
 

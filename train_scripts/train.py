@@ -246,9 +246,9 @@ def run(args) -> int:
             raw.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             sched_state = state["scheduler"]
-            if sched_state.get("total_steps") != total_steps:
+            if sched_state.get("total_steps") != scheduler.total_steps:
                 # --epochs/--max-steps changed since the checkpoint: keep the position, stretch the schedule.
-                log(f"WARNING: schedule length changed ({sched_state.get('total_steps')} -> {total_steps} steps)")
+                log(f"WARNING: schedule length changed ({sched_state.get('total_steps')} -> {scheduler.total_steps} steps)")
                 fresh = engine.make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=args.lr),
                                               args.lr, total_steps)
                 sched_state = {**sched_state, "total_steps": fresh.total_steps,
