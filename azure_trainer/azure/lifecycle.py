@@ -72,8 +72,7 @@ def list_jobs(ml_client: Any, *, experiment: str | None = None, limit: int = 20)
         return [job_summary(j) for j in islice(jobs, limit)]
 
 
-def stream_logs(ml_client: Any, name: str, *, attempts: int = 5, wait_s: float = 5.0,
-                sleep: Any = time.sleep) -> dict[str, Any]:
+def stream_logs(ml_client: Any, name: str, *, attempts: int = 5, wait_s: float = 5.0) -> dict[str, Any]:
     """Stream job ``name``'s logs until it ends; reconnect after a dropped connection.
 
     Returns the final status. Ctrl-C (KeyboardInterrupt) propagates to the caller, which stops
@@ -93,5 +92,5 @@ def stream_logs(ml_client: Any, name: str, *, attempts: int = 5, wait_s: float =
                 raise
             failures += 1
             print(f"azure-trainer: connection lost ({failures}/{attempts}); reconnecting to job {name} ...")
-            sleep(wait_s)
+            time.sleep(wait_s)
     return job_status(ml_client, name)
