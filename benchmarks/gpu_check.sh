@@ -126,4 +126,5 @@ md.append("")
 md.append(f"overall: {'OK' if report['ok'] else 'FAIL'}")
 (out / "gpu_check.md").write_text("\n".join(md) + "\n")
 print("\n".join(md))
+raise SystemExit(0 if report["ok"] else 1)
 PYEOF

@@ -268,3 +268,48 @@ def test_runs_from_inside_train_scripts(tmp_path):
               script=Path("train.py"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "model.pt").exists() and read_metrics(tmp_path)[-1]["final"] is True
+
+
+def _child_with_rank(parent: int, rank: int) -> int | None:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and f"RANK={rank}".encode() in environ:
+            return int(entry)
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the rank-1 worker through /proc")
+def test_sigterm_on_one_rank_gives_one_consistent_checkpoint_and_resumes(tmp_path):
+    out = tmp_path / "out"
+    args = ["--epochs", "3", "--threads", "1", "--output-dir", str(out)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", str(TRAIN), *args]
+    proc = subprocess.Popen([*cmd, "--step-delay", "0.1"], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        if line.startswith("schedule:"):
+            break
+    time.sleep(random.Random().uniform(0.5, 3.0))
+    rank1 = _child_with_rank(proc.pid, 1)
+    assert rank1 is not None
+    os.kill(rank1, signal.SIGTERM)  # only rank 1 is told; rank 0 must stop at the same step
+    stdout, _ = proc.communicate(timeout=90)
+    assert proc.returncode != 0  # torchrun reports the ranks' exit 75 as a failed run (its exit code is 1)
+    assert "exitcode: 75" in stdout
+    m = re.search(r"checkpoint written at epoch (\d+) step (\d+) \(global step (\d+)\)", stdout)
+    assert m, stdout[-3000:]
+    global_step = int(m.group(3))
+    assert (out / "checkpoints" / f"ckpt-{global_step:09d}.pt").exists() and not (out / "model.pt").exists()
+
+    r = torchrun(args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"(global step {global_step})" in r.stdout and "resumed from checkpoint" in r.stdout
+    final = read_metrics(out)[-1]
+    assert final["final"] and final["resumed_from_step"] == global_step and final["step"] == 3 * 19

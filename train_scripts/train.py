@@ -182,6 +182,8 @@ def run(args) -> int:
             print(*a, **k, flush=True)
 
     # 1. Device first: the strict-GPU check must fail before any data is read.
+    if args.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts: set it first
     try:
         device = select_device(args.device, info.local_rank)
     except GPURequiredError as exc:
@@ -241,7 +243,8 @@ def run(args) -> int:
     # 4. Resume from the newest checkpoint that loads cleanly.
     epoch, step_in_epoch, global_step, resumed_from = 0, 0, 0, None
     if not args.no_resume:
-        state, path = checkpoint.load_latest(ckpt_dir, map_location=device, log=print if is_main else _quiet)
+        # map to the CPU: RNG states must stay CPU ByteTensors; load_state_dict moves the rest to the device.
+        state, path = checkpoint.load_latest(ckpt_dir, map_location="cpu", log=print if is_main else _quiet)
         if state is not None:
             raw.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
