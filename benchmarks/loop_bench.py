@@ -20,12 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "train_scripts"))
 
-import torch  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
-
 import data as data_mod  # noqa: E402
 import engine  # noqa: E402
 import model as model_mod  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -33,16 +32,33 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def optimised_throughput(model, ds: data_mod.Dataset, device, batch_size: int, steps: int, warmup: int,
-                         precision: str = "auto", lr: float = 1e-3) -> float:
+def optimised_throughput(
+    model,
+    ds: data_mod.Dataset,
+    device,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    precision: str = "auto",
+    lr: float = 1e-3,
+) -> float:
     """Samples/s of engine.Trainer for ``steps`` steps after ``warmup`` (one host read at the end)."""
     precision = engine.resolve_precision(precision, device)
     channels_last = device.type == "cuda"
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     opt = engine.make_optimizer(model, lr, 0.0, device)
     sched = engine.make_scheduler(opt, lr, warmup + steps + 1)
-    tr = engine.Trainer(model, model, opt, sched, ds.train, device, precision=precision, batch_size=batch_size,
-                        channels_last=channels_last)
+    tr = engine.Trainer(
+        model,
+        model,
+        opt,
+        sched,
+        ds.train,
+        device,
+        precision=precision,
+        batch_size=batch_size,
+        channels_last=channels_last,
+    )
     state = {"epoch": 0, "s": tr.steps_per_epoch}
     plan = [None, None]
 
@@ -65,14 +81,16 @@ def optimised_throughput(model, ds: data_mod.Dataset, device, batch_size: int, s
     return steps * tr.batch_size / (time.perf_counter() - t)
 
 
-def textbook_throughput(model, ds: data_mod.Dataset, device, batch_size: int, steps: int, warmup: int,
-                        lr: float = 1e-3) -> float:
+def textbook_throughput(
+    model, ds: data_mod.Dataset, device, batch_size: int, steps: int, warmup: int, lr: float = 1e-3
+) -> float:
     """Samples/s of the loop from the tutorials: DataLoader, .to(device) per batch, .item() per step."""
     model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
-    loader = DataLoader(TensorDataset(ds.train.images, ds.train.labels), batch_size=batch_size, shuffle=True,
-                        drop_last=True)
+    loader = DataLoader(
+        TensorDataset(ds.train.images, ds.train.labels), batch_size=batch_size, shuffle=True, drop_last=True
+    )
     running_loss, correct, seen = 0.0, 0, 0
 
     def batches():
@@ -109,12 +127,23 @@ def compare(ds, device, width, depth, batch_size, steps, warmup, rounds=2) -> di
     base = model_mod.build_model(ds.in_channels, ds.num_classes, width, depth, ds.image_size)
     best_opt = best_txt = 0.0
     for _ in range(rounds):
-        best_txt = max(best_txt, textbook_throughput(copy.deepcopy(base), ds, device, batch_size, steps, warmup))
-        best_opt = max(best_opt, optimised_throughput(copy.deepcopy(base), ds, device, batch_size, steps, warmup))
-    return {"device": str(device), "textbook_samples_per_second": best_txt,
-            "optimised_samples_per_second": best_opt, "ratio": best_opt / best_txt,
-            "batch_size": batch_size, "steps": steps, "width": width, "depth": depth,
-            "precision": engine.resolve_precision("auto", device)}
+        best_txt = max(
+            best_txt, textbook_throughput(copy.deepcopy(base), ds, device, batch_size, steps, warmup)
+        )
+        best_opt = max(
+            best_opt, optimised_throughput(copy.deepcopy(base), ds, device, batch_size, steps, warmup)
+        )
+    return {
+        "device": str(device),
+        "textbook_samples_per_second": best_txt,
+        "optimised_samples_per_second": best_opt,
+        "ratio": best_opt / best_txt,
+        "batch_size": batch_size,
+        "steps": steps,
+        "width": width,
+        "depth": depth,
+        "precision": engine.resolve_precision("auto", device),
+    }
 
 
 def main(argv=None) -> int:
@@ -138,15 +167,23 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     ds = data_mod.load_dataset(args.dataset, None, args.synthetic_size)
     res = compare(ds, device, args.width, args.depth, args.batch_size, args.steps, args.warmup)
-    res.update(dataset=ds.name, machine=f"{platform.machine()} {torch.get_num_threads()} threads, "
-               + (torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"),
-               torch=torch.__version__)
-    print(f"loop_bench: {ds.name}, SmallCNN width {args.width} depth {args.depth}, batch {args.batch_size}, "
-          f"{args.steps} steps, {res['machine']}\n")
+    res.update(
+        dataset=ds.name,
+        machine=f"{platform.machine()} {torch.get_num_threads()} threads, "
+        + (torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"),
+        torch=torch.__version__,
+    )
+    print(
+        f"loop_bench: {ds.name}, SmallCNN width {args.width} depth {args.depth}, batch {args.batch_size}, "
+        f"{args.steps} steps, {res['machine']}\n"
+    )
     print("| device | textbook samples/s | optimised samples/s | ratio |")
     print("|---|---:|---:|---:|")
-    print(f"| {device} | {res['textbook_samples_per_second']:,.0f} | {res['optimised_samples_per_second']:,.0f} "
-          f"| {res['ratio']:.2f}x |")
+    print(
+        f"| {device} | {res['textbook_samples_per_second']:,.0f} "
+        f"| {res['optimised_samples_per_second']:,.0f} "
+        f"| {res['ratio']:.2f}x |"
+    )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=2))

@@ -27,18 +27,28 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "train_scripts"))
 
-import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
 import data as data_mod  # noqa: E402
 import engine  # noqa: E402
 import loop_bench  # noqa: E402
 import model as model_mod  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 # Dense peak TFLOP/s for the dtype the script uses there (bf16 on these GPUs).
-GPU_PEAK_TFLOPS = [("H100 SXM", 989.0), ("H100 NVL", 835.0), ("H100 PCIe", 756.0), ("H100", 989.0),
-                   ("H200", 989.0), ("GH200", 989.0), ("A100", 312.0), ("A10", 125.0), ("L40S", 362.0),
-                   ("L4", 121.0), ("V100", 125.0), ("T4", 65.0)]
+GPU_PEAK_TFLOPS = [
+    ("H100 SXM", 989.0),
+    ("H100 NVL", 835.0),
+    ("H100 PCIe", 756.0),
+    ("H100", 989.0),
+    ("H200", 989.0),
+    ("GH200", 989.0),
+    ("A100", 312.0),
+    ("A10", 125.0),
+    ("L40S", 362.0),
+    ("L4", 121.0),
+    ("V100", 125.0),
+    ("T4", 65.0),
+]
 TARGET_ACCURACY = 0.98
 
 
@@ -70,8 +80,15 @@ def flops_per_step(model, ds, device, batch_size, precision) -> int:
 def time_to_accuracy(device: str, quick: bool, threads: int | None) -> dict:
     """Run train.py with its defaults on digits; time to the first epoch with val_accuracy >= 98%."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, str(ROOT / "train_scripts" / "train.py"), "--device", device, "--output-dir", tmp,
-               "--no-resume"]
+        cmd = [
+            sys.executable,
+            str(ROOT / "train_scripts" / "train.py"),
+            "--device",
+            device,
+            "--output-dir",
+            tmp,
+            "--no-resume",
+        ]
         if quick:
             cmd += ["--epochs", "2"]
         if threads:
@@ -88,8 +105,12 @@ def time_to_accuracy(device: str, quick: bool, threads: int | None) -> dict:
         elapsed += m["epoch_time_s"]
         if reached is None and m["val_accuracy"] >= TARGET_ACCURACY:
             reached = elapsed
-    return {"time_to_98_val_accuracy_s": reached, "train_time_s": elapsed, "epochs": len(epochs),
-            "final_test_accuracy": final["test_accuracy"]}
+    return {
+        "time_to_98_val_accuracy_s": reached,
+        "train_time_s": elapsed,
+        "epochs": len(epochs),
+        "final_test_accuracy": final["test_accuracy"],
+    }
 
 
 def bench_device(device: torch.device, ds, args) -> dict:
@@ -97,24 +118,37 @@ def bench_device(device: torch.device, ds, args) -> dict:
     torch.manual_seed(0)
     model = model_mod.build_model(ds.in_channels, ds.num_classes, args.width, args.depth, ds.image_size)
     flops = flops_per_step(model, ds, device, args.batch_size, precision)
-    sps = loop_bench.optimised_throughput(copy.deepcopy(model), ds, device, args.batch_size, args.steps,
-                                          args.warmup)
+    sps = loop_bench.optimised_throughput(
+        copy.deepcopy(model), ds, device, args.batch_size, args.steps, args.warmup
+    )
     step_time = args.batch_size / sps
     achieved = flops / step_time / 1e12
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
-        peak, peak_note = gpu_peak_tflops(name), "table (dense bf16)" if precision == "bf16" else "table (bf16; fp32 used)"
+        peak, peak_note = (
+            gpu_peak_tflops(name),
+            "table (dense bf16)" if precision == "bf16" else "table (bf16; fp32 used)",
+        )
     else:
         name = platform.processor() or platform.machine()
         peak, peak_note = cpu_peak_tflops_estimate(), "rough estimate (AVX2 fp32, 2.5 GHz), not a spec"
-    loops = loop_bench.compare(ds, device, args.width, args.depth, args.batch_size, max(3, args.steps // 2),
-                               args.warmup, rounds=1)
-    out = {"device": str(device), "name": name, "precision": precision, "samples_per_second": sps,
-           "step_time_s": step_time, "flops_per_step": flops, "achieved_tflops": achieved,
-           "peak_tflops": peak, "peak_source": peak_note,
-           "mfu": achieved / peak if peak else None,
-           "optimised_vs_textbook_ratio": loops["ratio"],
-           "textbook_samples_per_second": loops["textbook_samples_per_second"]}
+    loops = loop_bench.compare(
+        ds, device, args.width, args.depth, args.batch_size, max(3, args.steps // 2), args.warmup, rounds=1
+    )
+    out = {
+        "device": str(device),
+        "name": name,
+        "precision": precision,
+        "samples_per_second": sps,
+        "step_time_s": step_time,
+        "flops_per_step": flops,
+        "achieved_tflops": achieved,
+        "peak_tflops": peak,
+        "peak_source": peak_note,
+        "mfu": achieved / peak if peak else None,
+        "optimised_vs_textbook_ratio": loops["ratio"],
+        "textbook_samples_per_second": loops["textbook_samples_per_second"],
+    }
     out.update(time_to_accuracy(device.type, args.quick, args.threads if device.type == "cpu" else None))
     return out
 
@@ -125,11 +159,15 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--depth", type=int, default=3)
-    p.add_argument("--steps", type=int, default=None, help="timed steps (default: 10 on CPU-only, 100 with a GPU)")
+    p.add_argument(
+        "--steps", type=int, default=None, help="timed steps (default: 10 on CPU-only, 100 with a GPU)"
+    )
     p.add_argument("--warmup", type=int, default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--cpu-only", action="store_true", help="skip CUDA even if present")
-    p.add_argument("--quick", action="store_true", help="tiny setting for tests: 1024 images, batch 128, 3 steps")
+    p.add_argument(
+        "--quick", action="store_true", help="tiny setting for tests: 1024 images, batch 128, 3 steps"
+    )
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args(argv)
     if args.threads:
@@ -147,24 +185,44 @@ def main(argv=None) -> int:
         a = copy.copy(args)
         a.steps = args.steps or (10 if dev.type == "cpu" else 100)
         results[dev.type] = bench_device(dev, ds, a)
-    speedup = (results["cuda"]["samples_per_second"] / results["cpu"]["samples_per_second"]) if has_gpu else None
-    report = {"gpu_available": has_gpu,
-              "note": None if has_gpu else "no CUDA device visible: CPU columns only",
-              "setting": {"dataset": ds.name, "image": "3x32x32", "batch_size": args.batch_size,
-                          "width": args.width, "depth": args.depth, "quick": args.quick},
-              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-              "devices": results, "gpu_vs_cpu_speedup": speedup, "wall_time_s": time.perf_counter() - t0}
-    print(f"train_bench: {ds.name} 3x32x32, SmallCNN width {args.width} depth {args.depth}, batch "
-          f"{args.batch_size}; {report['machine']}")
+    speedup = (
+        (results["cuda"]["samples_per_second"] / results["cpu"]["samples_per_second"]) if has_gpu else None
+    )
+    report = {
+        "gpu_available": has_gpu,
+        "note": None if has_gpu else "no CUDA device visible: CPU columns only",
+        "setting": {
+            "dataset": ds.name,
+            "image": "3x32x32",
+            "batch_size": args.batch_size,
+            "width": args.width,
+            "depth": args.depth,
+            "quick": args.quick,
+        },
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        "devices": results,
+        "gpu_vs_cpu_speedup": speedup,
+        "wall_time_s": time.perf_counter() - t0,
+    }
+    print(
+        f"train_bench: {ds.name} 3x32x32, SmallCNN width {args.width} depth {args.depth}, batch "
+        f"{args.batch_size}; {report['machine']}"
+    )
     if not has_gpu:
         print("NOTE: no GPU here (no CUDA device visible) - CPU columns only.")
     print()
-    rows = [("samples/s", "samples_per_second", "{:,.0f}"), ("step time (s)", "step_time_s", "{:.4f}"),
-            ("precision", "precision", "{}"), ("FLOPs/step (G)", "flops_per_step", None),
-            ("achieved TFLOP/s", "achieved_tflops", "{:.3f}"), ("peak TFLOP/s", "peak_tflops", "{}"),
-            ("MFU", "mfu", "{:.1%}"), ("optimised/textbook loop", "optimised_vs_textbook_ratio", "{:.2f}x"),
-            ("digits: time to 98% val (s)", "time_to_98_val_accuracy_s", "{:.2f}"),
-            ("digits: final test accuracy", "final_test_accuracy", "{:.4f}")]
+    rows = [
+        ("samples/s", "samples_per_second", "{:,.0f}"),
+        ("step time (s)", "step_time_s", "{:.4f}"),
+        ("precision", "precision", "{}"),
+        ("FLOPs/step (G)", "flops_per_step", None),
+        ("achieved TFLOP/s", "achieved_tflops", "{:.3f}"),
+        ("peak TFLOP/s", "peak_tflops", "{}"),
+        ("MFU", "mfu", "{:.1%}"),
+        ("optimised/textbook loop", "optimised_vs_textbook_ratio", "{:.2f}x"),
+        ("digits: time to 98% val (s)", "time_to_98_val_accuracy_s", "{:.2f}"),
+        ("digits: final test accuracy", "final_test_accuracy", "{:.4f}"),
+    ]
     print("| metric | " + " | ".join(results) + " |")
     print("|---|" + "---:|" * len(results))
     for label, key, fmt in rows:

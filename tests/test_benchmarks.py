@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "TRAIN_DISABLE_MLFLOW": "1"}
     env.pop("AZURE_TRAINER_REQUIRE_GPU", None)
-    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.slow
@@ -28,7 +34,9 @@ def test_loop_bench_quick_reports_both_loops(tmp_path):
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     assert res["textbook_samples_per_second"] > 0 and res["optimised_samples_per_second"] > 0
-    assert res["ratio"] == pytest.approx(res["optimised_samples_per_second"] / res["textbook_samples_per_second"])
+    assert res["ratio"] == pytest.approx(
+        res["optimised_samples_per_second"] / res["textbook_samples_per_second"]
+    )
     assert res["device"] == "cpu" and res["dataset"] == "digits"
     assert "| device | textbook samples/s | optimised samples/s | ratio |" in r.stdout
 
@@ -40,8 +48,17 @@ def test_train_bench_quick_cpu_columns_and_no_gpu_note(tmp_path):
     assert r.returncode == 0, r.stderr
     rep = json.loads(out.read_text())
     cpu = rep["devices"]["cpu"]
-    for key in ("samples_per_second", "step_time_s", "flops_per_step", "achieved_tflops", "peak_tflops", "mfu",
-                "optimised_vs_textbook_ratio", "train_time_s", "final_test_accuracy"):
+    for key in (
+        "samples_per_second",
+        "step_time_s",
+        "flops_per_step",
+        "achieved_tflops",
+        "peak_tflops",
+        "mfu",
+        "optimised_vs_textbook_ratio",
+        "train_time_s",
+        "final_test_accuracy",
+    ):
         assert cpu[key] > 0, key
     assert cpu["precision"] == "fp32" and "estimate" in cpu["peak_source"]
     assert "time_to_98_val_accuracy_s" in cpu  # None in --quick (2 epochs rarely reach 98%)

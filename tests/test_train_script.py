@@ -30,24 +30,53 @@ import data as data_mod  # noqa: E402
 import model as model_mod  # noqa: E402
 
 FAST = ["--epochs", "5", "--threads", "1"]
-EPOCH_KEYS = {"epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-              "samples_per_second", "epoch_time_s", "lr", "resumed_from_step"}
+EPOCH_KEYS = {
+    "epoch",
+    "step",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "samples_per_second",
+    "epoch_time_s",
+    "lr",
+    "resumed_from_step",
+}
 
 
 def env(**extra) -> dict:
-    e = {k: v for k, v in os.environ.items()
-         if k not in ("AZURE_TRAINER_REQUIRE_GPU", "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    e = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in ("AZURE_TRAINER_REQUIRE_GPU", "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
     e.update({"PYTHONUNBUFFERED": "1", "TRAIN_DISABLE_MLFLOW": "1"}, **extra)
     return e
 
 
 def train(args, *, cwd=None, timeout=120, script=TRAIN, extra_env=None):
-    return subprocess.run([sys.executable, str(script), *args], cwd=cwd or ROOT, env=env(**(extra_env or {})),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd or ROOT,
+        env=env(**(extra_env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def torchrun(args, timeout=180):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", str(TRAIN), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--standalone",
+        str(TRAIN),
+        *args,
+    ]
     return subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout)
 
 
@@ -101,7 +130,12 @@ def test_digits_accuracy_metrics_schema_and_model_rebuild(tmp_path):
     split, raw = digits_raw_test()
     assert rebuilt_accuracy(out / "model.pt", split, raw) == pytest.approx(final["test_accuracy"], abs=1e-6)
     assert model_mod.load_model(out / "model.pt")[1]["config"] == {
-        "in_channels": 1, "num_classes": 10, "width": 32, "depth": 3, "image_size": 8}
+        "in_channels": 1,
+        "num_classes": 10,
+        "width": 32,
+        "depth": 3,
+        "image_size": 8,
+    }
 
 
 @pytest.mark.parametrize("how", ["env", "flag"])
@@ -121,8 +155,10 @@ def test_strict_gpu_mode_exits_78_before_loading_data(tmp_path, how):
 
 
 def test_cpu_job_without_gpu_requirement_runs(tmp_path):
-    r = train(["--max-steps", "2", "--threads", "1", "--output-dir", str(tmp_path)],
-              extra_env={"AZURE_TRAINER_REQUIRE_GPU": "0"})
+    r = train(
+        ["--max-steps", "2", "--threads", "1", "--output-dir", str(tmp_path)],
+        extra_env={"AZURE_TRAINER_REQUIRE_GPU": "0"},
+    )
     assert r.returncode == 0, r.stderr
     assert read_metrics(tmp_path)[-1]["step"] == 2
 
@@ -130,9 +166,27 @@ def test_cpu_job_without_gpu_requirement_runs(tmp_path):
 def test_cli_help_and_usage_errors():
     r = train(["--help"])
     assert r.returncode == 0
-    for flag in ("--epochs", "--batch-size", "--lr", "--seed", "--max-steps", "--device", "--data", "--output-dir",
-                 "--checkpoint-dir", "--checkpoint-every", "--deterministic", "--compile", "--width", "--depth",
-                 "--precision", "--step-delay", "data.npz", "exit codes", "metrics.jsonl"):
+    for flag in (
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--seed",
+        "--max-steps",
+        "--device",
+        "--data",
+        "--output-dir",
+        "--checkpoint-dir",
+        "--checkpoint-every",
+        "--deterministic",
+        "--compile",
+        "--width",
+        "--depth",
+        "--precision",
+        "--step-delay",
+        "data.npz",
+        "exit codes",
+        "metrics.jsonl",
+    ):
         assert flag in r.stdout, flag
     assert train(["--epochs", "0"]).returncode == 2
     assert train(["--device", "tpu"]).returncode == 2
@@ -148,8 +202,14 @@ def test_sigterm_mid_epoch_then_resume_is_bit_identical(tmp_path):
     out = tmp_path / "run"
     delay = random.Random().uniform(0.3, 4.0)  # ~19 steps/epoch at 0.07 s/step: lands anywhere in the run
     print(f"SIGTERM after {delay:.2f}s of training")
-    proc = subprocess.Popen([sys.executable, str(TRAIN), *common, "--output-dir", str(out), "--step-delay", "0.07"],
-                            cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(TRAIN), *common, "--output-dir", str(out), "--step-delay", "0.07"],
+        cwd=ROOT,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:  # wait until training is about to start
         if line.startswith("schedule:"):
             break
@@ -264,8 +324,11 @@ def test_bad_data_dir_is_a_clear_error(tmp_path):
 
 
 def test_runs_from_inside_train_scripts(tmp_path):
-    r = train(["--max-steps", "2", "--threads", "1", "--output-dir", str(tmp_path)], cwd=SCRIPTS,
-              script=Path("train.py"))
+    r = train(
+        ["--max-steps", "2", "--threads", "1", "--output-dir", str(tmp_path)],
+        cwd=SCRIPTS,
+        script=Path("train.py"),
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "model.pt").exists() and read_metrics(tmp_path)[-1]["final"] is True
 
@@ -290,9 +353,24 @@ def _child_with_rank(parent: int, rank: int) -> int | None:
 def test_sigterm_on_one_rank_gives_one_consistent_checkpoint_and_resumes(tmp_path):
     out = tmp_path / "out"
     args = ["--epochs", "3", "--threads", "1", "--output-dir", str(out)]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", str(TRAIN), *args]
-    proc = subprocess.Popen([*cmd, "--step-delay", "0.1"], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--standalone",
+        str(TRAIN),
+        *args,
+    ]
+    proc = subprocess.Popen(
+        [*cmd, "--step-delay", "0.1"],
+        cwd=ROOT,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     for line in proc.stdout:
         if line.startswith("schedule:"):
             break

@@ -66,7 +66,7 @@ REQUIRED_KEYS = ("model", "optimizer", "scheduler", "epoch", "step_in_epoch", "g
 
 
 def load_latest(directory, map_location="cpu", log=print) -> tuple[dict, Path] | tuple[None, None]:
-    """The newest checkpoint that loads and has every required key; corrupt ones are skipped with a warning."""
+    """The newest checkpoint that loads and has every required key; skips corrupt ones, warning."""
     for path in list_checkpoints(directory):
         try:
             # weights_only=False: the checkpoint holds python/numpy RNG states; it is our own file.
@@ -76,5 +76,8 @@ def load_latest(directory, map_location="cpu", log=print) -> tuple[dict, Path] |
                 raise ValueError(f"missing keys {missing}")
             return state, path
         except Exception as exc:  # noqa: BLE001 - any failure to read means "try the previous one"
-            log(f"WARNING: skipping unreadable checkpoint {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            log(
+                f"WARNING: skipping unreadable checkpoint {path}: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
     return None, None

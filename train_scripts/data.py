@@ -59,8 +59,10 @@ class Dataset:
     std: list[float]
 
     def describe(self) -> str:
-        return (f"data {self.name}: train {len(self.train)} / val {len(self.val)} / test {len(self.test)}, "
-                f"{self.in_channels}x{self.image_size}x{self.image_size}, {self.num_classes} classes")
+        return (
+            f"data {self.name}: train {len(self.train)} / val {len(self.val)} / test {len(self.test)}, "
+            f"{self.in_channels}x{self.image_size}x{self.image_size}, {self.num_classes} classes"
+        )
 
 
 def read_csv_rows(path: Path) -> np.ndarray:
@@ -75,7 +77,9 @@ def _rows_to_images(rows: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarr
     pixels = rows.shape[1] - 1
     side = int(round(math.sqrt(pixels)))
     if side * side != pixels:
-        raise ValueError(f"{source}: {pixels} pixel columns is not a square image (expected H*H + 1 label column)")
+        raise ValueError(
+            f"{source}: {pixels} pixel columns is not a square image (expected H*H + 1 label column)"
+        )
     return rows[:, :-1].reshape(-1, 1, side, side), rows[:, -1].astype(np.int64)
 
 
@@ -91,8 +95,11 @@ def load_folder_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, int | None]:
         files = [path]
     elif path.is_dir():
         npz = path / "data.npz"
-        files = [npz] if npz.exists() else sorted(
-            p for p in path.iterdir() if p.name.endswith(".csv") or p.name.endswith(".csv.gz"))
+        files = (
+            [npz]
+            if npz.exists()
+            else sorted(p for p in path.iterdir() if p.name.endswith(".csv") or p.name.endswith(".csv.gz"))
+        )
     else:
         raise FileNotFoundError(f"--data {path}: no such file or folder")
     if not files:
@@ -107,7 +114,9 @@ def load_folder_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, int | None]:
         if images.ndim == 3:
             images = images[:, None]
         if images.ndim != 4 or images.shape[2] != images.shape[3]:
-            raise ValueError(f"{files[0]}: images must be (N, H, W) or (N, C, H, W) with H == W, got {images.shape}")
+            raise ValueError(
+                f"{files[0]}: images must be (N, H, W) or (N, C, H, W) with H == W, got {images.shape}"
+            )
         if images.shape[0] != labels.shape[0]:
             raise ValueError(f"{files[0]}: {images.shape[0]} images but {labels.shape[0]} labels")
         return images, labels, num_classes
@@ -115,8 +124,9 @@ def load_folder_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, int | None]:
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), None
 
 
-def synthetic_arrays(n: int, image_size: int = 32, channels: int = 3, num_classes: int = 10,
-                     noise: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_arrays(
+    n: int, image_size: int = 32, channels: int = 3, num_classes: int = 10, noise: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Learnable synthetic images: a smooth per-class template, randomly shifted, scaled, plus noise.
 
     The class is in the template's shape, so a CNN must learn it; the noise and shifts keep it from
@@ -124,20 +134,21 @@ def synthetic_arrays(n: int, image_size: int = 32, channels: int = 3, num_classe
     """
     g = torch.Generator().manual_seed(SYNTHETIC_SEED)
     coarse = torch.randn(num_classes, channels, 4, 4, generator=g)
-    templates = torch.nn.functional.interpolate(coarse, size=(image_size, image_size), mode="bicubic",
-                                                align_corners=False)
+    templates = torch.nn.functional.interpolate(
+        coarse, size=(image_size, image_size), mode="bicubic", align_corners=False
+    )
     templates = templates / templates.flatten(1).std(dim=1).view(-1, 1, 1, 1)
     labels = torch.randint(0, num_classes, (n,), generator=g)
     images = torch.empty(n, channels, image_size, image_size)
     max_shift = max(1, image_size // 8)
     for start in range(0, n, 4096):
-        y = labels[start:start + 4096]
+        y = labels[start : start + 4096]
         x = templates[y]
         shift = torch.randint(-max_shift, max_shift + 1, (2,), generator=g).tolist()
         x = torch.roll(x, shifts=shift, dims=(2, 3))
         scale = 0.5 + torch.rand(len(y), 1, 1, 1, generator=g)
         x = x * scale + noise * torch.randn(x.shape, generator=g)
-        images[start:start + 4096] = x
+        images[start : start + 4096] = x
     return images, labels
 
 
@@ -151,8 +162,8 @@ def split_indices(labels: np.ndarray, fractions=SPLIT_FRACTIONS, seed: int = SPL
         n_train = int(round(fractions[0] * len(idx)))
         n_val = int(round(fractions[1] * len(idx)))
         parts[0].append(idx[:n_train])
-        parts[1].append(idx[n_train:n_train + n_val])
-        parts[2].append(idx[n_train + n_val:])
+        parts[1].append(idx[n_train : n_train + n_val])
+        parts[2].append(idx[n_train + n_val :])
     out = []
     for p in parts:
         joined = np.concatenate(p)
@@ -173,14 +184,18 @@ def build_dataset(name: str, images, labels, num_classes: int | None = None) -> 
     std = images[tr].std(dim=(0, 2, 3)).clamp_min(1e-6)
 
     def norm(idx):
-        return Split(((images[idx] - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)).contiguous(), labels[idx])
+        return Split(
+            ((images[idx] - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)).contiguous(), labels[idx]
+        )
 
-    return Dataset(name, norm(tr), norm(va), norm(te), k, images.shape[1], images.shape[2],
-                   mean.tolist(), std.tolist())
+    return Dataset(
+        name, norm(tr), norm(va), norm(te), k, images.shape[1], images.shape[2], mean.tolist(), std.tolist()
+    )
 
 
-def load_dataset(dataset: str, data_dir: str | None, synthetic_size: int = 50_000,
-                 synthetic_image_size: int = 32) -> Dataset:
+def load_dataset(
+    dataset: str, data_dir: str | None, synthetic_size: int = 50_000, synthetic_image_size: int = 32
+) -> Dataset:
     """The dataset named on the command line: ``--data DIR`` wins over ``--dataset``."""
     if data_dir:
         images, labels, k = load_folder_arrays(Path(data_dir))

@@ -6,7 +6,6 @@ import os
 import platform
 
 import torch
-
 from contract import REQUIRE_GPU_ENV
 
 
@@ -29,11 +28,15 @@ def no_gpu_message(requested: str) -> str:
         "  - the compute target's VM size has no GPU (pick an NC/ND-series size, or set use_gpu: false);",
     ]
     if torch.version.cuda is None:
-        lines.append(f"  - this environment has a CPU build of torch ({torch.__version__}, torch.version.cuda is None)"
-                     " -> use a CUDA build / a GPU environment image;")
+        lines.append(
+            f"  - this environment has a CPU build of torch ({torch.__version__}, torch.version.cuda is None)"
+            " -> use a CUDA build / a GPU environment image;"
+        )
     else:
-        lines.append(f"  - a CPU build of torch in the environment (here torch {torch.__version__} is built for "
-                     f"CUDA {torch.version.cuda}, so check the driver instead);")
+        lines.append(
+            f"  - a CPU build of torch in the environment (here torch {torch.__version__} is built for "
+            f"CUDA {torch.version.cuda}, so check the driver instead);"
+        )
     if cvd is not None and cvd.strip() in ("", "-1", "none", "NoDevFiles"):
         lines.append(f"  - CUDA_VISIBLE_DEVICES={cvd!r} hides every GPU (it is set, and empty or invalid);")
     else:
@@ -79,13 +82,16 @@ def environment_lines(device: torch.device) -> list[str]:
     """The banner printed first: torch/CUDA versions, devices, bf16 support, CPU count."""
     lines = [
         f"torch {torch.__version__} | CUDA build {torch.version.cuda} | cuDNN "
-        f"{torch.backends.cudnn.version() if torch.cuda.is_available() else None} | python {platform.python_version()}",
+        f"{torch.backends.cudnn.version() if torch.cuda.is_available() else None} "
+        f"| python {platform.python_version()}",
     ]
     if torch.cuda.is_available():
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         lines.append(f"CUDA devices: {torch.cuda.device_count()} {names}")
     else:
         lines.append(f"CUDA devices: 0 (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
-    lines.append(f"device: {device} | bf16 supported: {bf16_supported(device)} | "
-                 f"CPU count: {os.cpu_count()} | torch threads: {torch.get_num_threads()}")
+    lines.append(
+        f"device: {device} | bf16 supported: {bf16_supported(device)} | "
+        f"CPU count: {os.cpu_count()} | torch threads: {torch.get_num_threads()}"
+    )
     return lines

@@ -37,13 +37,18 @@ def dist_info_from_env() -> DistInfo:
 
 
 def init(info: DistInfo, device: torch.device) -> None:
-    """Join the process group when WORLD_SIZE > 1: nccl on CUDA, gloo otherwise (MASTER_ADDR/PORT from env)."""
+    """Join the process group when WORLD_SIZE > 1: nccl on CUDA, else gloo (MASTER_ADDR/PORT from env)."""
     if not info.enabled:
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
     kwargs = {"device_id": device} if device.type == "cuda" else {}
-    dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size,
-                            timeout=datetime.timedelta(seconds=TIMEOUT_S), **kwargs)
+    dist.init_process_group(
+        backend=backend,
+        rank=info.rank,
+        world_size=info.world_size,
+        timeout=datetime.timedelta(seconds=TIMEOUT_S),
+        **kwargs,
+    )
 
 
 def shutdown() -> None:
@@ -59,7 +64,7 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
 
 
 def any_rank(flag: bool, device: torch.device) -> bool:
-    """True on every rank when ``flag`` is true on any rank (one tiny all-reduce; reading it syncs the host)."""
+    """True on every rank when ``flag`` is true on any rank (a tiny all-reduce; reading it syncs)."""
     if not (dist.is_available() and dist.is_initialized()):
         return flag
     t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import math
 
+import data as data_mod
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-import data as data_mod
 
 
 def autocast_context(device: torch.device, precision: str):
@@ -34,7 +33,7 @@ def resolve_precision(requested: str, device: torch.device) -> str:
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float, device: torch.device):
     """AdamW, fused on CUDA (one kernel for the whole update); foreach elsewhere."""
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)  # no weight decay on BN and biases
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     kwargs = {"fused": True} if device.type == "cuda" else {"foreach": True}
@@ -46,9 +45,15 @@ def make_scheduler(optimizer, lr: float, total_steps: int):
 
     At least 10 steps: OneCycleLR divides by zero when its warm-up phase rounds to zero steps.
     """
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(10, total_steps),
-                                               pct_start=0.2, cycle_momentum=False, div_factor=10.0,
-                                               final_div_factor=100.0)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=lr,
+        total_steps=max(10, total_steps),
+        pct_start=0.2,
+        cycle_momentum=False,
+        div_factor=10.0,
+        final_div_factor=100.0,
+    )
 
 
 class Trainer:
@@ -58,10 +63,23 @@ class Trainer:
     plain module for evaluation and saving.
     """
 
-    def __init__(self, model, raw_model, optimizer, scheduler, train: data_mod.Split, device: torch.device,
-                 precision: str = "fp32", batch_size: int = 128, seed: int = 0, rank: int = 0,
-                 world_size: int = 1, augment_shift: int = 0, label_smoothing: float = 0.0,
-                 channels_last: bool = False):
+    def __init__(
+        self,
+        model,
+        raw_model,
+        optimizer,
+        scheduler,
+        train: data_mod.Split,
+        device: torch.device,
+        precision: str = "fp32",
+        batch_size: int = 128,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        augment_shift: int = 0,
+        label_smoothing: float = 0.0,
+        channels_last: bool = False,
+    ):
         self.model, self.raw_model = model, raw_model
         self.optimizer, self.scheduler = optimizer, scheduler
         self.device, self.precision = device, precision
@@ -93,8 +111,11 @@ class Trainer:
         self.count = 0
 
     def sums_state(self) -> dict:
-        return {"loss_sum": self.loss_sum.detach().cpu(), "correct": self.correct.detach().cpu(),
-                "count": self.count}
+        return {
+            "loss_sum": self.loss_sum.detach().cpu(),
+            "correct": self.correct.detach().cpu(),
+            "count": self.count,
+        }
 
     def load_sums_state(self, state: dict) -> None:
         self.loss_sum = state["loss_sum"].to(self.device)
@@ -103,7 +124,9 @@ class Trainer:
 
     def epoch_plan(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """This rank's sample order for ``epoch`` and the per-sample shifts, both on the device."""
-        perm = data_mod.shard(data_mod.epoch_permutation(self.n, self.seed, epoch), self.rank, self.world_size)
+        perm = data_mod.shard(
+            data_mod.epoch_permutation(self.n, self.seed, epoch), self.rank, self.world_size
+        )
         shifts = data_mod.epoch_shifts(self.n, self.seed, epoch, self.shift) if self.shift else None
         perm = perm.to(self.device, non_blocking=True)
         if shifts is not None:
@@ -123,7 +146,7 @@ class Trainer:
 
     def train_step(self, perm: torch.Tensor, shifts: torch.Tensor | None, step_in_epoch: int) -> None:
         """One optimizer step on batch ``step_in_epoch`` of the epoch; nothing here waits for the device."""
-        idx = perm[step_in_epoch * self.batch_size:(step_in_epoch + 1) * self.batch_size]
+        idx = perm[step_in_epoch * self.batch_size : (step_in_epoch + 1) * self.batch_size]
         x, y = self.batch(idx, shifts), self.labels[idx]
         with autocast_context(self.device, self.precision):
             logits = self.model(x)
@@ -141,8 +164,13 @@ class Trainer:
         """Global (loss, accuracy, samples) of the epoch so far: one all-reduce, one host read."""
         import distributed
 
-        t = torch.stack([self.loss_sum.double(), self.correct.double(),
-                         torch.tensor(float(self.count), dtype=torch.float64, device=self.device)])
+        t = torch.stack(
+            [
+                self.loss_sum.double(),
+                self.correct.double(),
+                torch.tensor(float(self.count), dtype=torch.float64, device=self.device),
+            ]
+        )
         loss_sum, correct, count = distributed.all_reduce_sum(t).tolist()
         count = max(count, 1.0)
         return loss_sum / count, correct / count, int(count)
@@ -156,20 +184,21 @@ class Trainer:
         model = self.raw_model
         was_training = model.training
         model.eval()
-        images = split.images[self.rank::self.world_size]
-        labels = split.labels[self.rank::self.world_size]
+        images = split.images[self.rank :: self.world_size]
+        labels = split.labels[self.rank :: self.world_size]
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.float64, device=self.device)
         for start in range(0, labels.shape[0], batch_size):
-            x = images[start:start + batch_size].to(self.device, non_blocking=True)
-            y = labels[start:start + batch_size].to(self.device, non_blocking=True)
+            x = images[start : start + batch_size].to(self.device, non_blocking=True)
+            y = labels[start : start + batch_size].to(self.device, non_blocking=True)
             with autocast_context(self.device, self.precision):
                 logits = model(x.contiguous(memory_format=self.memory_format))
             loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").double()
             correct += (logits.argmax(dim=1) == y).sum().double()
         model.train(was_training)
-        t = torch.stack([loss_sum, correct, torch.tensor(float(labels.shape[0]), dtype=torch.float64,
-                                                          device=self.device)])
+        t = torch.stack(
+            [loss_sum, correct, torch.tensor(float(labels.shape[0]), dtype=torch.float64, device=self.device)]
+        )
         loss_sum, correct, count = distributed.all_reduce_sum(t).tolist()
         count = max(count, 1.0)
         return loss_sum / count, correct / count

@@ -12,13 +12,23 @@ try:  # optional: inside Azure ML the service sets the tracking URI; locally mlf
 except ImportError:  # pragma: no cover - mlflow is not installed in the dev environment
     mlflow = None
 
-EPOCH_KEYS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-              "samples_per_second", "epoch_time_s", "lr", "resumed_from_step")
+EPOCH_KEYS = (
+    "epoch",
+    "step",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "samples_per_second",
+    "epoch_time_s",
+    "lr",
+    "resumed_from_step",
+)
 FINAL_KEYS = ("final", "test_loss", "test_accuracy", "step", "resumed_from_step")
 
 
 class MetricsLogger:
-    """Appends records to metrics.jsonl (rank 0 only) and mirrors numeric fields to MLflow under the same names."""
+    """Appends records to metrics.jsonl (rank 0 only); mirrors numbers to MLflow under the same names."""
 
     def __init__(self, output_dir, enabled: bool, params: dict | None = None):
         self.enabled = enabled
@@ -47,9 +57,14 @@ class MetricsLogger:
             os.fsync(fh.fileno())
         if self._mlflow_run is not None:
             step = int(record.get("step", 0))
-            numeric = {k: float(v) for k, v in record.items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"
-                       and math.isfinite(float(v))}
+            numeric = {
+                k: float(v)
+                for k, v in record.items()
+                if isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and k != "step"
+                and math.isfinite(float(v))
+            }
             try:
                 mlflow.log_metrics(numeric, step=step)
             except Exception as exc:  # noqa: BLE001

@@ -7,7 +7,9 @@ from torch import nn
 
 
 def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class SmallCNN(nn.Module):
@@ -17,17 +19,24 @@ class SmallCNN(nn.Module):
     4 pixels wide; the head is global average pooling and a linear layer.
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, depth: int = 3,
-                 image_size: int = 8):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        width: int = 32,
+        depth: int = 3,
+        image_size: int = 8,
+    ):
         super().__init__()
         if depth < 1 or width < 1:
             raise ValueError("width and depth must be >= 1")
-        self.config = dict(in_channels=in_channels, num_classes=num_classes, width=width, depth=depth,
-                           image_size=image_size)
+        self.config = dict(
+            in_channels=in_channels, num_classes=num_classes, width=width, depth=depth, image_size=image_size
+        )
         layers: list[nn.Module] = []
         cin, size = in_channels, image_size
         for stage in range(depth):
-            cout = width * 2 ** stage
+            cout = width * 2**stage
             layers.append(conv_bn_relu(cin, cout))
             if stage < depth - 1 and size >= 4:
                 layers.append(nn.MaxPool2d(2))
@@ -42,8 +51,9 @@ class SmallCNN(nn.Module):
 
 
 def build_model(in_channels: int, num_classes: int, width: int, depth: int, image_size: int) -> SmallCNN:
-    return SmallCNN(in_channels=in_channels, num_classes=num_classes, width=width, depth=depth,
-                    image_size=image_size)
+    return SmallCNN(
+        in_channels=in_channels, num_classes=num_classes, width=width, depth=depth, image_size=image_size
+    )
 
 
 def save_model(path, model: SmallCNN, extra: dict) -> None:

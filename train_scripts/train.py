@@ -20,14 +20,13 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # make the helper modules importable however the script is launched
     sys.path.insert(0, str(HERE))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
 import checkpoint  # noqa: E402
 import data as data_mod  # noqa: E402
 import distributed  # noqa: E402
 import engine  # noqa: E402
 import model as model_mod  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from contract import EXIT_NO_GPU, EXIT_OK, EXIT_PREEMPTED, REQUIRE_GPU_ENV  # noqa: E402
 from device import GPURequiredError, environment_lines, select_device  # noqa: E402
 from metrics import MetricsLogger  # noqa: E402
@@ -57,63 +56,147 @@ resume); 78 GPU required but no CUDA device visible; 1 any other error."""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     g = p.add_argument_group("data")
-    g.add_argument("--data", metavar="DIR", default=None,
-                   help="read this folder (or file) instead of the shipped digits; format below")
-    g.add_argument("--dataset", choices=["digits", "synthetic"], default="digits",
-                   help="built-in dataset when --data is not given (default: digits; synthetic: "
-                        "learnable 3x32x32 images for benchmarks)")
-    g.add_argument("--synthetic-size", type=int, default=50_000, metavar="N",
-                   help="number of synthetic images (default: 50000)")
-    g.add_argument("--synthetic-image-size", type=int, default=32, metavar="PX",
-                   help="side of synthetic images (default: 32)")
+    g.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="read this folder (or file) instead of the shipped digits; format below",
+    )
+    g.add_argument(
+        "--dataset",
+        choices=["digits", "synthetic"],
+        default="digits",
+        help="built-in dataset when --data is not given (default: digits; synthetic: "
+        "learnable 3x32x32 images for benchmarks)",
+    )
+    g.add_argument(
+        "--synthetic-size",
+        type=int,
+        default=50_000,
+        metavar="N",
+        help="number of synthetic images (default: 50000)",
+    )
+    g.add_argument(
+        "--synthetic-image-size",
+        type=int,
+        default=32,
+        metavar="PX",
+        help="side of synthetic images (default: 32)",
+    )
     g = p.add_argument_group("model and optimisation")
-    g.add_argument("--width", type=int, default=32, help="channels of the first conv stage; doubles per stage "
-                                                          "(default: 32)")
+    g.add_argument(
+        "--width",
+        type=int,
+        default=32,
+        help="channels of the first conv stage; doubles per stage (default: 32)",
+    )
     g.add_argument("--depth", type=int, default=3, help="number of conv stages (default: 3)")
     g.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
-    g.add_argument("--batch-size", type=int, default=64,
-                   help="GLOBAL batch size, split evenly across ranks (default: 64)")
-    g.add_argument("--lr", type=float, default=1e-2, help="peak learning rate of the one-cycle schedule "
-                                                          "(AdamW; default: 0.01)")
+    g.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        help="GLOBAL batch size, split evenly across ranks (default: 64)",
+    )
+    g.add_argument(
+        "--lr",
+        type=float,
+        default=1e-2,
+        help="peak learning rate of the one-cycle schedule (AdamW; default: 0.01)",
+    )
     g.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay (default: 5e-4)")
     g.add_argument("--label-smoothing", type=float, default=0.1, help="default: 0.1")
-    g.add_argument("--augment-shift", type=int, default=1, metavar="PX",
-                   help="random translation of up to PX pixels per sample; 0 disables (default: 1)")
-    g.add_argument("--seed", type=int, default=0, help="training seed: init, data order, augmentation "
-                                                       "(the split does not depend on it; default: 0)")
-    g.add_argument("--max-steps", type=int, default=None, metavar="N",
-                   help="stop after N optimizer steps in total (the LR schedule is shortened to N); "
-                        "still evaluates on test and writes the final line and model.pt")
+    g.add_argument(
+        "--augment-shift",
+        type=int,
+        default=1,
+        metavar="PX",
+        help="random translation of up to PX pixels per sample; 0 disables (default: 1)",
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="training seed: init, data order, augmentation (the split does not depend on it; default: 0)",
+    )
+    g.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N optimizer steps in total (the LR schedule is shortened to N); "
+        "still evaluates on test and writes the final line and model.pt",
+    )
     g = p.add_argument_group("device and speed")
-    g.add_argument("--device", choices=["auto", "cuda", "cpu", "mps"], default="auto",
-                   help="auto: cuda, then mps, then cpu. cuda = a GPU is required (exit 78 if none)")
-    g.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
-                   help="autocast dtype; auto: bf16 on CUDA with bf16 support, else fp32")
+    g.add_argument(
+        "--device",
+        choices=["auto", "cuda", "cpu", "mps"],
+        default="auto",
+        help="auto: cuda, then mps, then cpu. cuda = a GPU is required (exit 78 if none)",
+    )
+    g.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        default="auto",
+        help="autocast dtype; auto: bf16 on CUDA with bf16 support, else fp32",
+    )
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
-    g.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
-                   help="channels_last memory format; auto: on for CUDA, off on CPU")
-    g.add_argument("--deterministic", action="store_true",
-                   help="deterministic algorithms and a fixed thread count; a resumed CPU run then ends "
-                        "bit-identical to an uninterrupted one")
+    g.add_argument(
+        "--channels-last",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="channels_last memory format; auto: on for CUDA, off on CPU",
+    )
+    g.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic algorithms and a fixed thread count; a resumed CPU run then ends "
+        "bit-identical to an uninterrupted one",
+    )
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     g = p.add_argument_group("outputs and checkpoints")
-    g.add_argument("--output-dir", default="./outputs", help="metrics.jsonl and model.pt (default: ./outputs)")
+    g.add_argument(
+        "--output-dir", default="./outputs", help="metrics.jsonl and model.pt (default: ./outputs)"
+    )
     g.add_argument("--checkpoint-dir", default=None, help="default: OUTPUT_DIR/checkpoints")
-    g.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
-                   help="also checkpoint every STEPS optimizer steps (0: only at epoch ends; default: 0)")
+    g.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also checkpoint every STEPS optimizer steps (0: only at epoch ends; default: 0)",
+    )
     g.add_argument("--keep-checkpoints", type=int, default=3, help="checkpoints kept (default: 3)")
     g.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
-    g.add_argument("--stop-check-every", type=int, default=None, metavar="STEPS",
-                   help="multi-process runs: agree on SIGTERM across ranks every STEPS steps "
-                        "(one tiny all-reduce; default: 1 on CPU, 20 on CUDA)")
+    g.add_argument(
+        "--stop-check-every",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="multi-process runs: agree on SIGTERM across ranks every STEPS steps "
+        "(one tiny all-reduce; default: 1 on CPU, 20 on CUDA)",
+    )
     g = p.add_argument_group("debugging (used by tests)")
-    g.add_argument("--step-delay", type=float, default=0.0, metavar="S",
-                   help="sleep S seconds after each step, so a test can land SIGTERM mid-epoch")
-    g.add_argument("--debug-crash-rank", type=int, default=None, metavar="R",
-                   help="rank R raises RuntimeError after its first step (tests that a crash ends the job)")
+    g.add_argument(
+        "--step-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="sleep S seconds after each step, so a test can land SIGTERM mid-epoch",
+    )
+    g.add_argument(
+        "--debug-crash-rank",
+        type=int,
+        default=None,
+        metavar="R",
+        help="rank R raises RuntimeError after its first step (tests that a crash ends the job)",
+    )
     args = p.parse_args(argv)
     for name in ("width", "depth", "epochs", "batch_size"):
         if getattr(args, name) < 1:
@@ -132,8 +215,11 @@ class Preemption:
 
     def _handler(self, signum, frame):  # noqa: ARG002
         if not self.requested:
-            print(f"SIGTERM received: checkpointing at the next step boundary (rank {os.environ.get('RANK', 0)})",
-                  flush=True)
+            print(
+                f"SIGTERM received: checkpointing at the next step boundary "
+                f"(rank {os.environ.get('RANK', 0)})",
+                flush=True,
+            )
         self.requested = True
 
 
@@ -194,7 +280,10 @@ def run(args) -> int:
         log(line)
     distributed.init(info, device)
     if info.enabled:
-        log(f"distributed: world size {info.world_size}, backend {'nccl' if device.type == 'cuda' else 'gloo'}")
+        log(
+            f"distributed: world size {info.world_size}, "
+            f"backend {'nccl' if device.type == 'cuda' else 'gloo'}"
+        )
     preempt = Preemption()
     precision = engine.resolve_precision(args.precision, device)
     channels_last = args.channels_last == "on" or (args.channels_last == "auto" and device.type == "cuda")
@@ -214,26 +303,46 @@ def run(args) -> int:
     if info.enabled:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        model = DDP(raw, device_ids=[device.index] if device.type == "cuda" else None,
-                    gradient_as_bucket_view=True)
+        model = DDP(
+            raw, device_ids=[device.index] if device.type == "cuda" else None, gradient_as_bucket_view=True
+        )
     if args.compile:
         model = torch.compile(model)
     optimizer = engine.make_optimizer(raw, args.lr, args.weight_decay, device)
-    trainer_probe_steps = max(1, -(-len(ds.train) // info.world_size) // max(1, args.batch_size // info.world_size))
+    trainer_probe_steps = max(
+        1, -(-len(ds.train) // info.world_size) // max(1, args.batch_size // info.world_size)
+    )
     total_steps = args.epochs * trainer_probe_steps
     if args.max_steps is not None:
         total_steps = min(total_steps, args.max_steps)
     scheduler = engine.make_scheduler(optimizer, args.lr, total_steps)
-    trainer = engine.Trainer(model, raw, optimizer, scheduler, ds.train, device, precision=precision,
-                             batch_size=args.batch_size, seed=args.seed, rank=info.rank,
-                             world_size=info.world_size, augment_shift=args.augment_shift,
-                             label_smoothing=args.label_smoothing, channels_last=channels_last)
+    trainer = engine.Trainer(
+        model,
+        raw,
+        optimizer,
+        scheduler,
+        ds.train,
+        device,
+        precision=precision,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        rank=info.rank,
+        world_size=info.world_size,
+        augment_shift=args.augment_shift,
+        label_smoothing=args.label_smoothing,
+        channels_last=channels_last,
+    )
     assert trainer.steps_per_epoch == trainer_probe_steps
     n_params = sum(p.numel() for p in raw.parameters())
-    log(f"model: SmallCNN width {args.width} depth {args.depth}, {n_params:,} parameters | precision {precision} "
-        f"| channels_last {channels_last} | compile {args.compile} | fused AdamW {device.type == 'cuda'}")
-    log(f"schedule: {args.epochs} epochs x {trainer.steps_per_epoch} steps (global batch {args.batch_size}), "
-        f"{total_steps} steps in total")
+    log(
+        f"model: SmallCNN width {args.width} depth {args.depth}, {n_params:,} parameters "
+        f"| precision {precision} "
+        f"| channels_last {channels_last} | compile {args.compile} | fused AdamW {device.type == 'cuda'}"
+    )
+    log(
+        f"schedule: {args.epochs} epochs x {trainer.steps_per_epoch} steps (global batch {args.batch_size}), "
+        f"{total_steps} steps in total"
+    )
 
     output_dir = Path(args.output_dir)
     ckpt_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else output_dir / "checkpoints"
@@ -251,25 +360,42 @@ def run(args) -> int:
             sched_state = state["scheduler"]
             if sched_state.get("total_steps") != scheduler.total_steps:
                 # --epochs/--max-steps changed since the checkpoint: keep the position, stretch the schedule.
-                log(f"WARNING: schedule length changed ({sched_state.get('total_steps')} -> {scheduler.total_steps} steps)")
-                fresh = engine.make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=args.lr),
-                                              args.lr, total_steps)
-                sched_state = {**sched_state, "total_steps": fresh.total_steps,
-                               "_schedule_phases": fresh._schedule_phases}
+                log(
+                    f"WARNING: schedule length changed "
+                    f"({sched_state.get('total_steps')} -> {scheduler.total_steps} steps)"
+                )
+                fresh = engine.make_scheduler(
+                    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=args.lr), args.lr, total_steps
+                )
+                sched_state = {
+                    **sched_state,
+                    "total_steps": fresh.total_steps,
+                    "_schedule_phases": fresh._schedule_phases,
+                }
             scheduler.load_state_dict(sched_state)
             set_rng_state(state["rng"])
             epoch, step_in_epoch, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
             if state.get("sums"):
                 trainer.load_sums_state(state["sums"])
             resumed_from = global_step
-            log(f"resumed from checkpoint {path} at epoch {epoch} step {step_in_epoch} (global step {global_step})")
+            log(
+                f"resumed from checkpoint {path} at epoch {epoch} step {step_in_epoch} "
+                f"(global step {global_step})"
+            )
 
     def save(ep: int, s: int) -> None:
         if is_main:
-            st = {"model": raw.state_dict(), "optimizer": optimizer.state_dict(),
-                  "scheduler": scheduler.state_dict(), "epoch": ep, "step_in_epoch": s,
-                  "global_step": global_step, "rng": rng_state(), "sums": trainer.sums_state(),
-                  "args": params}
+            st = {
+                "model": raw.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": ep,
+                "step_in_epoch": s,
+                "global_step": global_step,
+                "rng": rng_state(),
+                "sums": trainer.sums_state(),
+                "args": params,
+            }
             checkpoint.save_checkpoint(st, ckpt_dir, global_step, keep=args.keep_checkpoints)
 
     stop_every = args.stop_check_every or (20 if device.type == "cuda" else 1)
@@ -294,8 +420,10 @@ def run(args) -> int:
         while s < trainer.steps_per_epoch and global_step < max_steps:
             if should_stop():
                 save(epoch, s)
-                log(f"preempted: checkpoint written at epoch {epoch} step {s} (global step {global_step}); "
-                    f"exiting {EXIT_PREEMPTED} so a rerun resumes")
+                log(
+                    f"preempted: checkpoint written at epoch {epoch} step {s} (global step {global_step}); "
+                    f"exiting {EXIT_PREEMPTED} so a rerun resumes"
+                )
                 distributed.barrier()
                 metrics.close()
                 return EXIT_PREEMPTED
@@ -304,10 +432,16 @@ def run(args) -> int:
             global_step += 1
             samples_run += trainer.batch_size * info.world_size
             if crash_rank is not None and info.rank == crash_rank:
-                raise RuntimeError(f"--debug-crash-rank: rank {info.rank} crashing on purpose at step {global_step}")
+                raise RuntimeError(
+                    f"--debug-crash-rank: rank {info.rank} crashing on purpose at step {global_step}"
+                )
             if args.step_delay:
                 time.sleep(args.step_delay)
-            if args.checkpoint_every and global_step % args.checkpoint_every == 0 and s < trainer.steps_per_epoch:
+            if (
+                args.checkpoint_every
+                and global_step % args.checkpoint_every == 0
+                and s < trainer.steps_per_epoch
+            ):
                 save(epoch, s)
         finished_epoch = s >= trainer.steps_per_epoch
         train_loss, train_acc, _ = trainer.read_epoch_sums()
@@ -315,14 +449,24 @@ def run(args) -> int:
             torch.cuda.synchronize()
         epoch_time = time.perf_counter() - t_epoch
         val_loss, val_acc = trainer.evaluate(val)
-        record = {"epoch": epoch, "step": global_step, "train_loss": train_loss, "train_accuracy": train_acc,
-                  "val_loss": val_loss, "val_accuracy": val_acc,
-                  "samples_per_second": samples_run / max(epoch_time, 1e-9), "epoch_time_s": epoch_time,
-                  "lr": scheduler.get_last_lr()[0], "resumed_from_step": resumed_from}
+        record = {
+            "epoch": epoch,
+            "step": global_step,
+            "train_loss": train_loss,
+            "train_accuracy": train_acc,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "samples_per_second": samples_run / max(epoch_time, 1e-9),
+            "epoch_time_s": epoch_time,
+            "lr": scheduler.get_last_lr()[0],
+            "resumed_from_step": resumed_from,
+        }
         metrics.log(record)
-        log(f"epoch {epoch:3d} step {global_step:6d} | train loss {train_loss:.4f} acc {train_acc:.4f} | "
+        log(
+            f"epoch {epoch:3d} step {global_step:6d} | train loss {train_loss:.4f} acc {train_acc:.4f} | "
             f"val loss {val_loss:.4f} acc {val_acc:.4f} | {record['samples_per_second']:,.0f} samples/s "
-            f"| {epoch_time:.2f}s | lr {record['lr']:.2e}")
+            f"| {epoch_time:.2f}s | lr {record['lr']:.2e}"
+        )
         if finished_epoch:
             epoch, step_in_epoch = epoch + 1, 0
             trainer.reset_sums()
@@ -332,13 +476,29 @@ def run(args) -> int:
 
     # 6. Test, final line, model.
     test_loss, test_acc = trainer.evaluate(test)
-    metrics.log({"final": True, "epoch": epoch, "step": global_step, "test_loss": test_loss,
-                 "test_accuracy": test_acc, "resumed_from_step": resumed_from})
+    metrics.log(
+        {
+            "final": True,
+            "epoch": epoch,
+            "step": global_step,
+            "test_loss": test_loss,
+            "test_accuracy": test_acc,
+            "resumed_from_step": resumed_from,
+        }
+    )
     log(f"test loss {test_loss:.4f} accuracy {test_acc:.4f}")
     if is_main:
-        model_mod.save_model(output_dir / "model.pt", raw, {
-            "mean": ds.mean, "std": ds.std, "dataset": ds.name, "test_accuracy": test_acc,
-            "global_step": global_step})
+        model_mod.save_model(
+            output_dir / "model.pt",
+            raw,
+            {
+                "mean": ds.mean,
+                "std": ds.std,
+                "dataset": ds.name,
+                "test_accuracy": test_acc,
+                "global_step": global_step,
+            },
+        )
         log(f"saved {output_dir / 'model.pt'}")
     metrics.close()
     return EXIT_OK
