@@ -267,6 +267,7 @@ def run(args) -> int:
         if is_main:
             print(*a, **k, flush=True)
 
+    preempt = Preemption()  # from the start: SIGTERM during start-up must not kill us mid-write
     # 1. Device first: the strict-GPU check must fail before any data is read.
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts: set it first
@@ -284,7 +285,6 @@ def run(args) -> int:
             f"distributed: world size {info.world_size}, "
             f"backend {'nccl' if device.type == 'cuda' else 'gloo'}"
         )
-    preempt = Preemption()
     precision = engine.resolve_precision(args.precision, device)
     channels_last = args.channels_last == "on" or (args.channels_last == "auto" and device.type == "cuda")
 
