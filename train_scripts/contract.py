@@ -6,6 +6,7 @@ its own and cannot import azure_trainer. A test in the repository keeps the two 
 
 REQUIRE_GPU_ENV = "AZURE_TRAINER_REQUIRE_GPU"
 USE_GPU_ENV = "AZURE_TRAINER_USE_GPU"
+PREEMPT_AT_STEP_ENV = "AZURE_TRAINER_PREEMPT_AT_STEP"
 
 EXIT_OK = 0
 EXIT_USAGE = 2

@@ -27,7 +27,7 @@ import engine  # noqa: E402
 import model as model_mod  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from contract import EXIT_NO_GPU, EXIT_OK, EXIT_PREEMPTED, REQUIRE_GPU_ENV  # noqa: E402
+from contract import EXIT_NO_GPU, EXIT_OK, EXIT_PREEMPTED, PREEMPT_AT_STEP_ENV, REQUIRE_GPU_ENV  # noqa: E402
 from device import GPURequiredError, environment_lines, select_device  # noqa: E402
 from metrics import MetricsLogger  # noqa: E402
 
@@ -411,6 +411,9 @@ def run(args) -> int:
 
     max_steps = args.max_steps if args.max_steps is not None else float("inf")
     crash_rank = args.debug_crash_rank
+    # Preemption rehearsal (run-local --preempt-at-step N): SIGTERM ourselves on reaching step N, so the
+    # real handler runs and the loop stops at its next stop check, exactly as on a preempted node.
+    preempt_at = int(os.environ.get(PREEMPT_AT_STEP_ENV, "0") or 0)
     # 5. Train.
     while epoch < args.epochs and global_step < max_steps:
         perm, shifts = trainer.epoch_plan(epoch)
@@ -430,6 +433,8 @@ def run(args) -> int:
             trainer.train_step(perm, shifts, s)
             s += 1
             global_step += 1
+            if preempt_at and global_step == preempt_at:
+                os.kill(os.getpid(), signal.SIGTERM)
             samples_run += trainer.batch_size * info.world_size
             if crash_rank is not None and info.rank == crash_rank:
                 raise RuntimeError(
