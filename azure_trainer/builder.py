@@ -38,8 +38,12 @@ def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:
         try:
             environment: Any = load_environment(spec.environment.ref)
         except (ValidationException, Exception) as exc:  # the SDK raises several types for a bad YAML
-            raise ConfigError(f"environment file {spec.environment.ref} is not a valid Azure ML environment: "
-                              f"{_first_line(exc)}", file=spec.source, key_path=f"environment.{spec.flavour}") from exc
+            raise ConfigError(
+                f"environment file {spec.environment.ref} is not a valid Azure ML environment: "
+                f"{_first_line(exc)}",
+                file=spec.source,
+                key_path=f"environment.{spec.flavour}",
+            ) from exc
     else:
         environment = spec.environment.ref
 
@@ -48,18 +52,24 @@ def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:
         if item.is_literal:
             # A plain value is the job's input value; Input(default=...) would only set a component default,
             # which a CommandJob drops on export.
-            inputs[input_name] = item.default if item.default is not None else Input(type=item.type, optional=True)
+            inputs[input_name] = (
+                item.default if item.default is not None else Input(type=item.type, optional=True)
+            )
         else:
             path = item.path or item.local_path
-            inputs[input_name] = Input(type=item.type, path=path, mode=item.mode, optional=item.optional or None)
+            inputs[input_name] = Input(
+                type=item.type, path=path, mode=item.mode, optional=item.optional or None
+            )
     outputs = {
         output_name: Output(type=item.type, path=item.path, mode=item.mode)
         for output_name, item in spec.outputs.items()
     }
     distribution = None
     if spec.distribution is not None:
-        distribution = {"type": spec.distribution.type,
-                        "process_count_per_instance": spec.distribution.process_count_per_instance}
+        distribution = {
+            "type": spec.distribution.type,
+            "process_count_per_instance": spec.distribution.process_count_per_instance,
+        }
     queue = spec.queue
     tags = {**spec.tags, "azure-trainer.use_gpu": str(spec.use_gpu).lower()}
     job = command(

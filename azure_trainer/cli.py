@@ -21,18 +21,35 @@ Handler = Callable[[argparse.Namespace], int]
 def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", metavar="JOB.yaml", help="the job config (see README: The job config)")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
         help="override a config value; VALUE is typed as YAML (e.g. --set args.epochs=3). Repeatable.",
     )
     device = parser.add_mutually_exclusive_group()
-    device.add_argument("--gpu", dest="use_gpu", action="store_const", const=True, default=None,
-                        help="use_gpu: true (GPU compute + CUDA environment), whatever the file says")
-    device.add_argument("--cpu", dest="use_gpu", action="store_const", const=False,
-                        help="use_gpu: false (CPU compute + CPU environment), whatever the file says")
+    device.add_argument(
+        "--gpu",
+        dest="use_gpu",
+        action="store_const",
+        const=True,
+        default=None,
+        help="use_gpu: true (GPU compute + CUDA environment), whatever the file says",
+    )
+    device.add_argument(
+        "--cpu",
+        dest="use_gpu",
+        action="store_const",
+        const=False,
+        help="use_gpu: false (CPU compute + CPU environment), whatever the file says",
+    )
 
 
 def _workspace_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("workspace (else: environment variables, the config's workspace:, config.json)")
+    group = parser.add_argument_group(
+        "workspace (else: environment variables, the config's workspace:, config.json)"
+    )
     group.add_argument("--subscription", metavar="ID", help="Azure subscription id")
     group.add_argument("--resource-group", metavar="NAME", help="resource group of the workspace")
     group.add_argument("--workspace", metavar="NAME", help="Azure ML workspace name")

@@ -14,29 +14,60 @@ Options = Callable[[argparse.ArgumentParser], None]
 
 def register(commands: Any, config_options: Options, workspace_options: Options) -> None:
     """Add run-local, submit, status, logs, cancel, download and list to ``commands``."""
-    p = commands.add_parser("run-local", help="run the job on this machine: same command, arguments and environment")
+    p = commands.add_parser(
+        "run-local", help="run the job on this machine: same command, arguments and environment"
+    )
     config_options(p)
-    p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=PATH",
-                   help="local file or folder for input NAME (else its local_path). Repeatable.")
-    p.add_argument("--output-dir", metavar="DIR", help="the run folder (default: runs/<experiment>-<timestamp>)")
-    p.add_argument("--nproc", type=int, metavar="N",
-                   help="processes for a distributed job (default: instance_count x process_count_per_instance)")
-    p.add_argument("--strict-device", action="store_true",
-                   help="with use_gpu and no GPU here, fail like the cloud would instead of training on the CPU")
+    p.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="local file or folder for input NAME (else its local_path). Repeatable.",
+    )
+    p.add_argument(
+        "--output-dir", metavar="DIR", help="the run folder (default: runs/<experiment>-<timestamp>)"
+    )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="processes for a distributed job (default: instance_count x process_count_per_instance)",
+    )
+    p.add_argument(
+        "--strict-device",
+        action="store_true",
+        help="with use_gpu and no GPU here, fail like the cloud would instead of training on the CPU",
+    )
     preempt = p.add_mutually_exclusive_group()
-    preempt.add_argument("--preempt-after", type=float, metavar="SECONDS",
-                         help="preemption rehearsal: SIGTERM after SECONDS, then restart and check it resumed")
-    preempt.add_argument("--preempt-at-step", type=int, metavar="N",
-                         help="preemption rehearsal: SIGTERM at training step N, then restart and check it resumed")
-    p.add_argument("--trials", type=int, metavar="N", help="sweep: number of trials (random sample; grid: all)")
-    p.add_argument("--parallel", type=int, default=1, metavar="K", help="sweep: trials run at once (default 1)")
+    preempt.add_argument(
+        "--preempt-after",
+        type=float,
+        metavar="SECONDS",
+        help="preemption rehearsal: SIGTERM after SECONDS, then restart and check it resumed",
+    )
+    preempt.add_argument(
+        "--preempt-at-step",
+        type=int,
+        metavar="N",
+        help="preemption rehearsal: SIGTERM at training step N, then restart and check it resumed",
+    )
+    p.add_argument(
+        "--trials", type=int, metavar="N", help="sweep: number of trials (random sample; grid: all)"
+    )
+    p.add_argument(
+        "--parallel", type=int, default=1, metavar="K", help="sweep: trials run at once (default 1)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=_lazy("azure_trainer.local.cli", "run_local_command"))
 
     p = commands.add_parser("submit", help="preflight-check the job, then submit it to Azure ML")
     config_options(p)
     workspace_options(p)
-    p.add_argument("--dry-run", action="store_true", help="run every check, print the job YAML, create nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="run every check, print the job YAML, create nothing"
+    )
     p.add_argument("--no-preflight", action="store_true", help="skip the preflight checks")
     p.add_argument("--stream", action="store_true", help="stream the job's logs until it ends")
     p.add_argument("--name", metavar="NAME", help="job name (default: <experiment>-<time>-<random>)")
@@ -55,8 +86,13 @@ def register(commands: Any, config_options: Options, workspace_options: Options)
         if name == "status":
             p.add_argument("--json", action="store_true", help="print the job as JSON")
         if name == "download":
-            p.add_argument("-o", "--output", metavar="DIR", default=None,
-                           help="destination folder (default: ./downloads/NAME)")
+            p.add_argument(
+                "-o",
+                "--output",
+                metavar="DIR",
+                default=None,
+                help="destination folder (default: ./downloads/NAME)",
+            )
         p.set_defaults(handler=_lazy("azure_trainer.azure.cli", f"{name}_command"))
 
     p = commands.add_parser("list", help="list recent jobs")

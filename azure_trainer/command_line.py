@@ -65,11 +65,15 @@ def env_var_for(kind: str, name: str) -> str:
     """The local environment variable that carries ``${{kind.name}}``'s value."""
     # Injective: "_" is doubled and every other non-word character becomes _XX (its hex code), so
     # inputs `a-b` and `a_b` never share a variable.
-    escaped = "".join(c if c.isalnum() and c.isascii() else "__" if c == "_" else f"_{ord(c):02X}" for c in name)
+    escaped = "".join(
+        c if c.isalnum() and c.isascii() else "__" if c == "_" else f"_{ord(c):02X}" for c in name
+    )
     return f"AZT_{kind.upper()}_{escaped}"
 
 
-def localize_command(command: str, values: Mapping[tuple[str, str], str | None]) -> tuple[str, dict[str, str]]:
+def localize_command(
+    command: str, values: Mapping[tuple[str, str], str | None]
+) -> tuple[str, dict[str, str]]:
     """Rewrite ``command`` for a local shell: placeholders become ``$AZT_...`` references.
 
     ``values`` maps ``(kind, name)`` to the local value, or None for an optional input that is not

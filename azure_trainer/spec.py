@@ -116,26 +116,43 @@ def plan(config: JobConfig) -> JobSpec:
     instance_type = config.instance_type.pick(config.use_gpu) if config.instance_type else None
     if config.use_gpu and compute is None and instance_type is None:
         key = "instance_type" if config.instance_type else "compute"
-        raise fail(key, "use_gpu is true but no GPU compute is set; add `compute: {gpu: CLUSTER}` "
-                        "or `instance_type: {gpu: VM_SIZE}`")
+        raise fail(
+            key,
+            "use_gpu is true but no GPU compute is set; add `compute: {gpu: CLUSTER}` "
+            "or `instance_type: {gpu: VM_SIZE}`",
+        )
     if config.compute is not None and compute is None:
-        raise fail("compute", f"no {flavour} compute is set; add `compute: {{{flavour}: CLUSTER}}` "
-                              f"or run with --{'cpu' if config.use_gpu else 'gpu'}")
+        raise fail(
+            "compute",
+            f"no {flavour} compute is set; add `compute: {{{flavour}: CLUSTER}}` "
+            f"or run with --{'cpu' if config.use_gpu else 'gpu'}",
+        )
     if config.instance_type is not None and instance_type is None:
-        raise fail("instance_type", f"no {flavour} VM size is set; add `instance_type: {{{flavour}: VM_SIZE}}`")
+        raise fail(
+            "instance_type", f"no {flavour} VM size is set; add `instance_type: {{{flavour}: VM_SIZE}}`"
+        )
 
     env_ref = config.environment.pick(config.use_gpu)
     if env_ref is None:
         raise fail("environment", f"no {flavour} environment is set; add `environment: {{{flavour}: REF}}`")
     kind = classify_environment(env_ref)
     if kind == "file" and not Path(env_ref).is_file():
-        raise fail(f"environment.{flavour}", f"environment file {env_ref} not found; give a path to an Azure ML "
-                                             "environment YAML, or azureml:NAME:VERSION / azureml:NAME@latest")
+        raise fail(
+            f"environment.{flavour}",
+            f"environment file {env_ref} not found; give a path to an Azure ML "
+            "environment YAML, or azureml:NAME:VERSION / azureml:NAME@latest",
+        )
     if kind == "registry" and not _valid_registry_ref(env_ref):
-        raise fail(f"environment.{flavour}", "registry references look like "
-                   "azureml://registries/REGISTRY/environments/NAME/labels/latest (or /versions/V)")
+        raise fail(
+            f"environment.{flavour}",
+            "registry references look like "
+            "azureml://registries/REGISTRY/environments/NAME/labels/latest (or /versions/V)",
+        )
     if kind == "workspace" and not _valid_workspace_ref(env_ref):
-        raise fail(f"environment.{flavour}", "workspace references look like azureml:NAME:VERSION or azureml:NAME@latest")
+        raise fail(
+            f"environment.{flavour}",
+            "workspace references look like azureml:NAME:VERSION or azureml:NAME@latest",
+        )
 
     code = Path(config.code)
     if not code.is_dir():
@@ -155,9 +172,11 @@ def plan(config: JobConfig) -> JobSpec:
             for arg, entry in config.sweep.search_space.items():
                 name = input_name(arg)
                 if name in inputs:
-                    raise fail(f"sweep.search_space.{arg}", f"input {name!r} already exists; rename the input")
+                    raise fail(
+                        f"sweep.search_space.{arg}", f"input {name!r} already exists; rename the input"
+                    )
                 inputs[name] = input_for(entry, args.get(arg))
-                args[arg] = "${{inputs.%s}}" % name
+                args[arg] = f"${{{{inputs.{name}}}}}"
         command, command_key = script_command(config.script, args), "args"
     for kind_, name in placeholders(command):
         declared = inputs if kind_ == "inputs" else config.outputs if kind_ == "outputs" else None
@@ -165,8 +184,11 @@ def plan(config: JobConfig) -> JobSpec:
             raise fail(command_key, f"${{{{{kind_}.{name}}}}} is only valid inside a sweep trial")
         if name not in declared:
             have = ", ".join(sorted(declared)) or "none"
-            raise fail(command_key, f"${{{{{kind_}.{name}}}}} names no declared {kind_[:-1]} (declared: {have}); "
-                                    f"add it under `{kind_}:`")
+            raise fail(
+                command_key,
+                f"${{{{{kind_}.{name}}}}} names no declared {kind_[:-1]} (declared: {have}); "
+                f"add it under `{kind_}:`",
+            )
 
     shm_size = config.shm_size or (GPU_DEFAULT_SHM_SIZE if config.use_gpu else None)
     env = dict(config.environment_variables)
@@ -200,7 +222,12 @@ def plan(config: JobConfig) -> JobSpec:
 
 def _valid_registry_ref(ref: str) -> bool:
     parts = ref.split("/")
-    return len(parts) == 8 and parts[4] == "environments" and parts[6] in ("labels", "versions") and all(parts[3:])
+    return (
+        len(parts) == 8
+        and parts[4] == "environments"
+        and parts[6] in ("labels", "versions")
+        and all(parts[3:])
+    )
 
 
 def _valid_workspace_ref(ref: str) -> bool:

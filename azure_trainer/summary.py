@@ -29,13 +29,25 @@ def summarize(spec: JobSpec) -> str:
     rows.append(("code", display_path(spec.code)))
     rows.append(("command", spec.command))
     if spec.distribution:
-        rows.append(("distribution", f"{spec.distribution.type}: {spec.instance_count} node(s) x "
-                                     f"{spec.processes_per_node} process(es) = {spec.world_size}"))
+        rows.append(
+            (
+                "distribution",
+                f"{spec.distribution.type}: {spec.instance_count} node(s) x "
+                f"{spec.processes_per_node} process(es) = {spec.world_size}",
+            )
+        )
     elif spec.instance_count > 1:
         rows.append(("instances", str(spec.instance_count)))
     if spec.inputs:
-        rows.append(("inputs", ", ".join(
-            f"{n} ({i.type}{'=' + str(i.default) if i.is_literal else ''})" for n, i in spec.inputs.items())))
+        rows.append(
+            (
+                "inputs",
+                ", ".join(
+                    f"{n} ({i.type}{'=' + str(i.default) if i.is_literal else ''})"
+                    for n, i in spec.inputs.items()
+                ),
+            )
+        )
     if spec.outputs:
         rows.append(("outputs", ", ".join(f"{n} ({o.type})" for n, o in spec.outputs.items())))
     if spec.shm_size:
@@ -48,8 +60,13 @@ def summarize(spec: JobSpec) -> str:
     rows.append(("env", " ".join(f"{k}={v}" for k, v in env.items())))
     if spec.sweep:
         s = spec.sweep
-        rows.append(("sweep", f"{s.sampling} over {', '.join(s.search_space)}; {s.objective.goal} "
-                              f"{s.objective.metric}; up to {s.limits.max_total_trials} trials"))
+        rows.append(
+            (
+                "sweep",
+                f"{s.sampling} over {', '.join(s.search_space)}; {s.objective.goal} "
+                f"{s.objective.metric}; up to {s.limits.max_total_trials} trials",
+            )
+        )
     width = max(len(k) for k, _ in rows)
     head = f"{spec.source or 'job'}: valid"
     return "\n".join([head, *(f"  {k.ljust(width)}  {v}" for k, v in rows)])

@@ -39,12 +39,15 @@ def input_for(entry: SearchSpaceEntry, default: Any) -> InputSpec:
     value = representative(entry) if default is None else default
     if isinstance(value, bool):
         kind = "boolean"
-    elif entry.type == "randint" or (isinstance(value, int) and entry.type in ("choice",)
-                                     and all(isinstance(v, int) and not isinstance(v, bool)
-                                             for v in entry.values or [])):
+    elif entry.type == "randint" or (
+        isinstance(value, int)
+        and entry.type in ("choice",)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in entry.values or [])
+    ):
         kind = "integer"
-    elif isinstance(value, (int, float)) and not (entry.type == "choice" and any(isinstance(v, str)
-                                                                                  for v in entry.values or [])):
+    elif isinstance(value, (int, float)) and not (
+        entry.type == "choice" and any(isinstance(v, str) for v in entry.values or [])
+    ):
         kind = "number"
     else:
         kind = "string"

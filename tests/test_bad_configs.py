@@ -86,7 +86,12 @@ CASES = [
     Case("timeout_negative.yaml", 6, "timeout", "greater than or equal to 1"),
     Case("placeholder_undeclared.yaml", 6, "args", "${{inputs.data}} names no declared input"),
     Case("command_placeholder_undeclared.yaml", 5, "command", "${{outputs.model}} names no declared output"),
-    Case("instance_count_no_distribution.yaml", 6, "instance_count", "instance_count > 1 needs a `distribution`"),
+    Case(
+        "instance_count_no_distribution.yaml",
+        6,
+        "instance_count",
+        "instance_count > 1 needs a `distribution`",
+    ),
     Case("yaml_merge_key.yaml", 8, None, "merge keys (<<) are not supported"),
     Case("queue_priority_bad.yaml", 7, "queue.priority", "'urgent' is not one of low, medium, high"),
 ]

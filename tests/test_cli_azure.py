@@ -38,14 +38,16 @@ def job(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "train.py").write_text("print('hi')\n")
     path = tmp_path / "job.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         experiment: cli-exp
         code: src
         script: train.py
         use_gpu: true
         compute: {{gpu: gpu-cluster, cpu: cpu-cluster}}
         environment: {{gpu: "{GPU_ENV}", cpu: "azureml:pytorch-cpu:1"}}
-        """))
+        """)
+    )
     return path
 
 
@@ -172,10 +174,22 @@ def test_unreachable_workspace_is_one_line(client, capsys, monkeypatch):
 def test_not_logged_in_through_the_real_client_factory(job, tmp_path):
     """The real path: DefaultAzureCredential with nothing to sign in with gives the login hint."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
-    env.update(AZURE_SUBSCRIPTION_ID="00000000-0000-0000-0000-000000000000", AZURE_RESOURCE_GROUP="rg",
-               AZUREML_WORKSPACE_NAME="ws", HOME=str(tmp_path), PATH="/usr/bin:/bin", AZURE_CONFIG_DIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "azure_trainer", "status", "some-job"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    env.update(
+        AZURE_SUBSCRIPTION_ID="00000000-0000-0000-0000-000000000000",
+        AZURE_RESOURCE_GROUP="rg",
+        AZUREML_WORKSPACE_NAME="ws",
+        HOME=str(tmp_path),
+        PATH="/usr/bin:/bin",
+        AZURE_CONFIG_DIR=str(tmp_path),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "azure_trainer", "status", "some-job"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "az login" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0

@@ -145,7 +145,9 @@ def test_clean_gpu_job_has_no_findings(tmp_path, ml):
 
 
 def test_unknown_compute_is_an_error_naming_the_existing_ones(tmp_path, ml):
-    findings = preflight(load_config(write_job(tmp_path, "compute: {gpu: gpu-clustr, cpu: cpu-cluster}\n")), ml)
+    findings = preflight(
+        load_config(write_job(tmp_path, "compute: {gpu: gpu-clustr, cpu: cpu-cluster}\n")), ml
+    )
     (finding,) = [f for f in findings if f.code == "compute-not-found"]
     assert finding.is_error and "'gpu-clustr'" in finding.message and "gpu-cluster" in finding.message
 
@@ -242,9 +244,12 @@ def test_skip_drops_named_findings(tmp_path, ml):
 
 
 def test_workspace_order_cli_then_env_then_config_then_config_json(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps(
-        {"subscription_id": "sub-json", "resource_group": "rg-json", "workspace_name": "ws-json"}))
-    config_ws = load_config(write_job(tmp_path, "workspace: {resource_group: rg-config, name: ws-config}\n")).workspace
+    (tmp_path / "config.json").write_text(
+        json.dumps({"subscription_id": "sub-json", "resource_group": "rg-json", "workspace_name": "ws-json"})
+    )
+    config_ws = load_config(
+        write_job(tmp_path, "workspace: {resource_group: rg-config, name: ws-config}\n")
+    ).workspace
     env = {"AZUREML_WORKSPACE_NAME": "ws-env"}
     ws = resolve_workspace({"name": "ws-cli"}, config_ws, environ=env, search_from=tmp_path)
     assert (ws.subscription_id, ws.resource_group, ws.name) == ("sub-json", "rg-config", "ws-cli")
@@ -256,8 +261,9 @@ def test_workspace_order_cli_then_env_then_config_then_config_json(tmp_path):
 
 def test_config_json_is_found_in_a_parent_azureml_folder(tmp_path):
     (tmp_path / ".azureml").mkdir()
-    (tmp_path / ".azureml" / "config.json").write_text(json.dumps(
-        {"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}))
+    (tmp_path / ".azureml" / "config.json").write_text(
+        json.dumps({"subscription_id": "s", "resource_group": "r", "workspace_name": "w"})
+    )
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
     assert resolve_workspace({}, None, environ={}, search_from=deep).name == "w"

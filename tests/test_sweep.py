@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import textwrap
 from pathlib import Path
 
@@ -60,8 +59,10 @@ def sweep_job(tmp_path: Path, sweep: dict, **extra) -> Path:
 
 GRID = {
     "sampling": "grid",
-    "search_space": {"lr": {"type": "choice", "values": [0.01, 0.05]},
-                     "width": {"type": "choice", "values": [10, 13, 40]}},
+    "search_space": {
+        "lr": {"type": "choice", "values": [0.01, 0.05]},
+        "width": {"type": "choice", "values": [10, 13, 40]},
+    },
     "objective": {"metric": "val_accuracy", "goal": "maximize"},
     "limits": {"max_total_trials": 6, "max_concurrent_trials": 2},
 }
@@ -101,40 +102,74 @@ def test_every_distribution_builds(tmp_path):
         "h": {"type": "qnormal", "mu": 0, "sigma": 1, "q": 1},
         "i": {"type": "qlognormal", "mu": 0, "sigma": 1, "q": 1},
     }
-    sweep = {"search_space": space, "objective": {"metric": "loss", "goal": "minimize"},
-             "early_termination": {"type": "median_stopping"}}
+    sweep = {
+        "search_space": space,
+        "objective": {"metric": "loss", "goal": "minimize"},
+        "early_termination": {"type": "median_stopping"},
+    }
     job = build_job(load_config(sweep_job(tmp_path, sweep)))
     kinds = {k: type(v).__name__ for k, v in job.search_space.items()}
-    assert kinds == {"a": "Choice", "b": "Randint", "c": "Uniform", "d": "QUniform", "e": "QLogUniform",
-                     "f": "Normal", "g": "LogNormal", "h": "QNormal", "i": "QLogNormal"}
+    assert kinds == {
+        "a": "Choice",
+        "b": "Randint",
+        "c": "Uniform",
+        "d": "QUniform",
+        "e": "QLogUniform",
+        "f": "Normal",
+        "g": "LogNormal",
+        "h": "QNormal",
+        "i": "QLogNormal",
+    }
     params = sample_trials(load_config(sweep_job(tmp_path, sweep)).sweep, 20, seed=1)
-    assert all(p["a"] in ("x", "y") and 0 <= p["b"] < 5 and 0 <= p["c"] <= 1 and p["d"] % 2 == 0 for p in params)
+    assert all(
+        p["a"] in ("x", "y") and 0 <= p["b"] < 5 and 0 <= p["c"] <= 1 and p["d"] % 2 == 0 for p in params
+    )
 
 
 BAD_SPACES = [
-    ({"search_space": {"lr": {"type": "uniform", "min_value": 1, "max_value": 0.1}}}, "sweep.search_space.lr.max_value",
-     "greater than min_value"),
-    ({"search_space": {"lr": {"type": "loguniform", "min_value": 0, "max_value": 0.1}}},
-     "sweep.search_space.lr.min_value", "> 0"),
-    ({"sampling": "grid", "search_space": {"lr": {"type": "uniform", "min_value": 0, "max_value": 1}}},
-     "sweep.search_space.lr.type", "grid sampling needs `choice`"),
+    (
+        {"search_space": {"lr": {"type": "uniform", "min_value": 1, "max_value": 0.1}}},
+        "sweep.search_space.lr.max_value",
+        "greater than min_value",
+    ),
+    (
+        {"search_space": {"lr": {"type": "loguniform", "min_value": 0, "max_value": 0.1}}},
+        "sweep.search_space.lr.min_value",
+        "> 0",
+    ),
+    (
+        {"sampling": "grid", "search_space": {"lr": {"type": "uniform", "min_value": 0, "max_value": 1}}},
+        "sweep.search_space.lr.type",
+        "grid sampling needs `choice`",
+    ),
     ({"sampling": "grdi"}, "sweep.sampling", "did you mean 'grid'"),
     ({"search_space": {"lr": {"type": "choice", "values": []}}}, "sweep.search_space.lr.values", "non-empty"),
-    ({"search_space": {"lr": {"type": "uniformm", "min_value": 0, "max_value": 1}}}, "sweep.search_space.lr.type",
-     "did you mean 'uniform'"),
-    ({"sampling": "bayesian", "early_termination": {"type": "median_stopping"}}, "sweep.early_termination",
-     "bayesian"),
+    (
+        {"search_space": {"lr": {"type": "uniformm", "min_value": 0, "max_value": 1}}},
+        "sweep.search_space.lr.type",
+        "did you mean 'uniform'",
+    ),
+    (
+        {"sampling": "bayesian", "early_termination": {"type": "median_stopping"}},
+        "sweep.early_termination",
+        "bayesian",
+    ),
     ({"objective": {"metric": "acc", "goal": "maximise"}}, "sweep.objective.goal", "did you mean 'maximize'"),
     ({"early_termination": {"type": "bandit"}}, "sweep.early_termination.slack_factor", "exactly one"),
-    ({"limits": {"max_total_trials": 2, "max_concurrent_trials": 4}}, "sweep.limits.max_concurrent_trials",
-     "cannot exceed"),
+    (
+        {"limits": {"max_total_trials": 2, "max_concurrent_trials": 4}},
+        "sweep.limits.max_concurrent_trials",
+        "cannot exceed",
+    ),
 ]
 
 
 @pytest.mark.parametrize("change, key_path, message", BAD_SPACES, ids=[b[1] + ":" + b[2] for b in BAD_SPACES])
 def test_invalid_spaces_are_config_errors_with_the_key_path(tmp_path, change, key_path, message):
-    sweep = {"search_space": {"lr": {"type": "uniform", "min_value": 0.001, "max_value": 0.1}},
-             "objective": {"metric": "val_accuracy", "goal": "maximize"}}
+    sweep = {
+        "search_space": {"lr": {"type": "uniform", "min_value": 0.001, "max_value": 0.1}},
+        "objective": {"metric": "val_accuracy", "goal": "maximize"},
+    }
     sweep.update(change)
     with pytest.raises(ConfigError) as info:
         load_config(sweep_job(tmp_path, sweep))
@@ -157,7 +192,7 @@ def test_trial_config_is_the_plain_job_with_the_values():
     config = load_config(REPO / "jobs/digits-sweep.yaml")
     trial = trial_config(config, {"lr": 0.002, "width": 16, "batch-size": 64})
     assert trial.sweep is None and trial.source == config.source
-    assert trial.args["lr"] == 0.002 and trial.args["batch-size"] == 64 and trial.args["epochs"] == 15
+    assert trial.args["lr"] == 0.002 and trial.args["batch-size"] == 64 and trial.args["epochs"] == 20
 
 
 def test_local_grid_sweep_picks_the_best_and_reports_a_failure(tmp_path, monkeypatch):
@@ -192,8 +227,13 @@ def test_local_sweep_minimize_and_trials_through_the_cli(tmp_path, monkeypatch, 
 
 def test_local_sweep_with_only_failures_exits_1(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    sweep = dict(GRID, search_space={"lr": {"type": "choice", "values": [0.01]},
-                                     "width": {"type": "choice", "values": [13]}})
+    sweep = dict(
+        GRID,
+        search_space={
+            "lr": {"type": "choice", "values": [0.01]},
+            "width": {"type": "choice", "values": [13]},
+        },
+    )
     code = main(["run-local", str(sweep_job(tmp_path, sweep)), "--cpu"])
     out = capsys.readouterr().out
     assert code == 1 and "no trial finished" in out
@@ -202,7 +242,9 @@ def test_local_sweep_with_only_failures_exits_1(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 def test_local_random_sweep_of_the_real_script(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = load_config(REPO / "jobs/digits-sweep.yaml", ["args.epochs=1", "args.max-steps=15"], use_gpu=False)
+    config = load_config(
+        REPO / "jobs/digits-sweep.yaml", ["args.epochs=1", "args.max-steps=15"], use_gpu=False
+    )
     result = run_local_sweep(config, trials=3, parallel=1, sweep_dir=tmp_path / "s")
     assert len(result.trials) == 3 and all(t.ok for t in result.trials), result.leaderboard()
     assert result.best.objective == max(t.objective for t in result.trials)
@@ -218,7 +260,10 @@ def test_submit_creates_one_sweep_job(tmp_path):
     assert len(puts) == 1 and list(fake.jobs) == [result.name]
     props = puts[0].json["properties"]
     assert props["jobType"] == "Sweep"
-    assert props["objective"]["goal"].lower() == "maximize" and props["objective"]["primaryMetric"] == "val_accuracy"
+    assert (
+        props["objective"]["goal"].lower() == "maximize"
+        and props["objective"]["primaryMetric"] == "val_accuracy"
+    )
     assert props["samplingAlgorithm"]["samplingAlgorithmType"] == "Grid"
     space = props["searchSpace"]
     assert space["lr"] == ["choice", [[0.01, 0.05]]] and space["width"] == ["choice", [[10, 13, 40]]]
@@ -233,6 +278,8 @@ def test_submit_sweep_is_preflighted_on_the_trials_compute(tmp_path):
         from azure_trainer import PreflightError
 
         with pytest.raises(PreflightError) as info:
-            submit(load_config(sweep_job(tmp_path, GRID, compute="cpu-cluster"), use_gpu=True), fake.ml_client())
+            submit(
+                load_config(sweep_job(tmp_path, GRID, compute="cpu-cluster"), use_gpu=True), fake.ml_client()
+            )
     assert "gpu-on-cpu-vm" in {f.code for f in info.value.findings}
     assert fake.requests_matching("PUT", r"/jobs/") == []

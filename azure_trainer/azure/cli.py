@@ -27,7 +27,6 @@ def client_factory(workspace: dict[str, str | None], config_workspace: Any = Non
 
 def submit_command(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from .lifecycle import stream_logs
     from .preflight import format_findings
     from .submit import submit
 
@@ -38,8 +37,11 @@ def submit_command(args: argparse.Namespace) -> int:
         result = submit(config, client, dry_run=args.dry_run, preflight=not args.no_preflight, name=args.name)
     except PreflightError as exc:
         if args.json:
-            print(json.dumps({"status": "preflight-failed", "findings": [f.__dict__ for f in exc.findings]},
-                             indent=2))
+            print(
+                json.dumps(
+                    {"status": "preflight-failed", "findings": [f.__dict__ for f in exc.findings]}, indent=2
+                )
+            )
             return exc.exit_code
         raise
     if args.json:
@@ -68,8 +70,10 @@ def _watch(client: Any, name: str) -> int:
     try:
         final = stream_logs(client, name)
     except KeyboardInterrupt:
-        print(f"\nstopped watching; job {name} keeps running (azure-trainer cancel {name} stops it)",
-              file=sys.stderr)
+        print(
+            f"\nstopped watching; job {name} keeps running (azure-trainer cancel {name} stops it)",
+            file=sys.stderr,
+        )
         return 130
     print(f"job {name}: {final['status']}")
     return 0 if final["status"] == "Completed" else 1
@@ -123,5 +127,7 @@ def list_command(args: argparse.Namespace) -> int:
         return 0
     print(f"{'NAME':40}  {'STATUS':11}  {'EXPERIMENT':20}  CREATED")
     for job in jobs:
-        print(f"{str(job['name']):40}  {str(job['status']):11}  {str(job['experiment']):20}  {job['created'] or ''}")
+        print(
+            f"{str(job['name']):40}  {str(job['status']):11}  {str(job['experiment']):20}  {job['created'] or ''}"
+        )
     return 0

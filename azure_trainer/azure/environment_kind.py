@@ -7,11 +7,15 @@ from typing import Any, Literal
 
 EnvironmentDevice = Literal["cuda", "cpu", "unknown"]
 
-_CUDA_HINTS = re.compile(r"cuda|cudnn|\bgpu\b|-gpu|acpt|nvidia|\+cu\d+|/whl/cu\d+|pytorch-cuda|cudatoolkit", re.I)
+_CUDA_HINTS = re.compile(
+    r"cuda|cudnn|\bgpu\b|-gpu|acpt|nvidia|\+cu\d+|/whl/cu\d+|pytorch-cuda|cudatoolkit", re.I
+)
 _CPU_HINTS = re.compile(r"\+cpu\b|/whl/cpu\b|cpuonly|\bcpu\b|-cpu", re.I)
 
 
-def environment_device(image: str | None, conda_file: Any = None, name: str | None = None) -> EnvironmentDevice:
+def environment_device(
+    image: str | None, conda_file: Any = None, name: str | None = None
+) -> EnvironmentDevice:
     """'cuda' when the image or the pinned packages bring CUDA, 'cpu' when they are CPU builds, else 'unknown'.
 
     The image decides first: a CUDA base image can run a GPU build of torch; a plain one cannot,

@@ -38,14 +38,18 @@ def translated(action: str) -> Iterator[None]:
     except HttpResponseError as exc:
         status = getattr(exc, "status_code", None)
         if status == 403:
-            raise AzureError(f"{action}: access denied; ask for a role on the workspace such as "
-                             f"'AzureML Data Scientist' ({_reason(exc)})") from exc
+            raise AzureError(
+                f"{action}: access denied; ask for a role on the workspace such as "
+                f"'AzureML Data Scientist' ({_reason(exc)})"
+            ) from exc
         if status == 429:
             raise AzureError(f"{action}: Azure is throttling requests; wait a minute and retry") from exc
         raise AzureError(f"{action}: Azure ML answered {status}: {_reason(exc)}") from exc
     except (ServiceRequestError, ServiceResponseError) as exc:
-        raise AzureError(f"{action}: cannot reach Azure ML ({_reason(exc)}); check the network, proxy and "
-                         "the workspace's subscription / resource group / name") from exc
+        raise AzureError(
+            f"{action}: cannot reach Azure ML ({_reason(exc)}); check the network, proxy and "
+            "the workspace's subscription / resource group / name"
+        ) from exc
     except Exception as exc:
         if _is_credential_error(exc):
             raise AzureError(f"{action}: {LOGIN_HINT}") from exc

@@ -67,8 +67,11 @@ def list_jobs(ml_client: Any, *, experiment: str | None = None, limit: int = 20)
     if limit < 1:
         raise AzureError("--limit must be 1 or more")
     with translated("listing jobs"):
-        jobs = (j for j in ml_client.jobs.list() if experiment is None or getattr(j, "experiment_name", None)
-                == experiment)
+        jobs = (
+            j
+            for j in ml_client.jobs.list()
+            if experiment is None or getattr(j, "experiment_name", None) == experiment
+        )
         return [job_summary(j) for j in islice(jobs, limit)]
 
 
@@ -88,7 +91,10 @@ def stream_logs(ml_client: Any, name: str, *, attempts: int = 5, wait_s: float =
                 ml_client.jobs.stream(name)
             break
         except AzureError as exc:
-            if not isinstance(exc.__cause__, (ServiceRequestError, ServiceResponseError)) or failures >= attempts:
+            if (
+                not isinstance(exc.__cause__, (ServiceRequestError, ServiceResponseError))
+                or failures >= attempts
+            ):
                 raise
             failures += 1
             print(f"azure-trainer: connection lost ({failures}/{attempts}); reconnecting to job {name} ...")

@@ -25,6 +25,8 @@ def new_job_name(experiment: str, *, now: datetime | None = None) -> str:
 def check_job_name(name: str) -> str:
     """Return ``name`` if Azure ML accepts it as a job name, else raise a ConfigError saying why."""
     if not JOB_NAME_RE.match(name):
-        raise ConfigError(f"bad job name {name!r}: job names use letters, digits, '-' and '_', start with a "
-                          "letter or digit, at most 255 characters (`azure-trainer list` shows names)")
+        raise ConfigError(
+            f"bad job name {name!r}: job names use letters, digits, '-' and '_', start with a "
+            "letter or digit, at most 255 characters (`azure-trainer list` shows names)"
+        )
     return name

@@ -52,9 +52,14 @@ def preflight(config: JobConfig | JobSpec, ml_client: Any) -> list[Finding]:
     elif spec.instance_type:
         vm = sizes.get(spec.instance_type.lower())
         if vm is None:
-            findings.append(Finding("error", "instance-type-unknown",
-                                    f"instance type {spec.instance_type} is not offered in this workspace's region; "
-                                    f"pick one from `az ml compute list-sizes`"))
+            findings.append(
+                Finding(
+                    "error",
+                    "instance-type-unknown",
+                    f"instance type {spec.instance_type} is not offered in this workspace's region; "
+                    f"pick one from `az ml compute list-sizes`",
+                )
+            )
     if vm is not None:
         findings += check_vm(spec, vm, cluster_max)
         findings += check_quota(spec, vm, ml_client)
@@ -83,8 +88,9 @@ def _vm_sizes(ml_client: Any) -> dict[str, VmInfo]:
     for size in sizes:
         name = _field(size, "name")
         if name:
-            table[name.lower()] = VmInfo(name, int(_field(size, "gpus") or 0),
-                                         _field(size, "v_cp_us", "vCPUs"), _field(size, "family"))
+            table[name.lower()] = VmInfo(
+                name, int(_field(size, "gpus") or 0), _field(size, "v_cp_us", "vCPUs"), _field(size, "family")
+            )
     return table
 
 
@@ -108,15 +114,18 @@ def _not_found(exc: BaseException) -> bool:
     for candidate in (exc, exc.__cause__):
         if isinstance(candidate, ResourceNotFoundError):
             return True
-        if candidate is not None and type(candidate).__name__ == "ValidationException" and (
-            "does not exist" in str(candidate) or "not found" in str(candidate).lower()
+        if (
+            candidate is not None
+            and type(candidate).__name__ == "ValidationException"
+            and ("does not exist" in str(candidate) or "not found" in str(candidate).lower())
         ):
             return True
     return False
 
 
-def check_compute(spec: JobSpec, ml_client: Any, sizes: dict[str, VmInfo]) -> tuple[VmInfo | None, int | None,
-                                                                                    list[Finding]]:
+def check_compute(
+    spec: JobSpec, ml_client: Any, sizes: dict[str, VmInfo]
+) -> tuple[VmInfo | None, int | None, list[Finding]]:
     """The compute exists; return its VM size and maximum node count for the next checks."""
     flavour = spec.flavour
     try:
@@ -126,21 +135,48 @@ def check_compute(spec: JobSpec, ml_client: Any, sizes: dict[str, VmInfo]) -> tu
         if _not_found(exc):
             names = _compute_names(ml_client)
             have = f" (this workspace has: {', '.join(names)})" if names else ""
-            return None, None, [Finding("error", "compute-not-found",
-                                        f"compute {spec.compute!r} does not exist{have}; create it or fix "
-                                        f"`compute.{flavour}` in the job config")]
+            return (
+                None,
+                None,
+                [
+                    Finding(
+                        "error",
+                        "compute-not-found",
+                        f"compute {spec.compute!r} does not exist{have}; create it or fix "
+                        f"`compute.{flavour}` in the job config",
+                    )
+                ],
+            )
         raise
     size_name = getattr(compute, "size", None)
     max_nodes = getattr(compute, "max_instances", None)
     if not size_name:
         kind = getattr(compute, "type", "unknown")
-        return None, None, [Finding("warning", "compute-size-unknown",
-                                    f"compute {spec.compute!r} ({kind}) reports no VM size; GPUs not checked")]
+        return (
+            None,
+            None,
+            [
+                Finding(
+                    "warning",
+                    "compute-size-unknown",
+                    f"compute {spec.compute!r} ({kind}) reports no VM size; GPUs not checked",
+                )
+            ],
+        )
     vm = sizes.get(str(size_name).lower())
     if vm is None:
-        return None, max_nodes, [Finding("warning", "vm-size-unknown",
-                                         f"VM size {size_name} of compute {spec.compute!r} is not in the region's "
-                                         f"size list; GPUs not checked")]
+        return (
+            None,
+            max_nodes,
+            [
+                Finding(
+                    "warning",
+                    "vm-size-unknown",
+                    f"VM size {size_name} of compute {spec.compute!r} is not in the region's "
+                    f"size list; GPUs not checked",
+                )
+            ],
+        )
     return vm, max_nodes, []
 
 
@@ -156,22 +192,42 @@ def check_vm(spec: JobSpec, vm: VmInfo, cluster_max: int | None) -> list[Finding
     findings = []
     where = f"compute {spec.compute!r} ({vm.name})" if spec.compute else f"instance type {vm.name}"
     if spec.use_gpu and vm.gpus == 0:
-        findings.append(Finding("error", "gpu-on-cpu-vm",
-                                f"use_gpu is true but {where} has no GPU; the job would train on the CPU. "
-                                f"Point `compute.gpu` at a GPU cluster (e.g. Standard_NC*, ND*) or run with --cpu"))
+        findings.append(
+            Finding(
+                "error",
+                "gpu-on-cpu-vm",
+                f"use_gpu is true but {where} has no GPU; the job would train on the CPU. "
+                f"Point `compute.gpu` at a GPU cluster (e.g. Standard_NC*, ND*) or run with --cpu",
+            )
+        )
     if not spec.use_gpu and vm.gpus > 0:
-        findings.append(Finding("warning", "idle-gpus",
-                                f"use_gpu is false but {where} has {vm.gpus} GPU(s) that would be paid for and "
-                                f"left idle; use --gpu or a CPU cluster in `compute.cpu`"))
+        findings.append(
+            Finding(
+                "warning",
+                "idle-gpus",
+                f"use_gpu is false but {where} has {vm.gpus} GPU(s) that would be paid for and "
+                f"left idle; use --gpu or a CPU cluster in `compute.cpu`",
+            )
+        )
     procs = spec.processes_per_node
     if spec.use_gpu and vm.gpus > 0 and procs > vm.gpus:
-        findings.append(Finding("error", "too-many-processes",
-                                f"process_count_per_instance is {procs} but {where} has {vm.gpus} GPU(s) per node; "
-                                f"set distribution.process_count_per_instance to {vm.gpus} or less"))
+        findings.append(
+            Finding(
+                "error",
+                "too-many-processes",
+                f"process_count_per_instance is {procs} but {where} has {vm.gpus} GPU(s) per node; "
+                f"set distribution.process_count_per_instance to {vm.gpus} or less",
+            )
+        )
     if cluster_max is not None and spec.instance_count > cluster_max:
-        findings.append(Finding("error", "too-many-nodes",
-                                f"instance_count is {spec.instance_count} but compute {spec.compute!r} scales to "
-                                f"at most {cluster_max} node(s); lower instance_count or raise the cluster's max nodes"))
+        findings.append(
+            Finding(
+                "error",
+                "too-many-nodes",
+                f"instance_count is {spec.instance_count} but compute {spec.compute!r} scales to "
+                f"at most {cluster_max} node(s); lower instance_count or raise the cluster's max nodes",
+            )
+        )
     return findings
 
 
@@ -193,9 +249,14 @@ def check_quota(spec: JobSpec, vm: VmInfo, ml_client: Any) -> list[Finding]:
         current = _field(usage, "current_value", "currentValue") or 0
         needed = vm.vcpus * spec.instance_count
         if limit is not None and current + needed > limit:
-            return [Finding("warning", "quota",
-                            f"the job needs {needed} {vm.family} cores; {current} of {limit} are in use, so it "
-                            f"would queue until cores free up; request more quota or use fewer nodes")]
+            return [
+                Finding(
+                    "warning",
+                    "quota",
+                    f"the job needs {needed} {vm.family} cores; {current} of {limit} are in use, so it "
+                    f"would queue until cores free up; request more quota or use fewer nodes",
+                )
+            ]
         return []
     return []
 
@@ -210,8 +271,13 @@ def check_environment(spec: JobSpec, ml_client: Any) -> list[Finding]:
         try:
             env = load_environment(ref.ref)
         except Exception as exc:
-            return [Finding("error", "environment-invalid",
-                            f"environment file {ref.ref} is not a valid Azure ML environment: {str(exc)[:200]}")]
+            return [
+                Finding(
+                    "error",
+                    "environment-invalid",
+                    f"environment file {ref.ref} is not a valid Azure ML environment: {str(exc)[:200]}",
+                )
+            ]
     else:
         env_name, version, label = ref.name_version
         try:
@@ -219,31 +285,53 @@ def check_environment(spec: JobSpec, ml_client: Any) -> list[Finding]:
                 from .workspace import registry_client
 
                 with translated(f"looking up environment {name}"):
-                    env = registry_client(ml_client, ref.registry).environments.get(env_name, version=version,
-                                                                                    label=label)
+                    env = registry_client(ml_client, ref.registry).environments.get(
+                        env_name, version=version, label=label
+                    )
             else:
                 with translated(f"looking up environment {name}"):
                     env = ml_client.environments.get(env_name, version=version, label=label)
         except Exception as exc:
             if _not_found(exc):
-                return [Finding("error", "environment-not-found",
-                                f"environment {name} does not exist; check its name and version/label, or "
-                                f"register it with `az ml environment create -f environments/{spec.flavour}.yaml`")]
+                return [
+                    Finding(
+                        "error",
+                        "environment-not-found",
+                        f"environment {name} does not exist; check its name and version/label, or "
+                        f"register it with `az ml environment create -f environments/{spec.flavour}.yaml`",
+                    )
+                ]
             raise
-    device = environment_device(getattr(env, "image", None), getattr(env, "conda_file", None),
-                                getattr(env, "name", None))
+    device = environment_device(
+        getattr(env, "image", None), getattr(env, "conda_file", None), getattr(env, "name", None)
+    )
     if spec.use_gpu and device == "cpu":
-        return [Finding("error", "cpu-environment",
-                        f"use_gpu is true but environment {name} is CPU-only (its image or torch build has no "
-                        f"CUDA); use a CUDA environment in `environment.gpu`, e.g. environments/gpu.yaml")]
+        return [
+            Finding(
+                "error",
+                "cpu-environment",
+                f"use_gpu is true but environment {name} is CPU-only (its image or torch build has no "
+                f"CUDA); use a CUDA environment in `environment.gpu`, e.g. environments/gpu.yaml",
+            )
+        ]
     if spec.use_gpu and device == "unknown":
-        return [Finding("warning", "environment-device-unknown",
-                        f"cannot tell whether environment {name} has CUDA; the training script will stop if "
-                        f"torch cannot see the GPU")]
+        return [
+            Finding(
+                "warning",
+                "environment-device-unknown",
+                f"cannot tell whether environment {name} has CUDA; the training script will stop if "
+                f"torch cannot see the GPU",
+            )
+        ]
     if not spec.use_gpu and device == "cuda":
-        return [Finding("warning", "cuda-environment-on-cpu",
-                        f"use_gpu is false but environment {name} is a CUDA one: it works, but the image is "
-                        f"larger and slower to start; use a CPU environment in `environment.cpu`")]
+        return [
+            Finding(
+                "warning",
+                "cuda-environment-on-cpu",
+                f"use_gpu is false but environment {name} is a CUDA one: it works, but the image is "
+                f"larger and slower to start; use a CPU environment in `environment.cpu`",
+            )
+        ]
     return []
 
 

@@ -33,7 +33,9 @@ class SubmitResult:
             "name": self.name,
             "studio_url": self.studio_url,
             "status": self.status,
-            "findings": [{"severity": f.severity, "code": f.code, "message": f.message} for f in self.findings],
+            "findings": [
+                {"severity": f.severity, "code": f.code, "message": f.message} for f in self.findings
+            ],
         }
 
 

@@ -74,11 +74,16 @@ def resolve_workspace(
             "name": "--workspace / AZUREML_WORKSPACE_NAME",
         }
         raise AzureError(
-            "no Azure ML workspace given: missing " + ", ".join(hints[m] for m in missing)
+            "no Azure ML workspace given: missing "
+            + ", ".join(hints[m] for m in missing)
             + "; or add `workspace:` to the job config, or put the workspace's config.json in this folder"
         )
-    return WorkspaceRef(values["subscription_id"], values["resource_group"], values["name"],
-                        tuple(sources[f] for f in ENV_VARS))
+    return WorkspaceRef(
+        values["subscription_id"],
+        values["resource_group"],
+        values["name"],
+        tuple(sources[f] for f in ENV_VARS),
+    )
 
 
 def find_config_json(start: str | Path = ".") -> Path | None:
@@ -87,8 +92,9 @@ def find_config_json(start: str | Path = ".") -> Path | None:
 
     for folder in (".azureml", "aml_config", None):
         for file_name in ("config.json", "project.json"):
-            found = traverse_up_path_and_find_file(path=Path(start), file_name=file_name,
-                                                   directory_name=folder, num_levels=20)
+            found = traverse_up_path_and_find_file(
+                path=Path(start), file_name=file_name, directory_name=folder, num_levels=20
+            )
             if found:
                 return Path(found)
     return None

@@ -54,7 +54,9 @@ def validate_config(data: Any, smap: SourceMap | None = None, file: str | None =
     """Validate plain data (already merged) into a :class:`JobConfig`, with located error messages."""
     smap = smap or SourceMap()
     if not isinstance(data, dict):
-        raise ConfigError(f"the top level must be a mapping of keys, got {type(data).__name__}", file=file, line=1)
+        raise ConfigError(
+            f"the top level must be a mapping of keys, got {type(data).__name__}", file=file, line=1
+        )
     try:
         return JobConfig.model_validate(data)
     except ValidationError as exc:
@@ -69,7 +71,9 @@ def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], So
     data, smap = load_yaml_with_lines(path)
     shown = display_path(path)
     if not isinstance(data, dict):
-        raise ConfigError(f"the top level must be a mapping of keys, got {type(data).__name__}", file=shown, line=1)
+        raise ConfigError(
+            f"the top level must be a mapping of keys, got {type(data).__name__}", file=shown, line=1
+        )
     _resolve_paths(data, path.parent)
     parent = data.pop("extends", None)
     if parent is None:
@@ -80,17 +84,26 @@ def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], So
     for i, base in enumerate(bases):
         if not isinstance(base, str) or not base:
             line = smap.locate(("extends",))[1]
-            raise ConfigError("`extends` takes a file path or a list of paths", file=shown, line=line,
-                              key_path="extends")
+            raise ConfigError(
+                "`extends` takes a file path or a list of paths", file=shown, line=line, key_path="extends"
+            )
         base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
         line = smap.locate(("extends", i) if isinstance(parent, list) else ("extends",))[1]
         if not base_path.is_file():
-            raise ConfigError(f"base config {base!r} not found (looked in {display_path(base_path)})",
-                              file=shown, line=line, key_path="extends")
+            raise ConfigError(
+                f"base config {base!r} not found (looked in {display_path(base_path)})",
+                file=shown,
+                line=line,
+                key_path="extends",
+            )
         if base_path.resolve() in (*stack, resolved):
             cycle = " -> ".join(display_path(p) for p in (*stack, resolved, base_path.resolve()))
-            raise ConfigError(f"`extends` cycle: {cycle}; remove one of the links", file=shown, line=line,
-                              key_path="extends")
+            raise ConfigError(
+                f"`extends` cycle: {cycle}; remove one of the links",
+                file=shown,
+                line=line,
+                key_path="extends",
+            )
         base_data, base_map = _load_chain(base_path, (*stack, resolved))
         _deep_merge(merged, merged_map, base_data, base_map, ())
     _deep_merge(merged, merged_map, data, smap, ())
@@ -136,9 +149,12 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
                 continue
             if _is_local_path(spec.get("local_path")):
                 spec["local_path"] = absolute(spec["local_path"])
-            if spec.get("type", "uri_folder") not in ("string", "integer", "number", "boolean") and _is_local_path(
-                spec.get("path")
-            ):
+            if spec.get("type", "uri_folder") not in (
+                "string",
+                "integer",
+                "number",
+                "boolean",
+            ) and _is_local_path(spec.get("path")):
                 spec["path"] = absolute(spec["path"])
 
 
@@ -169,8 +185,11 @@ def _apply_setting(data: dict[str, Any], smap: SourceMap, setting: str) -> None:
             smap.locations[tuple(keys[: depth + 1])] = (source, None)
         elif not isinstance(child, dict):
             where = ".".join(keys[: depth + 1])
-            raise ConfigError(f"{where} is a {type(child).__name__}, not a mapping; cannot set {dotted}",
-                              file=source, key_path=where)
+            raise ConfigError(
+                f"{where} is a {type(child).__name__}, not a mapping; cannot set {dotted}",
+                file=source,
+                key_path=where,
+            )
         node = child
     node[keys[-1]] = value
     here = tuple(keys)
@@ -196,7 +215,11 @@ def _located_error(exc: ValidationError, smap: SourceMap, file: str | None) -> C
     if kind == "extra_forbidden":
         allowed = allowed_keys(loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        hint = (
+            f"; did you mean {close[0]!r}?"
+            if close
+            else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        )
         message = f"unknown key {loc[-1]!r}{hint}"
     elif kind == "missing":
         message = "required key is missing"
@@ -204,8 +227,14 @@ def _located_error(exc: ValidationError, smap: SourceMap, file: str | None) -> C
         expected = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
         got = err.get("input")
         close = difflib.get_close_matches(str(got), expected, n=1, cutoff=0.6)
-        message = f"{got!r} is not one of {', '.join(expected)}" + (f"; did you mean {close[0]!r}?" if close else "")
-    elif "input" in err and loc[:1] != ("environment_variables",) and kind not in ("value_error", "assertion_error"):
+        message = f"{got!r} is not one of {', '.join(expected)}" + (
+            f"; did you mean {close[0]!r}?" if close else ""
+        )
+    elif (
+        "input" in err
+        and loc[:1] != ("environment_variables",)
+        and kind not in ("value_error", "assertion_error")
+    ):
         message = f"{message} (got {_short(err['input'])})"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"

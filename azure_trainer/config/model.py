@@ -49,9 +49,19 @@ class InputSpec(_Strict):
     """A job input: a data asset / path (uri_folder, uri_file, mltable, models) or a literal value."""
 
     type: Literal[
-        "uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model",
-        "string", "integer", "number", "boolean",
-    ] = Field(default="uri_folder", description="Azure ML input type; literals: string, integer, number, boolean.")
+        "uri_folder",
+        "uri_file",
+        "mltable",
+        "custom_model",
+        "mlflow_model",
+        "triton_model",
+        "string",
+        "integer",
+        "number",
+        "boolean",
+    ] = Field(
+        default="uri_folder", description="Azure ML input type; literals: string, integer, number, boolean."
+    )
     path: str | None = Field(
         default=None,
         description="Where the data lives on Azure ML: azureml:NAME@latest, azureml:NAME:VERSION, "
@@ -59,7 +69,8 @@ class InputSpec(_Strict):
     )
     mode: Literal["ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download"] | None = None
     local_path: str | None = Field(
-        default=None, description="Folder or file used for this input by run-local (relative to the config file)."
+        default=None,
+        description="Folder or file used for this input by run-local (relative to the config file).",
     )
     default: str | int | float | bool | None = Field(default=None, description="Value of a literal input.")
     optional: bool = False
@@ -69,7 +80,9 @@ class InputSpec(_Strict):
     def _check_kind(self) -> InputSpec:
         if self.type in LITERAL_TYPES:
             if self.path is not None or self.mode is not None or self.local_path is not None:
-                raise ValueError(f"a literal input (type {self.type}) takes `default`, not path/mode/local_path")
+                raise ValueError(
+                    f"a literal input (type {self.type}) takes `default`, not path/mode/local_path"
+                )
             if self.default is None and not self.optional:
                 raise ValueError(f"literal input of type {self.type} needs a `default` value")
         else:
@@ -87,8 +100,12 @@ class InputSpec(_Strict):
 class OutputSpec(_Strict):
     """A job output folder or file; ``${{outputs.NAME}}`` in the command is its path at run time."""
 
-    type: Literal["uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model"] = "uri_folder"
-    path: str | None = Field(default=None, description="azureml://datastores/... destination; default: the job's.")
+    type: Literal["uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model"] = (
+        "uri_folder"
+    )
+    path: str | None = Field(
+        default=None, description="azureml://datastores/... destination; default: the job's."
+    )
     mode: Literal["rw_mount", "upload", "direct"] | None = None
     description: str | None = None
 
@@ -133,8 +150,16 @@ class SearchSpaceEntry(_Strict):
     """One searched hyperparameter (Azure ML sweep distributions)."""
 
     type: Literal[
-        "choice", "randint", "uniform", "loguniform", "normal", "lognormal",
-        "quniform", "qloguniform", "qnormal", "qlognormal",
+        "choice",
+        "randint",
+        "uniform",
+        "loguniform",
+        "normal",
+        "lognormal",
+        "quniform",
+        "qloguniform",
+        "qnormal",
+        "qlognormal",
     ]
     values: list[Any] | None = Field(default=None, description="choice: the values.")
     min_value: float | None = None
@@ -191,10 +216,15 @@ class EarlyTermination(_Strict):
     @model_validator(mode="after")
     def _check_policy(self) -> EarlyTermination:
         if self.type == "bandit" and (self.slack_factor is None) == (self.slack_amount is None):
-            raise ValueError("@slack_factor: a bandit policy needs exactly one of slack_factor or slack_amount")
+            raise ValueError(
+                "@slack_factor: a bandit policy needs exactly one of slack_factor or slack_amount"
+            )
         if self.type == "truncation_selection" and self.truncation_percentage is None:
-            raise ValueError("@truncation_percentage: truncation selection needs truncation_percentage (1-99)")
+            raise ValueError(
+                "@truncation_percentage: truncation selection needs truncation_percentage (1-99)"
+            )
         return self
+
     delay_evaluation: int = Field(default=0, ge=0)
     slack_factor: float | None = None
     slack_amount: float | None = None
@@ -216,11 +246,14 @@ class Sweep(_Strict):
             raise ValueError("@search_space: give at least one parameter to search")
         for key, entry in self.search_space.items():
             if self.sampling == "grid" and entry.type != "choice":
-                raise ValueError(f"@search_space.{key}.type: grid sampling needs `choice` values, "
-                                 f"not a continuous {entry.type} range; use random or bayesian sampling")
+                raise ValueError(
+                    f"@search_space.{key}.type: grid sampling needs `choice` values, "
+                    f"not a continuous {entry.type} range; use random or bayesian sampling"
+                )
             if self.sampling == "bayesian" and entry.type not in ("choice", "uniform", "quniform"):
-                raise ValueError(f"@search_space.{key}.type: bayesian sampling supports choice, uniform "
-                                 f"and quniform only")
+                raise ValueError(
+                    f"@search_space.{key}.type: bayesian sampling supports choice, uniform and quniform only"
+                )
         if self.sampling == "bayesian" and self.early_termination is not None:
             raise ValueError("@early_termination: bayesian sampling does not support early termination")
         if self.limits.max_concurrent_trials > self.limits.max_total_trials:
@@ -245,13 +278,17 @@ class JobConfig(_Strict):
     command: str | None = Field(
         default=None, description="Command line; may use ${{inputs.NAME}} and ${{outputs.NAME}}."
     )
-    script: str | None = Field(default=None, description="Python script in `code`, run as `python SCRIPT ARGS`.")
+    script: str | None = Field(
+        default=None, description="Python script in `code`, run as `python SCRIPT ARGS`."
+    )
     args: dict[str, ArgValue] = Field(
         default_factory=dict,
         description="Arguments for `script`, rendered as --key value; true -> --key; false/null -> omitted; "
         "lists -> repeated values.",
     )
-    use_gpu: bool = Field(default=False, description="GPU compute + CUDA environment when true, CPU ones when false.")
+    use_gpu: bool = Field(
+        default=False, description="GPU compute + CUDA environment when true, CPU ones when false."
+    )
     compute: PerDevice | None = Field(default=None, description="Cluster name, or {gpu: NAME, cpu: NAME}.")
     instance_type: PerDevice | None = Field(
         default=None, description="Serverless VM size, or {gpu: VM_SIZE, cpu: VM_SIZE}."
@@ -261,7 +298,9 @@ class JobConfig(_Strict):
     outputs: dict[str, OutputSpec] = Field(default_factory=dict)
     instance_count: int = Field(default=1, ge=1, le=1000)
     distribution: Distribution | None = None
-    shm_size: str | None = Field(default=None, description="Shared memory, e.g. 16g (default 16g with use_gpu).")
+    shm_size: str | None = Field(
+        default=None, description="Shared memory, e.g. 16g (default 16g with use_gpu)."
+    )
     timeout: int | None = Field(default=None, ge=1, description="Seconds before Azure ML cancels the job.")
     environment_variables: dict[str, str] = Field(default_factory=dict)
     queue: Queue | None = None
@@ -301,8 +340,9 @@ class JobConfig(_Strict):
     def _environment_shorthand(cls, value: Any) -> Any:
         return _both_flavours(value, "an environment reference")
 
-    @field_validator("inputs", mode="before",
-                     json_schema_input_type=dict[str, InputSpec | str | int | float | bool])
+    @field_validator(
+        "inputs", mode="before", json_schema_input_type=dict[str, InputSpec | str | int | float | bool]
+    )
     @classmethod
     def _literal_inputs(cls, value: Any) -> Any:
         if not isinstance(value, dict):
@@ -314,14 +354,21 @@ class JobConfig(_Strict):
     def _args_are_scalars(cls, value: Any) -> Any:
         if isinstance(value, dict):
             for key, item in value.items():
-                if isinstance(item, dict) or (isinstance(item, list) and any(isinstance(i, (dict, list))
-                                                                              for i in item)):
-                    raise ValueError(f"@{key}: an argument value is a scalar or a list of scalars, "
-                                     f"not a mapping; write it as a string, or split it into separate args")
+                if isinstance(item, dict) or (
+                    isinstance(item, list) and any(isinstance(i, (dict, list)) for i in item)
+                ):
+                    raise ValueError(
+                        f"@{key}: an argument value is a scalar or a list of scalars, "
+                        f"not a mapping; write it as a string, or split it into separate args"
+                    )
         return value
 
-    @field_validator("environment_variables", "tags", mode="before",
-                     json_schema_input_type=dict[str, str | int | float | bool])
+    @field_validator(
+        "environment_variables",
+        "tags",
+        mode="before",
+        json_schema_input_type=dict[str, str | int | float | bool],
+    )
     @classmethod
     def _stringify(cls, value: Any) -> Any:
         # YAML types `OMP_NUM_THREADS: 4` as int; Azure ML wants strings. Nested values stay errors.
@@ -348,17 +395,27 @@ class JobConfig(_Strict):
     @model_validator(mode="after")
     def _check_whole(self) -> JobConfig:
         if (self.command is None) == (self.script is None):
-            raise ValueError("@command: give either `command` or `script` (+ `args`), not both and not neither")
+            raise ValueError(
+                "@command: give either `command` or `script` (+ `args`), not both and not neither"
+            )
         if self.command is not None and self.args:
-            raise ValueError("@args: `args` goes with `script`; with `command`, write the arguments into the command")
+            raise ValueError(
+                "@args: `args` goes with `script`; with `command`, write the arguments into the command"
+            )
         if self.compute is not None and self.instance_type is not None:
-            raise ValueError("@instance_type: give either `compute` (a cluster) or `instance_type` (serverless), not both")
+            raise ValueError(
+                "@instance_type: give either `compute` (a cluster) or `instance_type` (serverless), not both"
+            )
         if self.distribution is None and self.instance_count > 1:
-            raise ValueError("@instance_count: instance_count > 1 needs a `distribution` (e.g. {type: pytorch})")
+            raise ValueError(
+                "@instance_count: instance_count > 1 needs a `distribution` (e.g. {type: pytorch})"
+            )
         if self.sweep is not None:
             for key in self.sweep.search_space:
                 if self.command is not None:
-                    raise ValueError("@sweep: a sweep needs `script` + `args`: searched values become script arguments")
+                    raise ValueError(
+                        "@sweep: a sweep needs `script` + `args`: searched values become script arguments"
+                    )
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
                     raise ValueError(f"@sweep.search_space: key {key!r} must be an argument name")
         return self

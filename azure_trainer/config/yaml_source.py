@@ -84,7 +84,8 @@ def _construct(node: yaml.Node, path: KeyPath, file: str, smap: SourceMap) -> An
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise ConfigError(
                     "YAML merge keys (<<) are not supported; use `extends:` instead",
-                    file=file, line=key_node.start_mark.line + 1,
+                    file=file,
+                    line=key_node.start_mark.line + 1,
                 )
             key = _scalar(key_node, file)
             if isinstance(key, (dict, list)) or key is None:
@@ -93,7 +94,9 @@ def _construct(node: yaml.Node, path: KeyPath, file: str, smap: SourceMap) -> An
             if key in result:
                 raise ConfigError(
                     f"duplicate key {key!r} (the later one would silently win); keep one",
-                    file=file, line=key_node.start_mark.line + 1, key_path=_dotted(path + (key,)),
+                    file=file,
+                    line=key_node.start_mark.line + 1,
+                    key_path=_dotted(path + (key,)),
                 )
             child = path + (key,)
             smap.locations[child] = (file, key_node.start_mark.line + 1)

@@ -49,12 +49,21 @@ def run_local_command(args: argparse.Namespace) -> int:
 def _run_sweep(args: argparse.Namespace, config, inputs, as_json: bool) -> int:
     from .sweep_runner import run_local_sweep
 
-    for flag, value in (("--preempt-after", args.preempt_after), ("--preempt-at-step", args.preempt_at_step),
-                        ("--nproc", args.nproc)):
+    for flag, value in (
+        ("--preempt-after", args.preempt_after),
+        ("--preempt-at-step", args.preempt_at_step),
+        ("--nproc", args.nproc),
+    ):
         if value is not None:
             raise LocalRunError(f"{flag} is for a single run; drop it, or the `sweep:` (--set sweep=null)")
-    result = run_local_sweep(config, trials=args.trials, parallel=args.parallel, sweep_dir=args.output_dir,
-                             inputs=inputs, console=sys.stderr if as_json else None)
+    result = run_local_sweep(
+        config,
+        trials=args.trials,
+        parallel=args.parallel,
+        sweep_dir=args.output_dir,
+        inputs=inputs,
+        console=sys.stderr if as_json else None,
+    )
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
     else:

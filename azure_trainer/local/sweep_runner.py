@@ -63,8 +63,11 @@ class LocalSweepResult:
 
     def ranked(self) -> list[TrialResult]:
         """Finished trials best first, then the failed ones in order."""
-        done = sorted((t for t in self.trials if t.ok), key=lambda t: t.objective,  # type: ignore[arg-type, return-value]
-                      reverse=self.goal == "maximize")
+        done = sorted(
+            (t for t in self.trials if t.ok),
+            key=lambda t: t.objective,  # type: ignore[arg-type, return-value]
+            reverse=self.goal == "maximize",
+        )
         return done + [t for t in self.trials if not t.ok]
 
     def leaderboard(self) -> str:
@@ -73,14 +76,19 @@ class LocalSweepResult:
         header = ["rank", "trial", *keys, self.metric]
         rows = []
         for rank, t in enumerate(self.ranked(), 1):
-            value = f"{t.objective:.4f}" if t.ok else f"failed (exit {t.exit_code})" if not t.error else t.error
+            value = (
+                f"{t.objective:.4f}" if t.ok else f"failed (exit {t.exit_code})" if not t.error else t.error
+            )
             rows.append([str(rank) if t.ok else "-", str(t.index), *(_fmt(t.params[k]) for k in keys), value])
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in [header, *rows]]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
         best = self.best
-        tail = (f"best: trial {best.index} ({', '.join(f'{k}={_fmt(v)}' for k, v in best.params.items())}) "
-                f"{self.metric}={best.objective:.4f}; run folder {best.run_dir}" if best
-                else "no trial finished with a value for the objective")
+        tail = (
+            f"best: trial {best.index} ({', '.join(f'{k}={_fmt(v)}' for k, v in best.params.items())}) "
+            f"{self.metric}={best.objective:.4f}; run folder {best.run_dir}"
+            if best
+            else "no trial finished with a value for the objective"
+        )
         return "\n".join([*lines, tail])
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,7 +151,9 @@ def run_local_sweep(
         raise LocalRunError(f"--parallel {parallel}: give a number >= 1")
     out = console or sys.stderr
     params_list = sample_trials(sweep, trials, seed=seed)
-    root = Path(sweep_dir) if sweep_dir else Path("runs") / f"{config.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
+    root = (
+        Path(sweep_dir) if sweep_dir else Path("runs") / f"{config.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
+    )
     root.mkdir(parents=True, exist_ok=True)
     result = LocalSweepResult(sweep.objective.metric, sweep.objective.goal, sweep.sampling, root)
     if sweep.sampling == "bayesian":
@@ -154,16 +164,31 @@ def run_local_sweep(
         run_dir = root / f"trial-{index:03d}"
         print(f"run-local: trial {index}: {', '.join(f'{k}={_fmt(v)}' for k, v in params.items())}", file=out)
         try:
-            run: LocalRunResult = run_local(trial_config(config, params), inputs=inputs, run_dir=run_dir,
-                                            stream=parallel == 1, console=console)
+            run: LocalRunResult = run_local(
+                trial_config(config, params),
+                inputs=inputs,
+                run_dir=run_dir,
+                stream=parallel == 1,
+                console=console,
+            )
         except AzureTrainerError as exc:
             return TrialResult(index, params, 2, None, str(run_dir), 0.0, error=str(exc))
         value = objective_value(run.run_dir, sweep.objective.metric) if run.exit_code == 0 else None
         if run.exit_code == 0 and value is None:
-            return TrialResult(index, params, run.exit_code, None, str(run.run_dir), run.duration_s,
-                               error=f"no {sweep.objective.metric} in metrics.jsonl")
-        print(f"run-local: trial {index} finished: exit {run.exit_code}"
-              + (f", {sweep.objective.metric}={value:.4f}" if value is not None else ""), file=out)
+            return TrialResult(
+                index,
+                params,
+                run.exit_code,
+                None,
+                str(run.run_dir),
+                run.duration_s,
+                error=f"no {sweep.objective.metric} in metrics.jsonl",
+            )
+        print(
+            f"run-local: trial {index} finished: exit {run.exit_code}"
+            + (f", {sweep.objective.metric}={value:.4f}" if value is not None else ""),
+            file=out,
+        )
         return TrialResult(index, params, run.exit_code, value, str(run.run_dir), run.duration_s)
 
     try:

@@ -414,8 +414,13 @@ class FakeMLClient:
 
     def for_registry(self, registry_name: str) -> FakeMLClient:
         """A client for an Azure ML registry over the same state (what a registry ``MLClient`` is)."""
-        client = FakeMLClient(self.subscription_id, self.resource_group_name, registry_name=registry_name,
-                              fake=self.fake, credential=self.credential)
+        client = FakeMLClient(
+            self.subscription_id,
+            self.resource_group_name,
+            registry_name=registry_name,
+            fake=self.fake,
+            credential=self.credential,
+        )
         client.calls = self.calls
         return client
 
