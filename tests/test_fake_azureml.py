@@ -22,20 +22,6 @@ from azure.ai.ml import command  # noqa: E402
 
 
 @pytest.fixture
-def fake():
-    f = FakeAzureML()
-    with block_network() as attempts, f.patch_sdk():
-        yield f
-        assert attempts == [], f"something bypassed the fake transport: {attempts}"
-    assert f.unhandled == [], f"requests the fake did not serve: {f.unhandled}"
-
-
-@pytest.fixture
-def ml(fake):
-    return fake.ml_client()
-
-
-@pytest.fixture
 def code_dir(tmp_path):
     d = tmp_path / "src"
     d.mkdir()

@@ -12,23 +12,9 @@ import yaml
 
 from azure_trainer import AzureError, PreflightError, load_config, preflight, submit
 from azure_trainer.azure.workspace import resolve_workspace
-from azure_trainer.testing import FailingCredential, FakeAzureML, block_network
+from azure_trainer.testing import FailingCredential
 
 GPU_ENV = "azureml://registries/azureml/environments/acpt-pytorch-2.2-cuda12.1/labels/latest"
-
-
-@pytest.fixture
-def fake():
-    f = FakeAzureML()
-    with block_network() as attempts, f.patch_sdk():
-        yield f
-        assert attempts == [], f"something bypassed the fake transport: {attempts}"
-    assert f.unhandled == [], f"requests the fake did not serve: {f.unhandled}"
-
-
-@pytest.fixture
-def ml(fake):
-    return fake.ml_client()
 
 
 def write_job(tmp_path: Path, body: str = "") -> Path:
