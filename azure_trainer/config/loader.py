@@ -20,7 +20,16 @@ from ..errors import ConfigError
 from .model import JobConfig
 from .yaml_source import KeyPath, SourceMap, _dotted, display_path, load_yaml_with_lines
 
-_REMOTE_PREFIXES = ("azureml:", "http://", "https://", "wasbs://", "abfss://", "adl://", "gs://", "s3://")
+REMOTE_PREFIXES = (  # a path that starts with none of these is a local path
+    "azureml:",
+    "http://",
+    "https://",
+    "wasbs://",
+    "abfss://",
+    "adl://",
+    "gs://",
+    "s3://",
+)
 _SETTING_RE = re.compile(r"^\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*=(.*)$", re.S)
 
 
@@ -123,7 +132,7 @@ def _deep_merge(dst: dict, dst_map: SourceMap, src: Mapping, src_map: SourceMap,
 
 
 def _is_local_path(value: Any) -> bool:
-    return isinstance(value, str) and bool(value) and not value.startswith(_REMOTE_PREFIXES)
+    return isinstance(value, str) and bool(value) and not value.startswith(REMOTE_PREFIXES)
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..command_line import localize_command, placeholders
+from ..config.loader import REMOTE_PREFIXES
 from ..config.model import InputSpec, JobConfig
 from ..contract import (
     DISTRIBUTED_ENV,
@@ -70,8 +71,6 @@ NO_GPU_WARNING = (
 EXIT_REHEARSAL_INCONCLUSIVE = 1
 
 _RANK_TEE = Path(__file__).with_name("_rank_tee.py")
-# The loader's notion of "not a local path" (kept equal to azure_trainer.config.loader._REMOTE_PREFIXES).
-_REMOTE_PREFIXES = ("azureml:", "http://", "https://", "wasbs://", "abfss://", "adl://", "gs://", "s3://")
 _LEADING_PYTHON = re.compile(
     r"""^(\s*)(?:python3?(?:\.\d+)?|'python3?(?:\.\d+)?'|"python3?(?:\.\d+)?")(?=\s|$)"""
 )
@@ -272,7 +271,7 @@ def _resolve_inputs(
             values[key] = _check_path(
                 config, name, item, Path(item.local_path), "local_path", f"inputs.{name}.local_path"
             )
-        elif item.path and not item.path.startswith(_REMOTE_PREFIXES):
+        elif item.path and not item.path.startswith(REMOTE_PREFIXES):
             values[key] = _check_path(config, name, item, Path(item.path), "path", f"inputs.{name}.path")
         elif item.optional:
             values[key] = None
