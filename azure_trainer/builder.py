@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from .config.model import JobConfig
@@ -100,11 +101,14 @@ def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:
     return job
 
 
-def to_yaml(job: Any) -> str:
+def to_yaml(job: Any, *, allow_env: Iterable[str] = (), redact: bool = True) -> str:
     """The job as Azure ML CLI v2 YAML, readable by ``azure.ai.ml.load_job`` and ``az ml job create -f``.
 
     A ``Command`` node dumps with a nested ``component:`` block that load_job rejects, so it is turned
-    into its ``CommandJob`` (a ``Sweep`` node into its ``SweepJob``) first.
+    into its ``CommandJob`` (a ``Sweep`` node into its ``SweepJob``) first. With ``redact`` (the default),
+    secret-looking environment variable values not named in ``allow_env`` are written as ``***``: a
+    secret must never be printed, and must not be a job environment variable in the first place (the
+    secrets guard refuses it at submit).
     """
     quiet_sdk_logs()
     # Command and Sweep *nodes* dump with pipeline-component fields that load_job rejects; dump the job.
@@ -114,8 +118,28 @@ def to_yaml(job: Any) -> str:
         target.inputs = {k: v for k, v in target.inputs.items() if v is not None}
     buffer = io.StringIO()
     target.dump(buffer)
+    text = buffer.getvalue()
+    if redact:
+        text = _redact_env_values(text, allow_env)
     schema = SWEEP_JOB_SCHEMA if getattr(target, "type", "") == "sweep" else COMMAND_JOB_SCHEMA
-    return f"$schema: {schema}\n{buffer.getvalue()}"
+    return f"$schema: {schema}\n{text}"
+
+
+def _redact_env_values(text: str, allow_env: Iterable[str]) -> str:
+    import yaml
+
+    from .secrets_guard import redact_env
+
+    data = yaml.safe_load(text)
+    changed = False
+    for holder in (data, data.get("trial") if isinstance(data.get("trial"), dict) else None):
+        env = holder.get("environment_variables") if holder else None
+        if isinstance(env, dict):
+            redacted = redact_env({k: str(v) for k, v in env.items()}, allow=allow_env)
+            if redacted != {k: str(v) for k, v in env.items()}:
+                holder["environment_variables"] = redacted
+                changed = True
+    return yaml.safe_dump(data, sort_keys=False, width=100) if changed else text
 
 
 def _first_line(exc: BaseException) -> str:

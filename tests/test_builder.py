@@ -408,3 +408,26 @@ def test_cli_export_unwritable_output(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("azure-trainer: error: cannot write ")
     assert err.count("\n") == 1
+
+
+def test_export_and_dry_run_never_print_a_secret(tmp_path, capsys):
+    """Secret-looking env values are written as *** (unless allowed), with a warning naming the variable."""
+    from azure_trainer import load_config, submit
+    from azure_trainer.cli import main
+
+    secret = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "t.py").write_text("")
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        "experiment: e\ncode: src\nscript: t.py\nenvironment: azureml:env:1\n"
+        f"environment_variables: {{GITHUB_TOKEN: {secret}, MODE: fast, BUILD_ID: {secret}}}\n"
+        "preflight: {allow_env: [BUILD_ID]}\n"
+    )
+    assert main(["export", str(job)]) == 0
+    out, err = capsys.readouterr()
+    assert secret not in out.replace(f"BUILD_ID: {secret}", "")  # only the explicitly allowed one stays
+    assert "GITHUB_TOKEN: '***'" in out and "MODE: fast" in out
+    assert "GITHUB_TOKEN looked like secrets" in err and secret not in err
+    dry = submit(load_config(job), None, dry_run=True, preflight=False)
+    assert "GITHUB_TOKEN: '***'" in dry.job_yaml and dry.job_yaml.count(secret) == 1

@@ -74,7 +74,9 @@ def submit(
             findings,
         )
     if dry_run:
-        return SubmitResult(job_name, None, "dry-run", findings, to_yaml(job))
+        return SubmitResult(
+            job_name, None, "dry-run", findings, to_yaml(job, allow_env=config.preflight.allow_env)
+        )
 
     try:
         with translated(f"submitting job {job_name}"):
