@@ -1,0 +1,113 @@
+"""The inputs of a local run: ``--input NAME=PATH`` parsed, each input's local value resolved and checked.
+
+``${{inputs.X}}`` -> the input's ``--input`` path, its ``local_path``, or its ``path`` when that is
+local (literal inputs: their value). An input the command uses that has no local data is an error
+(naming the config line); one it does not use is a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..command_line import placeholders
+from ..config.loader import REMOTE_PREFIXES
+from ..config.model import InputSpec, JobConfig
+from ..errors import LocalRunError
+from ..spec import JobSpec
+
+__all__ = ["parse_input_args"]
+
+
+def parse_input_args(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["data=./d", ...]`` (``--input NAME=PATH``) -> ``{"data": "./d"}``; LocalRunError if malformed."""
+    result: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not path:
+            raise LocalRunError(f"--input {item!r}: expected NAME=PATH, e.g. --input data=./data")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise LocalRunError(f"--input {item!r}: {name!r} is not an input name (letters, digits, _ . -)")
+        if name in result:
+            raise LocalRunError(f"--input {name}=... is given twice; give each input once")
+        result[name] = path
+    return result
+
+
+def _literal(value: Any) -> str:
+    return str(value)  # as the Azure ML SDK renders literal inputs (True/False for booleans)
+
+
+def _where(config: JobConfig, key_path: str) -> str:
+    file, line = config.locate(key_path)
+    if not file:
+        return ""
+    return f" ({file}:{line})" if line else f" ({file})"
+
+
+def _check_path(
+    config: JobConfig, name: str, item: InputSpec, path: Path, source: str, key: str | None
+) -> str:
+    where = _where(config, key) if key else ""
+    how = f"give it with --input {name}=PATH, or set `local_path:` under inputs.{name} in the config"
+    if not path.exists():
+        raise LocalRunError(f"input {name!r}: {source} {path} does not exist{where}; {how}")
+    if item.type == "uri_file" and path.is_dir():
+        raise LocalRunError(
+            f"input {name!r} is a uri_file but {source} {path} is a folder{where}; give a file"
+        )
+    if item.type in ("uri_folder", "mltable") and not path.is_dir():
+        raise LocalRunError(
+            f"input {name!r} is a {item.type} but {source} {path} is not a folder{where}; "
+            "give a folder (or declare the input `type: uri_file`)"
+        )
+    return str(path)
+
+
+def _resolve_inputs(
+    config: JobConfig, spec: JobSpec, given: Mapping[str, str], warnings: list[str]
+) -> dict[tuple[str, str], str | None]:
+    """The local value of each input: ``{("inputs", name): value or None}``."""
+    unknown = sorted(set(given) - set(spec.inputs))
+    if unknown:
+        have = ", ".join(sorted(spec.inputs)) or "none: the job declares no inputs"
+        raise LocalRunError(
+            f"--input {unknown[0]}=...: the job has no input named {unknown[0]!r} (its inputs: {have})"
+        )
+    used = {name for kind, name in placeholders(spec.command) if kind == "inputs"}
+    values: dict[tuple[str, str], str | None] = {}
+    for name, item in spec.inputs.items():
+        key = ("inputs", name)
+        if name in given:
+            raw = given[name]
+            if item.is_literal:
+                values[key] = raw
+            else:
+                values[key] = _check_path(
+                    config, name, item, Path(raw).expanduser().resolve(), f"--input {name}=", None
+                )
+        elif item.is_literal:
+            values[key] = None if item.default is None else _literal(item.default)
+        elif item.local_path:
+            values[key] = _check_path(
+                config, name, item, Path(item.local_path), "local_path", f"inputs.{name}.local_path"
+            )
+        elif item.path and not item.path.startswith(REMOTE_PREFIXES):
+            values[key] = _check_path(config, name, item, Path(item.path), "path", f"inputs.{name}.path")
+        elif item.optional:
+            values[key] = None
+        elif name in used:
+            raise LocalRunError(
+                f"input {name!r} has no local data: its path {item.path} is on Azure ML"
+                f"{_where(config, f'inputs.{name}')}; give it with --input {name}=PATH, "
+                f"or add `local_path: PATH` under inputs.{name} in the config"
+            )
+        else:
+            values[key] = None
+            warnings.append(
+                f"input {name!r} has no local data (path {item.path}); the command does not use it"
+            )
+    return values

@@ -1,0 +1,161 @@
+"""The attempts of a local run and the preemption rehearsal.
+
+The rehearsal sends SIGTERM mid-run (after N seconds, or at step N via
+``AZURE_TRAINER_PREEMPT_AT_STEP``), reruns the same command and checks that it resumed and finished.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..contract import EXIT_OK, EXIT_PREEMPTED, PREEMPT_AT_STEP_ENV
+from .results import Attempt, Rehearsal
+from .run_folder import _last_metrics
+from .supervisor import _Console, _Supervisor, _Watcher
+
+
+def _attempt(
+    number: int,
+    sup: _Supervisor,
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    distributed: bool,
+    sigterm_after: float | None,
+    preempt_at_step: int | None,
+) -> Attempt:
+    watcher = _Watcher()
+    t0 = time.monotonic()
+    code, sigterm_at = sup.run(
+        argv, env, cwd, on_line=watcher, sigterm_after=sigterm_after, distributed=distributed
+    )
+    return Attempt(
+        number=number,
+        exit_code=code,
+        duration_s=round(time.monotonic() - t0, 3),
+        sigterm_at_s=None if sigterm_at is None else round(sigterm_at, 3),
+        preempt_at_step=preempt_at_step,
+        preempted_at_step=watcher.preempted_at_step,
+        resumed_from_step=watcher.resumed_from_step,
+        device=watcher.device,
+        interrupted=bool(sup.interrupted),
+    )
+
+
+def _rehearse(
+    attempts: list[Attempt],
+    sup: _Supervisor,
+    out: _Console,
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    distributed: bool,
+    outputs_dir: Path,
+    preempt_after: float | None,
+    preempt_at_step: int | None,
+) -> Rehearsal:
+    first = attempts[0]
+    trigger = f"after {preempt_after:g}s" if preempt_after is not None else f"at step {preempt_at_step}"
+    if first.exit_code == EXIT_OK:
+        if preempt_at_step is not None:
+            why = (
+                f"the run finished without stopping at step {preempt_at_step}: either it has fewer steps, or "
+                f"the script does not implement {PREEMPT_AT_STEP_ENV} (use --preempt-after SECONDS instead)"
+            )
+        elif first.sigterm_at_s is None:
+            why = (
+                f"the run finished in {first.duration_s:.1f}s, before SIGTERM was due; "
+                "use a smaller --preempt-after"
+            )
+        else:
+            why = (
+                "SIGTERM landed but the run still finished with exit 0 "
+                "(too late, or the script ignores SIGTERM)"
+            )
+        return _verdict(out, Rehearsal("inconclusive", why, trigger))
+    if first.exit_code != EXIT_PREEMPTED:
+        if first.exit_code == 128 + signal.SIGTERM:
+            why = (
+                "the script was killed by SIGTERM without handling it (exit 143): no checkpoint. Install a "
+                "SIGTERM handler that checkpoints and exits 75 — or SIGTERM came before the script set its "
+                "handler up (try a larger --preempt-after)"
+            )
+        else:
+            why = f"expected exit {EXIT_PREEMPTED} (checkpointed after SIGTERM), got {first.exit_code}"
+        return _verdict(out, Rehearsal("failed", why, trigger, first.preempted_at_step))
+    stopped = first.preempted_at_step
+    out.note(
+        f"preemption rehearsal: attempt 1 exited {EXIT_PREEMPTED}"
+        + (f" after a checkpoint at step {stopped}" if stopped is not None else "")
+        + "; restarting the same command with the same outputs and checkpoints"
+    )
+    second = _attempt(2, sup, argv, env, cwd, distributed, None, None)
+    attempts.append(second)
+    if sup.interrupted:
+        return _verdict(out, Rehearsal("inconclusive", "interrupted during the restart", trigger, stopped))
+    resumed = second.resumed_from_step
+    metrics = _last_metrics(outputs_dir)
+    if resumed is None and isinstance(metrics.get("resumed_from_step"), int):
+        resumed = second.resumed_from_step = metrics["resumed_from_step"]
+    acc = metrics.get("test_accuracy")
+    acc_text = f", test_accuracy {acc:.4f}" if isinstance(acc, (int, float)) else ""
+    if second.exit_code != EXIT_OK:
+        return _verdict(
+            out,
+            Rehearsal("failed", f"the restarted run exited {second.exit_code}", trigger, stopped, resumed),
+        )
+    if not resumed:
+        if stopped == 0:
+            return _verdict(
+                out,
+                Rehearsal(
+                    "inconclusive",
+                    "SIGTERM landed before the first training step (checkpoint at step 0), so there "
+                    "was nothing to resume; use a larger --preempt-after / --preempt-at-step",
+                    trigger,
+                    stopped,
+                    resumed,
+                ),
+            )
+        return _verdict(
+            out,
+            Rehearsal(
+                "failed",
+                "the restarted run started again from step 0 instead of resuming: does the script load the "
+                "newest checkpoint from the same --checkpoint-dir (an output of the job)?",
+                trigger,
+                stopped,
+                resumed,
+            ),
+        )
+    if stopped is not None and resumed != stopped:
+        return _verdict(
+            out,
+            Rehearsal(
+                "failed",
+                f"SIGTERM at step {stopped} wrote a checkpoint, but the restart resumed at step {resumed}: "
+                f"{abs(stopped - resumed)} steps lost",
+                trigger,
+                stopped,
+                resumed,
+            ),
+        )
+    at = f"step {stopped}" if stopped is not None else trigger
+    return _verdict(
+        out,
+        Rehearsal(
+            "passed",
+            f"SIGTERM at {at} → checkpoint → resumed at step {resumed} → finished{acc_text}",
+            trigger,
+            stopped,
+            resumed,
+        ),
+    )
+
+
+def _verdict(out: _Console, rehearsal: Rehearsal) -> Rehearsal:
+    out.note(f"preemption rehearsal: {rehearsal.verdict.upper()} — {rehearsal.message}")
+    return rehearsal

@@ -1,0 +1,121 @@
+"""What a local run returns: :class:`LocalRunResult` (also ``RUN_DIR/run.json``), with one
+:class:`Attempt` per start of the command and the preemption :class:`Rehearsal`'s verdict; and the exit
+codes explained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..contract import EXIT_NO_GPU, EXIT_OK, EXIT_PREEMPTED
+
+__all__ = ["Attempt", "LocalRunResult", "Rehearsal"]
+
+
+@dataclass
+class Attempt:
+    """One start of the job's command (a preemption rehearsal has two)."""
+
+    number: int
+    exit_code: int
+    duration_s: float
+    sigterm_at_s: float | None = None
+    """Seconds after the start when SIGTERM was sent (rehearsal or Ctrl-C), None if never."""
+    preempt_at_step: int | None = None
+    """The AZURE_TRAINER_PREEMPT_AT_STEP this attempt ran with."""
+    preempted_at_step: int | None = None
+    """The global step the script says it checkpointed at when it stopped on SIGTERM."""
+    resumed_from_step: int | None = None
+    """The global step the script says it resumed from (log line, else metrics.jsonl)."""
+    device: str | None = None
+    interrupted: bool = False
+    """Stopped by Ctrl-C / SIGTERM to run-local."""
+
+
+@dataclass
+class Rehearsal:
+    """The verdict of a preemption rehearsal."""
+
+    verdict: str  # "passed" | "failed" | "inconclusive"
+    message: str
+    trigger: str  # e.g. "after 5s", "at step 40"
+    preempted_at_step: int | None = None
+    resumed_from_step: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "passed"
+
+
+@dataclass
+class LocalRunResult:
+    """What :func:`run_local` did; also written to ``RUN_DIR/run.json``."""
+
+    exit_code: int
+    run_dir: Path
+    duration_s: float
+    device: str | None
+    final_metrics: dict[str, Any]
+    command: str
+    """The shell text run with ``bash -c`` (placeholders as ``"${AZT_...}"`` references)."""
+    launcher: list[str] = field(default_factory=list)
+    """The argv started (bash -c ..., or torchrun ... bash -c ...)."""
+    nproc: int = 1
+    distributed: bool = False
+    resumed_from_step: int | None = None
+    """Step the (last) attempt resumed from, if it resumed from a checkpoint."""
+    preemption: Rehearsal | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def test_accuracy(self) -> float | None:
+        value = self.final_metrics.get("test_accuracy")
+        return value if isinstance(value, (int, float)) else None
+
+    @property
+    def resumed(self) -> bool:
+        return bool(self.resumed_from_step)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["run_dir"] = str(self.run_dir)
+        data["test_accuracy"] = self.test_accuracy
+        data["resumed"] = self.resumed
+        return data
+
+    def summary(self) -> str:
+        """A few lines for the end of ``run-local``."""
+        lines = [
+            f"run folder: {self.run_dir}",
+            f"exit code:  {self.exit_code}{_explain_exit(self.exit_code)}",
+            f"duration:   {self.duration_s:.1f}s on {self.device or 'an unknown device'}"
+            + (f", {self.nproc} processes" if self.distributed else ""),
+        ]
+        if self.test_accuracy is not None:
+            lines.append(f"test_accuracy: {self.test_accuracy:.4f}")
+        if self.resumed_from_step and self.preemption is None:
+            lines.append(f"resumed from a checkpoint at step {self.resumed_from_step}")
+        if self.preemption is not None:
+            lines.append(
+                f"preemption rehearsal: {self.preemption.verdict.upper()} — {self.preemption.message}"
+            )
+        return "\n".join(lines)
+
+
+def _explain_exit(code: int) -> str:
+    if code == EXIT_OK:
+        return " (finished)"
+    if code == EXIT_PREEMPTED:
+        return " (preempted: checkpoint written; rerun with the same --output-dir to resume)"
+    if code == EXIT_NO_GPU:
+        return " (a GPU was required and no CUDA device is visible)"
+    if code > 128 and code - 128 < 65:
+        with contextlib.suppress(ValueError):
+            return f" (killed by {signal.Signals(code - 128).name})"
+    return ""
