@@ -32,13 +32,12 @@ def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:
     the config has a ``sweep:`` section. No network, no credentials."""
     quiet_sdk_logs()
     from azure.ai.ml import Input, Output, command, load_environment
-    from azure.ai.ml.exceptions import ValidationException
 
     spec = config if isinstance(config, JobSpec) else plan(config)
     if spec.environment.kind == "file":
         try:
             environment: Any = load_environment(spec.environment.ref)
-        except (ValidationException, Exception) as exc:  # the SDK raises several types for a bad YAML
+        except Exception as exc:  # the SDK raises several unrelated types for a bad environment YAML
             raise ConfigError(
                 f"environment file {spec.environment.ref} is not a valid Azure ML environment: "
                 f"{_first_line(exc)}",

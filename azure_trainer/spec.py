@@ -71,8 +71,8 @@ class JobSpec:
     timeout: int | None = None
     inputs: dict[str, InputSpec] = field(default_factory=dict)
     outputs: dict[str, OutputSpec] = field(default_factory=dict)
-    environment_variables: dict[str, str] = field(default_factory=dict)
     user_environment_variables: dict[str, str] = field(default_factory=dict)
+    """The job's own ``environment_variables`` (what the secrets guard checks)."""
     display_name: str | None = None
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -81,6 +81,11 @@ class JobSpec:
     script: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+
+    @property
+    def environment_variables(self) -> dict[str, str]:
+        """What the job runs with: its own variables plus the use_gpu contract's (which win)."""
+        return {**self.user_environment_variables, **contract_env(self.use_gpu)}
 
     @property
     def processes_per_node(self) -> int:
@@ -191,8 +196,6 @@ def plan(config: JobConfig) -> JobSpec:
             )
 
     shm_size = config.shm_size or (GPU_DEFAULT_SHM_SIZE if config.use_gpu else None)
-    env = dict(config.environment_variables)
-    env.update(contract_env(config.use_gpu))
     return JobSpec(
         experiment=config.experiment,
         code=code,
@@ -207,7 +210,6 @@ def plan(config: JobConfig) -> JobSpec:
         timeout=config.timeout,
         inputs=inputs,
         outputs=dict(config.outputs),
-        environment_variables=env,
         user_environment_variables=dict(config.environment_variables),
         display_name=config.display_name,
         description=config.description,

@@ -69,3 +69,32 @@ def test_train_bench_quick_cpu_columns_and_no_gpu_note(tmp_path):
         assert rep["gpu_available"] is False and "cuda" not in rep["devices"]
         assert rep["gpu_vs_cpu_speedup"] is None
         assert "no CUDA device" in rep["note"] and "no GPU here" in r.stdout
+
+
+def test_seed_accuracy_reports_each_seed_and_the_mean(tmp_path):
+    out = tmp_path / "seeds.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "seed_accuracy.py"),
+            "--seeds",
+            "2",
+            "--json",
+            str(out),
+            "--",
+            "--epochs",
+            "1",
+            "--max-steps",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert [r["seed"] for r in data["runs"]] == [0, 1]
+    accs = [r["test_accuracy"] for r in data["runs"]]
+    assert all(0.0 < a <= 1.0 for a in accs)
+    assert abs(data["mean_test_accuracy"] - sum(accs) / 2) < 1e-9
+    assert "mean test accuracy" in proc.stdout

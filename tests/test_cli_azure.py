@@ -60,7 +60,6 @@ def run(capsys, *argv):
 def test_submit_prints_name_and_studio_url(client, job, capsys):
     code, out, err = run(capsys, "submit", str(job), "--workspace", "ws-cli")
     assert code == 0, err
-    (submitted,) = client.jobs.submitted if hasattr(client.jobs, "submitted") else [None]
     name = out.split()[1]
     assert name.startswith("cli-exp-") and "studio: " in out
     assert client.fake.jobs[name]

@@ -192,9 +192,7 @@ def test_serverless_instance_type(tmp_path, ml):
 
 
 def test_quota_warning_when_the_family_is_full(tmp_path, fake, ml):
-    size = fake.vm_sizes["standard_nc24ads_a100_v4"] if "standard_nc24ads_a100_v4" in fake.vm_sizes else None
-    family = (size or {}).get("family") if isinstance(size, dict) else None
-    family = family or "standardNCADSA100v4Family"
+    family = fake.vm_sizes["Standard_NC24ads_A100_v4"]["family"]  # gpu-cluster's VM size: 24 vCPUs
     fake.set_usage(family, current=24, limit=24)
     findings = preflight(load_config(write_job(tmp_path)), ml)
     assert codes(findings) == ["quota"]
