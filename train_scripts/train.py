@@ -528,9 +528,17 @@ def main(argv=None) -> int:
             # A collective waiting for a dead peer would hang; leave at once so torchrun ends the job.
             os._exit(1)
         return 1
+    if not distributed.dist_info_from_env().enabled:
+        return code
     distributed.barrier()
     distributed.shutdown()
-    return code
+    # DDP keeps the gloo/nccl process group alive through reference cycles, so without this its C++
+    # destructor would run during interpreter finalisation, where gloo can abort the rank with SIGABRT
+    # ("terminate called without an active exception") after a fully successful run. Everything worth
+    # keeping is written and closed by now: flush and leave without finalisation.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
