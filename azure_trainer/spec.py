@@ -84,8 +84,9 @@ class JobSpec:
 
     @property
     def environment_variables(self) -> dict[str, str]:
-        """What the job runs with: its own variables plus the use_gpu contract's (which win)."""
-        return {**self.user_environment_variables, **contract_env(self.use_gpu)}
+        """What the job runs with: its own variables plus the contract's (which win)."""
+        objective = self.sweep.objective.metric if self.sweep else None
+        return {**self.user_environment_variables, **contract_env(self.use_gpu, objective)}
 
     @property
     def processes_per_node(self) -> int:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from azure_trainer.testing import FakeAzureML, block_network
+
+
+def pytest_configure(config):
+    # mlflow (a dev dependency) takes seconds to import in every training run the suite starts, and
+    # without a tracking server it has nowhere to write: tracking is off unless a test turns it on
+    # (tests/test_train_script.py::test_metrics_reach_mlflow_under_the_same_names does).
+    os.environ.setdefault("TRAIN_DISABLE_MLFLOW", "1")
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def test_script_command_round_trips_through_bash():
     rendered = script_command("-c", args)
     assert rendered.startswith("python -c ")
     # Swap in this interpreter and the argv printer by position: the interpreter's own path may contain "-c".
-    text = f"{shlex.quote(sys.executable)} -c {shlex.quote(ARGV_PRINTER)} {rendered[len('python -c '):]}"
+    text = f"{shlex.quote(sys.executable)} -c {shlex.quote(ARGV_PRINTER)} {rendered[len('python -c ') :]}"
     expected = [tok for i, value in enumerate(NASTY) for tok in (f"--v{i}", value)]
     assert run_bash(text) == expected
 

@@ -24,6 +24,7 @@ SHARED = (
     "EXIT_PREEMPTED",
     "EXIT_NO_GPU",
     "DISTRIBUTED_ENV",
+    "OBJECTIVE_METRIC_ENV",
 )
 
 
@@ -97,10 +98,17 @@ def test_script_copy_is_standalone():
 
 def test_training_script_uses_its_copy():
     text = (SCRIPT_DIR / "train.py").read_text(encoding="utf-8")
-    assert re.search(r"^from contract import .*REQUIRE_GPU_ENV", text, re.M)
+    assert re.search(r"^from contract import \(?[^)]*\bREQUIRE_GPU_ENV\b", text, re.M)
+    assert re.search(r"^from contract import \(?[^)]*\bOBJECTIVE_METRIC_ENV\b", text, re.M)
     assert "EXIT_NO_GPU" in text and "EXIT_PREEMPTED" in text
 
 
 @pytest.mark.parametrize("use_gpu, flag", [(True, "1"), (False, "0")])
 def test_contract_env(use_gpu, flag):
     assert contract.contract_env(use_gpu) == {contract.REQUIRE_GPU_ENV: flag, contract.USE_GPU_ENV: flag}
+
+
+def test_contract_env_names_a_sweeps_objective_metric():
+    env = contract.contract_env(False, "val_accuracy")
+    assert env[contract.OBJECTIVE_METRIC_ENV] == "val_accuracy"
+    assert contract.OBJECTIVE_METRIC_ENV == "AZURE_TRAINER_OBJECTIVE_METRIC"

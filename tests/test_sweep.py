@@ -30,6 +30,8 @@ TRIAL_SCRIPT = textwrap.dedent("""\
     if a.width == 13:
         sys.exit(3)  # a failing trial
     os.makedirs(a.output_dir, exist_ok=True)
+    with open(os.path.join(a.output_dir, "objective.txt"), "w") as f:
+        f.write(os.environ.get("AZURE_TRAINER_OBJECTIVE_METRIC", "<unset>"))
     with open(os.path.join(a.output_dir, "metrics.jsonl"), "w") as f:
         f.write(json.dumps({"epoch": 1, "val_accuracy": 0.1}) + "\\n")
         f.write(json.dumps({"epoch": 2, "val_accuracy": round(a.width / 100 - a.lr, 6)}) + "\\n")
@@ -212,6 +214,9 @@ def test_local_grid_sweep_picks_the_best_and_reports_a_failure(tmp_path, monkeyp
     saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert saved["best_trial"] == best.index and len(saved["trials"]) == 6
     assert objective_value(Path(best.run_dir), "val_accuracy") == best.objective
+    # every trial is told the metric it is ranked by (the script contract's AZURE_TRAINER_OBJECTIVE_METRIC)
+    told = {p.read_text() for p in (tmp_path / "sweep").rglob("objective.txt")}
+    assert told == {"val_accuracy"}
 
 
 def test_local_sweep_minimize_and_trials_through_the_cli(tmp_path, monkeypatch, capsys):
@@ -250,6 +255,20 @@ def test_local_random_sweep_of_the_real_script(tmp_path, monkeypatch):
     assert result.best.objective == max(t.objective for t in result.trials)
 
 
+@pytest.mark.slow
+def test_local_sweep_of_the_real_script_with_an_unlogged_objective_fails_fast(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    job = REPO / "jobs/digits-sweep.yaml"
+    code = main(["run-local", str(job), "--cpu", "--trials", "2", "--set", "sweep.objective.metric=accuracy"])
+    out = capsys.readouterr().out
+    assert code == 1 and "no trial finished" in out
+    assert out.count("failed (exit 2)") == 2
+    logs = [p.read_text() for p in tmp_path.rglob("log.txt")]
+    assert len(logs) == 2 and all(
+        "objective metric 'accuracy'" in log and "epoch " not in log for log in logs
+    )
+
+
 def test_submit_creates_one_sweep_job(tmp_path):
     fake = FakeAzureML()
     with block_network() as attempts, fake.patch_sdk():
@@ -269,6 +288,7 @@ def test_submit_creates_one_sweep_job(tmp_path):
     assert space["lr"] == ["choice", [[0.01, 0.05]]] and space["width"] == ["choice", [[10, 13, 40]]]
     assert props["computeId"].endswith("/computes/gpu-cluster")
     assert "--lr ${{search_space.lr}}" in props["trial"]["command"]
+    assert props["trial"]["environmentVariables"]["AZURE_TRAINER_OBJECTIVE_METRIC"] == "val_accuracy"
     assert props["trial"]["environmentId"] == GPU_ENV
 
 

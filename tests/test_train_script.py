@@ -391,3 +391,52 @@ def test_sigterm_on_one_rank_gives_one_consistent_checkpoint_and_resumes(tmp_pat
     assert f"(global step {global_step})" in r.stdout and "resumed from checkpoint" in r.stdout
     final = read_metrics(out)[-1]
     assert final["final"] and final["resumed_from_step"] == global_step and final["step"] == 3 * 19
+
+
+def test_unknown_sweep_objective_stops_before_loading_data(tmp_path):
+    # --data points nowhere: had the script read data first it would fail with exit 1 instead.
+    args = ["--data", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "out")]
+    r = train(args, extra_env={"AZURE_TRAINER_OBJECTIVE_METRIC": "accuracy"})
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "'accuracy'" in r.stderr and "val_accuracy" in r.stderr and "sweep.objective.metric" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_known_sweep_objective_is_announced_and_logged(tmp_path):
+    r = train(
+        ["--max-steps", "3", "--threads", "1", "--output-dir", str(tmp_path)],
+        extra_env={"AZURE_TRAINER_OBJECTIVE_METRIC": "val_loss"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert "sweep objective: val_loss" in r.stdout
+    assert all("val_loss" in rec for rec in read_metrics(tmp_path) if not rec.get("final"))
+
+
+def test_metrics_reach_mlflow_under_the_same_names(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # for the client reading the store back
+    store = (tmp_path / "mlruns").as_uri()
+    out = tmp_path / "out"
+    r = train(
+        ["--epochs", "2", "--max-steps", "30", "--threads", "1", "--lr", "0.02", "--output-dir", str(out)],
+        extra_env={
+            "TRAIN_DISABLE_MLFLOW": "0",
+            "MLFLOW_TRACKING_URI": store,
+            "MLFLOW_ALLOW_FILE_STORE": "true",  # mlflow 3 refuses its file store unless told; fine for a test
+        },
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "MLflow logging disabled" not in r.stdout
+    client = MlflowClient(tracking_uri=store)
+    runs = [run for exp in client.search_experiments() for run in client.search_runs([exp.experiment_id])]
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    run = runs[0]
+    assert run.data.params["lr"] == "0.02" and run.data.params["epochs"] == "2"
+    records = read_metrics(out)
+    epochs = [rec for rec in records if not rec.get("final")]
+    history = client.get_metric_history(run.info.run_id, "val_accuracy")
+    assert [(m.step, m.value) for m in history] == [(rec["step"], rec["val_accuracy"]) for rec in epochs]
+    assert run.data.metrics["test_accuracy"] == records[-1]["test_accuracy"]
+    assert {"train_loss", "val_loss", "samples_per_second", "lr"} <= set(run.data.metrics)

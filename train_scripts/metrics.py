@@ -7,11 +7,6 @@ import math
 import os
 from pathlib import Path
 
-try:  # optional: inside Azure ML the service sets the tracking URI; locally mlflow defaults to ./mlruns
-    import mlflow
-except ImportError:  # pragma: no cover - mlflow is not installed in the dev environment
-    mlflow = None
-
 EPOCH_KEYS = (
     "epoch",
     "step",
@@ -25,6 +20,8 @@ EPOCH_KEYS = (
     "resumed_from_step",
 )
 FINAL_KEYS = ("final", "test_loss", "test_accuracy", "step", "resumed_from_step")
+# The names MLflow receives (numbers only; "step" is MLflow's own step): what a sweep objective may name.
+MLFLOW_METRICS = tuple(k for k in EPOCH_KEYS if k != "step") + ("test_loss", "test_accuracy")
 
 
 class MetricsLogger:
@@ -33,20 +30,29 @@ class MetricsLogger:
     def __init__(self, output_dir, enabled: bool, params: dict | None = None):
         self.enabled = enabled
         self.path = Path(output_dir) / "metrics.jsonl"
+        self._mlflow = None
         self._mlflow_run = None
         self._owns_run = False
         if not enabled:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if mlflow is not None and os.environ.get("TRAIN_DISABLE_MLFLOW", "0") != "1":
-            try:
-                self._owns_run = mlflow.active_run() is None
-                self._mlflow_run = mlflow.active_run() or mlflow.start_run()
-                if params:
-                    mlflow.log_params({k: v for k, v in params.items() if v is not None})
-            except Exception as exc:  # noqa: BLE001 - tracking must never break training
-                print(f"WARNING: MLflow logging disabled: {exc}")
-                self._mlflow_run = None
+        if os.environ.get("TRAIN_DISABLE_MLFLOW", "0") == "1":
+            return
+        mlflow = _import_mlflow()
+        if mlflow is None:
+            return
+        try:
+            self._owns_run = mlflow.active_run() is None
+            self._mlflow_run = mlflow.active_run() or mlflow.start_run()
+            self._mlflow = mlflow
+            if params:
+                mlflow.log_params({k: v for k, v in params.items() if v is not None})
+        except Exception as exc:  # noqa: BLE001 - tracking must never break training
+            print(
+                f"WARNING: MLflow logging disabled ({_one_line(exc)}); set MLFLOW_TRACKING_URI to enable it"
+            )
+            self.close()
+            self._mlflow = self._mlflow_run = None
 
     def log(self, record: dict) -> None:
         if not self.enabled:
@@ -66,13 +72,29 @@ class MetricsLogger:
                 and math.isfinite(float(v))
             }
             try:
-                mlflow.log_metrics(numeric, step=step)
+                self._mlflow.log_metrics(numeric, step=step)
             except Exception as exc:  # noqa: BLE001
-                print(f"WARNING: MLflow log_metrics failed: {exc}")
+                print(f"WARNING: MLflow log_metrics failed: {_one_line(exc)}")
 
     def close(self) -> None:
         if self._mlflow_run is not None and self._owns_run:
             try:
-                mlflow.end_run()
+                self._mlflow.end_run()
             except Exception:  # noqa: BLE001
                 pass
+
+
+def _import_mlflow():
+    """mlflow when it is installed, else None. Imported here, not at the top: it takes seconds, and only
+    rank 0 with tracking enabled needs it. Inside Azure ML the service sets MLFLOW_TRACKING_URI; elsewhere
+    mlflow's own default store applies (./mlruns before mlflow 3, ./mlflow.db from mlflow 3 on)."""
+    try:
+        import mlflow
+    except ImportError:
+        return None
+    return mlflow
+
+
+def _one_line(exc: Exception, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

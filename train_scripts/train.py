@@ -27,9 +27,17 @@ import engine  # noqa: E402
 import model as model_mod  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from contract import EXIT_NO_GPU, EXIT_OK, EXIT_PREEMPTED, PREEMPT_AT_STEP_ENV, REQUIRE_GPU_ENV  # noqa: E402
+from contract import (  # noqa: E402
+    EXIT_NO_GPU,
+    EXIT_OK,
+    EXIT_PREEMPTED,
+    EXIT_USAGE,
+    OBJECTIVE_METRIC_ENV,
+    PREEMPT_AT_STEP_ENV,
+    REQUIRE_GPU_ENV,
+)
 from device import GPURequiredError, environment_lines, select_device  # noqa: E402
-from metrics import MetricsLogger  # noqa: E402
+from metrics import MLFLOW_METRICS, MetricsLogger  # noqa: E402
 
 EPILOG = f"""\
 data format for --data DIR (an Azure ML uri_folder input):
@@ -49,9 +57,11 @@ outputs (rank 0 only):
 
 environment:
   {REQUIRE_GPU_ENV}=1  a GPU is required: exit 78 before loading data if no CUDA device is visible.
+  {OBJECTIVE_METRIC_ENV}=NAME  a sweep ranks trials by this metric: exit 2 at once if it is not
+                            one this script logs ({", ".join(MLFLOW_METRICS)}).
   RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT  distributed run (torchrun / Azure ML).
 
-exit codes: 0 finished; 2 bad command line; 75 preempted (SIGTERM: checkpoint written, rerun to
+exit codes: 0 finished; 2 bad command line or unknown objective metric; 75 preempted (SIGTERM: checkpoint written, rerun to
 resume); 78 GPU required but no CUDA device visible; 1 any other error."""
 
 
@@ -268,6 +278,17 @@ def run(args) -> int:
             print(*a, **k, flush=True)
 
     preempt = Preemption()  # from the start: SIGTERM during start-up must not kill us mid-write
+    # 0. A sweep ranks (and early-terminates) trials by a metric it looks up by name: a name this script
+    # never logs would let every trial run to the end unranked, so stop now, before anything is paid for.
+    objective = os.environ.get(OBJECTIVE_METRIC_ENV, "").strip()
+    if objective and objective not in MLFLOW_METRICS:
+        print(
+            f"ERROR: the sweep's objective metric {objective!r} ({OBJECTIVE_METRIC_ENV}) is not logged by "
+            f"this script; it logs {', '.join(MLFLOW_METRICS)}: set sweep.objective.metric to one of them",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_USAGE
     # 1. Device first: the strict-GPU check must fail before any data is read.
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts: set it first
@@ -279,6 +300,8 @@ def run(args) -> int:
     configure_determinism(args, device)
     for line in environment_lines(device):
         log(line)
+    if objective:
+        log(f"sweep objective: {objective} (logged to MLflow and metrics.jsonl)")
     distributed.init(info, device)
     if info.enabled:
         log(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..config.model import JobConfig
+from ..contract import OBJECTIVE_METRIC_ENV
 from ..errors import AzureTrainerError, LocalRunError
 from ..sweep import sample_trials
 from .runner import LocalRunResult, run_local, terminate_all
@@ -108,8 +109,14 @@ def _fmt(value: Any) -> str:
 
 
 def trial_config(config: JobConfig, params: dict[str, Any]) -> JobConfig:
-    """The plain job a trial runs: no ``sweep``, the searched arguments set to ``params``."""
-    return config.model_copy(update={"sweep": None, "args": {**config.args, **params}})
+    """The plain job a trial runs: no ``sweep``, the searched arguments set to ``params``, and the
+    objective metric in its environment, as an Azure ML trial gets it (the script contract)."""
+    env = dict(config.environment_variables)
+    if config.sweep is not None:
+        env[OBJECTIVE_METRIC_ENV] = config.sweep.objective.metric
+    return config.model_copy(
+        update={"sweep": None, "args": {**config.args, **params}, "environment_variables": env}
+    )
 
 
 def objective_value(run_dir: Path, metric: str) -> float | None:
