@@ -230,7 +230,7 @@ def test_ctrl_c_forwards_sigterm_and_keeps_the_exit_code(tmp_path):
 
 def test_preemption_rehearsal_logic(capsys, tmp_path):
     code, _, err = run_cli(
-        capsys, FIX / "sigterm.yaml", "--preempt-after", "1.5", "--output-dir", tmp_path / "p"
+        capsys, FIX / "sigterm.yaml", "--preempt-after", "3", "--output-dir", tmp_path / "p"
     )
     assert code == 0, err
     assert (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -397,14 +396,11 @@ def test_pruned_walk_never_lists_the_ignored_folder(code_with_huge_ignored_data,
         return real_scandir(path)
 
     monkeypatch.setattr(snapshot.os, "scandir", counting_scandir)
-    start = time.perf_counter()
     report = scan_snapshot(code)
-    elapsed = time.perf_counter() - start
 
     assert listed == [str(code.resolve())]  # only the code root is listed, never data/
     assert report.files == (".amlignore", "model.py", "train.py")
     assert report.pruned_dirs == ("data",)
-    assert elapsed < 1.0
     assert check_snapshot(code) == []
 
 
