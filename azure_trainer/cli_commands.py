@@ -40,6 +40,13 @@ def register(commands: Any, config_options: Options, workspace_options: Options)
         action="store_true",
         help="with use_gpu and no GPU here, fail like the cloud would instead of training on the CPU",
     )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop the run (SIGTERM, then SIGKILL) after SECONDS, as Azure ML would; default: the job's "
+        "`timeout` (sweeps: limits.trial_timeout per trial); 0: no limit",
+    )
     preempt = p.add_mutually_exclusive_group()
     preempt.add_argument(
         "--preempt-after",

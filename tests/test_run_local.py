@@ -355,3 +355,71 @@ def test_preemption_rehearsal_resumes_the_reference_script(capsys, tmp_path):
     assert data["resumed_from_step"] > 0
     assert data["preemption"]["resumed_from_step"] == data["preemption"]["preempted_at_step"]
     assert data["final_metrics"]["resumed_from_step"] == data["resumed_from_step"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the job's timeout
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_jobs_timeout_stops_a_local_run_like_azure_ml(capsys, tmp_path):
+    # wait_for_sigterm.py waits 60 s for SIGTERM: only the 2 s timeout can end it early.
+    code, _, err = run_cli(capsys, FIX / "sigterm.yaml", "--set", "timeout=2", "--output-dir", tmp_path / "t")
+    assert code == 124, err
+    assert "time limit 2s (the job's `timeout`)" in err
+    assert "the job's timeout (2s) has passed: sending SIGTERM" in err
+    assert "timed out:  stopped after the time limit of 2s" in err
+    data = run_json(tmp_path / "t")
+    assert data["timed_out"] is True and data["time_limit_s"] == 2.0 and data["exit_code"] == 124
+    assert data["attempts"][0]["exit_code"] == 75 and data["attempts"][0]["timed_out"] is True
+    assert 2.0 <= data["attempts"][0]["sigterm_at_s"] < 10
+    assert (tmp_path / "t" / "outputs" / "result" / "checkpoint").read_text() == "SIGTERM"
+
+
+def test_timeout_flag_overrides_or_lifts_the_jobs_timeout(capsys, tmp_path):
+    job = tmp_path / "sleepy.yaml"
+    job.write_text(
+        "experiment: sleepy\ncode: .\ncommand: sleep 2 && echo woke\nenvironment: azureml:e:1\ntimeout: 1\n"
+    )
+    code, out, err = run_cli(capsys, job, "--timeout", "0", "--output-dir", tmp_path / "lifted")
+    assert code == 0 and "woke" in out and "time limit" not in err
+    assert run_json(tmp_path / "lifted")["time_limit_s"] is None
+    code, out, err = run_cli(
+        capsys, job, "--set", "timeout=null", "--timeout", "0.5", "--output-dir", tmp_path / "s"
+    )
+    assert code == 124 and "woke" not in out and "time limit 0.5s (--timeout)" in err
+    code, _, err = run_cli(capsys, job, "--timeout", "-1")
+    assert code == 2 and "--timeout -1" in err and "0: no limit" in err
+
+
+def test_a_rehearsal_cut_short_by_the_timeout_is_inconclusive(capsys, tmp_path):
+    code, _, err = run_cli(
+        capsys,
+        FIX / "sigterm.yaml",
+        "--set",
+        "timeout=1",
+        "--preempt-after",
+        "30",
+        "--output-dir",
+        tmp_path / "r",
+    )
+    assert code == 124
+    assert "preemption rehearsal: INCONCLUSIVE" in err and "raise it with --timeout" in err
+    assert [a["exit_code"] for a in run_json(tmp_path / "r")["attempts"]] == [75]
+
+
+@pytest.mark.slow
+def test_mlflow_goes_to_the_run_folder(capsys, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("TRAIN_DISABLE_MLFLOW", "0")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    fast = ["--set", "args.epochs=1", "--set", "args.max-steps=5", "--cpu"]
+    code, _, err = run_cli(capsys, JOBS / "digits.yaml", *fast, "--output-dir", tmp_path / "m")
+    assert code == 0, err
+    assert "MLflow logging disabled" not in err
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # for this reading client
+    client = MlflowClient(tracking_uri=(tmp_path / "m" / "mlruns").as_uri())
+    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert runs[0].data.metrics["test_accuracy"] == run_json(tmp_path / "m")["test_accuracy"]

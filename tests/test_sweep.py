@@ -21,7 +21,7 @@ GPU_ENV = "azureml://registries/azureml/environments/acpt-pytorch-2.2-cuda12.1/l
 
 # A trial script whose "accuracy" is a known function of its arguments: the best trial is predictable.
 TRIAL_SCRIPT = textwrap.dedent("""\
-    import argparse, json, os, sys
+    import argparse, json, os, sys, time
     p = argparse.ArgumentParser()
     p.add_argument("--lr", type=float, required=True)
     p.add_argument("--width", type=int, required=True)
@@ -29,6 +29,8 @@ TRIAL_SCRIPT = textwrap.dedent("""\
     a = p.parse_args()
     if a.width == 13:
         sys.exit(3)  # a failing trial
+    if a.width == 99:
+        time.sleep(60)  # a trial only a timeout ends
     os.makedirs(a.output_dir, exist_ok=True)
     with open(os.path.join(a.output_dir, "objective.txt"), "w") as f:
         f.write(os.environ.get("AZURE_TRAINER_OBJECTIVE_METRIC", "<unset>"))
@@ -267,6 +269,29 @@ def test_local_sweep_of_the_real_script_with_an_unlogged_objective_fails_fast(tm
     assert len(logs) == 2 and all(
         "objective metric 'accuracy'" in log and "epoch " not in log for log in logs
     )
+
+
+def test_local_sweep_honours_trial_timeout_and_sweep_timeout(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    space = {"lr": {"type": "choice", "values": [0.01]}, "width": {"type": "choice", "values": [99, 10]}}
+    slow_first = dict(GRID, search_space=space)
+    # limits.trial_timeout stops the slow trial only; the next one runs and wins.
+    sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "trial_timeout": 2})
+    result = run_local_sweep(load_config(sweep_job(tmp_path, sweep), use_gpu=False), sweep_dir=tmp_path / "a")
+    by_width = {t.params["width"]: t for t in result.trials}
+    assert by_width[99].exit_code == 124 and not by_width[99].ok and by_width[99].duration_s < 30
+    assert by_width[10].ok and result.best is by_width[10]
+    # limits.timeout bounds the whole sweep: the slow trial uses it up, the next never starts.
+    sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "timeout": 2})
+    code = main(["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--output-dir", "b"])
+    board = capsys.readouterr().out
+    assert code == 1 and "failed (exit 124)" in board and "not run: the sweep's timeout passed" in board
+    # --timeout overrides limits.trial_timeout for every trial (0: none; here a short one)
+    sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "trial_timeout": 600})
+    code = main(
+        ["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--timeout", "1", "--output-dir", "c"]
+    )
+    assert code == 0 and "failed (exit 124)" in capsys.readouterr().out
 
 
 def test_submit_creates_one_sweep_job(tmp_path):

@@ -35,6 +35,7 @@ def run_local_command(args: argparse.Namespace) -> int:
         strict_device=args.strict_device,
         preempt_after=args.preempt_after,
         preempt_at_step=args.preempt_at_step,
+        timeout=args.timeout,
         stream=True,
         console=sys.stderr if as_json else None,  # --json: stdout carries the JSON only
     )
@@ -63,6 +64,7 @@ def _run_sweep(args: argparse.Namespace, config, inputs, as_json: bool) -> int:
         sweep_dir=args.output_dir,
         inputs=inputs,
         console=sys.stderr if as_json else None,
+        trial_timeout=args.timeout,
     )
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))

@@ -42,6 +42,7 @@ def _attempt(
         resumed_from_step=watcher.resumed_from_step,
         device=watcher.device,
         interrupted=bool(sup.interrupted),
+        timed_out=sup.timed_out,
     )
 
 
@@ -59,6 +60,12 @@ def _rehearse(
 ) -> Rehearsal:
     first = attempts[0]
     trigger = f"after {preempt_after:g}s" if preempt_after is not None else f"at step {preempt_at_step}"
+    if first.timed_out:
+        why = (
+            f"the job's time limit ({sup.time_limit:g}s) passed before the rehearsal's SIGTERM; "
+            "raise it with --timeout SECONDS (0: none)"
+        )
+        return _verdict(out, Rehearsal("inconclusive", why, trigger))
     if first.exit_code == EXIT_OK:
         if preempt_at_step is not None:
             why = (
@@ -103,10 +110,10 @@ def _rehearse(
     acc = metrics.get("test_accuracy")
     acc_text = f", test_accuracy {acc:.4f}" if isinstance(acc, (int, float)) else ""
     if second.exit_code != EXIT_OK:
-        return _verdict(
-            out,
-            Rehearsal("failed", f"the restarted run exited {second.exit_code}", trigger, stopped, resumed),
+        why = f"the restarted run exited {second.exit_code}" + (
+            f" after the job's time limit ({sup.time_limit:g}s) passed" if second.timed_out else ""
         )
+        return _verdict(out, Rehearsal("failed", why, trigger, stopped, resumed))
     if not resumed:
         if stopped == 0:
             return _verdict(

@@ -13,7 +13,10 @@ from typing import Any
 
 from ..contract import EXIT_NO_GPU, EXIT_OK, EXIT_PREEMPTED
 
-__all__ = ["Attempt", "LocalRunResult", "Rehearsal"]
+__all__ = ["EXIT_TIMED_OUT", "Attempt", "LocalRunResult", "Rehearsal"]
+
+EXIT_TIMED_OUT = 124
+"""run-local's exit code when the job ran past its timeout and was stopped (as timeout(1) has it)."""
 
 
 @dataclass
@@ -34,6 +37,8 @@ class Attempt:
     device: str | None = None
     interrupted: bool = False
     """Stopped by Ctrl-C / SIGTERM to run-local."""
+    timed_out: bool = False
+    """Stopped because it ran past the time limit (the job's ``timeout`` or ``--timeout``)."""
 
 
 @dataclass
@@ -72,6 +77,9 @@ class LocalRunResult:
     attempts: list[Attempt] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
+    time_limit_s: float | None = None
+    """The limit each start of the command had (the job's ``timeout`` or ``--timeout``), None for none."""
+    timed_out: bool = False
 
     @property
     def test_accuracy(self) -> float | None:
@@ -97,6 +105,11 @@ class LocalRunResult:
             f"duration:   {self.duration_s:.1f}s on {self.device or 'an unknown device'}"
             + (f", {self.nproc} processes" if self.distributed else ""),
         ]
+        if self.timed_out:
+            lines.append(
+                f"timed out:  stopped after the time limit of {self.time_limit_s:g}s (the job's `timeout`, "
+                "or --timeout); Azure ML would cancel it too. Raise it, or --timeout 0 for no limit here"
+            )
         if self.test_accuracy is not None:
             lines.append(f"test_accuracy: {self.test_accuracy:.4f}")
         if self.resumed_from_step and self.preemption is None:
@@ -115,6 +128,8 @@ def _explain_exit(code: int) -> str:
         return " (preempted: checkpoint written; rerun with the same --output-dir to resume)"
     if code == EXIT_NO_GPU:
         return " (a GPU was required and no CUDA device is visible)"
+    if code == EXIT_TIMED_OUT:
+        return " (timed out)"
     if code > 128 and code - 128 < 65:
         with contextlib.suppress(ValueError):
             return f" (killed by {signal.Signals(code - 128).name})"

@@ -50,7 +50,7 @@ from ..errors import LocalRunError
 from ..spec import plan
 from .inputs import _resolve_inputs, parse_input_args
 from .rehearsal import _attempt, _rehearse
-from .results import Attempt, LocalRunResult, Rehearsal
+from .results import EXIT_TIMED_OUT, Attempt, LocalRunResult, Rehearsal
 from .run_folder import _last_metrics, _make_run_dir, _redact, _write_command_sh, _write_config_yaml
 from .supervisor import GRACE_S as GRACE_S  # re-exported
 from .supervisor import _Console, _Supervisor
@@ -127,6 +127,7 @@ def run_local(
     preempt_at_step: int | None = None,
     stream: bool = True,
     console: TextIO | None = None,
+    timeout: float | None = None,
 ) -> LocalRunResult:
     """Run ``config``'s job on this machine, as Azure ML would run it, and return what happened.
 
@@ -137,6 +138,9 @@ def run_local(
     instead of training on the CPU. ``preempt_after`` (seconds) / ``preempt_at_step`` run the preemption
     rehearsal. ``stream`` echoes the job's output (and run-local's notes) live; ``console`` sends all of
     it to one stream (e.g. sys.stderr) instead of stdout/stderr. log.txt gets it either way.
+    ``timeout`` (seconds) overrides the job's own ``timeout``, which otherwise applies to each start of
+    the command as Azure ML applies it to the job: past it the run gets SIGTERM (then SIGKILL) and the
+    result's exit code is 124; 0 means no limit.
 
     Raises :class:`LocalRunError` (bad input, missing torch, ...) or ConfigError before anything runs.
     """
@@ -153,8 +157,11 @@ def run_local(
         raise LocalRunError(f"--preempt-at-step {preempt_at_step}: give a step >= 1")
     if nproc is not None and nproc < 1:
         raise LocalRunError(f"--nproc {nproc}: give a number of processes >= 1")
+    if timeout is not None and not timeout >= 0:
+        raise LocalRunError(f"--timeout {timeout}: give a number of seconds >= 0 (0: no limit)")
 
     spec = plan(config)
+    time_limit = (float(spec.timeout) if spec.timeout else None) if timeout is None else (timeout or None)
     warnings: list[str] = []
     values: dict[tuple[str, str], str | None] = _resolve_inputs(config, spec, inputs or {}, warnings)
     n = nproc or spec.world_size
@@ -205,6 +212,8 @@ def run_local(
     extra: dict[str, str] = {}
     if "MLFLOW_TRACKING_URI" not in job_env and "MLFLOW_TRACKING_URI" not in os.environ:
         extra["MLFLOW_TRACKING_URI"] = (run_path / "mlruns").as_uri()
+        if "MLFLOW_ALLOW_FILE_STORE" not in os.environ:
+            extra["MLFLOW_ALLOW_FILE_STORE"] = "true"  # mlflow >= 3 refuses a file store unless told
     if "PYTHONUNBUFFERED" not in job_env and "PYTHONUNBUFFERED" not in os.environ:
         extra["PYTHONUNBUFFERED"] = "1"  # live output through our pipes
     if distributed:
@@ -252,7 +261,7 @@ def run_local(
 
     log = (run_path / "log.txt").open("a", encoding="utf-8")
     out = _Console(log, stream, console)
-    sup = _Supervisor(out)
+    sup = _Supervisor(out, time_limit=time_limit)
     attempts: list[Attempt] = []
     rehearsal: Rehearsal | None = None
     started, started_wall = time.monotonic(), time.time() - 1.0
@@ -260,6 +269,9 @@ def run_local(
         out.note(f"{datetime.now():%Y-%m-%d %H:%M:%S} run folder {run_path}")
         for w in warnings:
             out.note(f"warning: {w}")
+        if time_limit is not None:
+            origin = "--timeout" if timeout is not None else "the job's `timeout`"
+            out.note(f"time limit {time_limit:g}s ({origin}); --timeout 0 lifts it for a local run")
         out.note(
             f"in {spec.code}: {' '.join(shlex.quote(a) for a in launcher)}"
             + (f"  ({n} processes, torchrun)" if distributed else "")
@@ -293,6 +305,9 @@ def run_local(
     exit_code = last.exit_code if last else 1
     if rehearsal is not None and rehearsal.verdict != "passed" and exit_code == 0:
         exit_code = EXIT_REHEARSAL_INCONCLUSIVE
+    timed_out = any(a.timed_out for a in attempts)
+    if last is not None and last.timed_out:
+        exit_code = EXIT_TIMED_OUT
     metrics = _last_metrics(outputs_dir, started_wall)
     device = next((a.device for a in reversed(attempts) if a.device), None)
     if device is None and last is not None:
@@ -318,6 +333,8 @@ def run_local(
         attempts=attempts,
         warnings=warnings,
         interrupted=bool(sup.interrupted),
+        time_limit_s=time_limit,
+        timed_out=timed_out,
     )
     try:
         if last is not None:
@@ -345,6 +362,16 @@ def _explain(out: _Console, result: LocalRunResult, strict_device: bool, interru
                 f"the script exited {EXIT_NO_GPU}: it requires a GPU (e.g. --device cuda) and no CUDA device "
                 "is visible here"
             )
+    elif last.timed_out:
+        out.note(
+            f"the job ran past its time limit ({result.time_limit_s:g}s) and was stopped; the script "
+            f"exited {last.exit_code}"
+            + (
+                f" after a checkpoint: rerun with --output-dir {shlex.quote(str(result.run_dir))} to resume"
+                if last.exit_code == EXIT_PREEMPTED
+                else ""
+            )
+        )
     elif last.exit_code == EXIT_PREEMPTED and result.preemption is None:
         out.note(
             f"the script checkpointed and exited {EXIT_PREEMPTED} (preempted); resume with "

@@ -132,9 +132,12 @@ def terminate_all(why: str) -> None:
 class _Supervisor:
     """Runs the child in its own session(s); turns our SIGINT/SIGTERM into SIGTERM for it, then SIGKILL."""
 
-    def __init__(self, console: _Console, grace_s: float = GRACE_S) -> None:
+    def __init__(self, console: _Console, grace_s: float = GRACE_S, time_limit: float | None = None) -> None:
         self.console = console
         self.grace_s = grace_s
+        self.time_limit = time_limit
+        """Seconds each run may take before it is stopped like a job past its ``timeout``."""
+        self.timed_out = False
         self.proc: subprocess.Popen | None = None
         self.state_dir: Path | None = None
         self.interrupted = 0  # how many SIGINT/SIGTERM we received
@@ -213,7 +216,7 @@ class _Supervisor:
         distributed: bool = False,
     ) -> tuple[int, float | None]:
         """Run ``argv`` to its end; returns ``(exit code, seconds after start when SIGTERM was sent)``."""
-        self.term_sent_at, self.killed = None, False
+        self.term_sent_at, self.killed, self.timed_out = None, False, False
         _ACTIVE.add(self)
         with contextlib.ExitStack() as stack:
             stack.callback(_ACTIVE.discard, self)
@@ -252,6 +255,13 @@ class _Supervisor:
                 if sigterm_after is not None and sigterm_at is None and now - started >= sigterm_after:
                     sigterm_at = now - started
                     self.terminate(f"preemption rehearsal, {sigterm_after:g}s in")
+                if (
+                    self.time_limit is not None
+                    and self.term_sent_at is None
+                    and now - started >= self.time_limit
+                ):
+                    self.timed_out = True
+                    self.terminate(f"the job's timeout ({self.time_limit:g}s) has passed")
                 if (
                     self.term_sent_at is not None
                     and not self.killed

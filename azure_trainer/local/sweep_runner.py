@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from ..config.model import JobConfig
 from ..contract import OBJECTIVE_METRIC_ENV
 from ..errors import AzureTrainerError, LocalRunError
 from ..sweep import sample_trials
+from .results import EXIT_TIMED_OUT
 from .runner import LocalRunResult, run_local, terminate_all
 
 
@@ -142,12 +144,15 @@ def run_local_sweep(
     inputs: dict[str, str] | None = None,
     seed: int = 0,
     console: TextIO | None = None,
+    trial_timeout: float | None = None,
 ) -> LocalSweepResult:
     """Run ``config``'s sweep locally and return every trial's result, best first in the leaderboard.
 
     ``trials``: how many (grid: all combinations by default; random: ``limits.max_total_trials``);
     bayesian sampling falls back to random draws (there is no optimiser locally). ``parallel`` trials
-    run at once; their output then goes to each trial's log.txt only.
+    run at once; their output then goes to each trial's log.txt only. Each trial is stopped after
+    ``limits.trial_timeout`` (else the job's ``timeout``; ``trial_timeout`` overrides both, 0: none), and
+    after ``limits.timeout`` of sweep no trial starts and running ones are stopped, as Azure ML does.
     """
     sweep = config.sweep
     if sweep is None:
@@ -156,6 +161,10 @@ def run_local_sweep(
         raise LocalRunError(f"--trials {trials}: give a number >= 1")
     if parallel < 1:
         raise LocalRunError(f"--parallel {parallel}: give a number >= 1")
+    if trial_timeout is not None and not trial_timeout >= 0:
+        raise LocalRunError(f"--timeout {trial_timeout}: give a number of seconds >= 0 (0: no limit)")
+    per_trial = (sweep.limits.trial_timeout or config.timeout) if trial_timeout is None else trial_timeout
+    deadline = time.monotonic() + sweep.limits.timeout if sweep.limits.timeout else None
     out = console or sys.stderr
     params_list = sample_trials(sweep, trials, seed=seed)
     root = (
@@ -169,6 +178,20 @@ def run_local_sweep(
 
     def one(index: int, params: dict[str, Any]) -> TrialResult:
         run_dir = root / f"trial-{index:03d}"
+        limit = float(per_trial) if per_trial else None
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return TrialResult(
+                    index,
+                    params,
+                    EXIT_TIMED_OUT,
+                    None,
+                    None,
+                    0.0,
+                    error="not run: the sweep's timeout passed",
+                )
+            limit = left if limit is None else min(limit, left)
         print(f"run-local: trial {index}: {', '.join(f'{k}={_fmt(v)}' for k, v in params.items())}", file=out)
         try:
             run: LocalRunResult = run_local(
@@ -177,6 +200,7 @@ def run_local_sweep(
                 run_dir=run_dir,
                 stream=parallel == 1,
                 console=console,
+                timeout=limit if limit is not None else 0,
             )
         except AzureTrainerError as exc:
             return TrialResult(index, params, 2, None, str(run_dir), 0.0, error=str(exc))
