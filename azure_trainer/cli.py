@@ -13,9 +13,16 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .errors import AzureTrainerError
+from .errors import AzureTrainerError, ConfigError
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported on one line (the usage block is one --help away)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +64,7 @@ def _workspace_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (no heavy imports)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="azure-trainer",
         description="Run a PyTorch job locally, then on Azure ML with one switch: use_gpu.",
         epilog="Run 'azure-trainer COMMAND --help' for a command's options.",
@@ -83,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_commands import register  # the remaining commands, still without heavy imports
 
     register(commands, _config_options, _workspace_options)
+    for sub_parser in commands.choices.values():  # --debug after the command works too
+        sub_parser.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 
@@ -126,12 +137,14 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _write_or_print(text: str, output: str | None) -> None:
+    if output is not None and not output.strip():
+        raise ConfigError("-o/--output: give a file name (or leave -o out to print to stdout)")
     if output:
         try:
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(text)
         except OSError as exc:
-            raise AzureTrainerError(f"cannot write {output}: {exc.strerror}") from None
+            raise ConfigError(f"-o {output}: cannot write there: {exc.strerror}") from None
         print(f"wrote {output}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -183,6 +183,42 @@ def test_gpu_and_cpu_are_mutually_exclusive(capsys):
     assert "not allowed with argument" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "jobs/digits.yaml", "--gpu", "--cpu"],
+        ["run-local", "jobs/digits.yaml", "--nproc", "abc"],
+        ["run-local", "jobs/digits.yaml", "--preempt-after", "3", "--preempt-at-step", "4"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_are_one_line(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert ": error: " in err and "--help)" in err
+
+
+def test_debug_is_accepted_after_the_command(capsys, in_repo, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiment: x\ncode: .\ncommand: echo\nenvironment: azureml:e:1\nunknown_key: 1\n")
+    assert main(["validate", str(bad)]) == 2  # without --debug: a one-line error
+    from azure_trainer.errors import ConfigError
+
+    with pytest.raises(ConfigError):  # --debug, after the command: the exception itself, for its traceback
+        main(["validate", str(bad), "--debug"])
+
+
+@pytest.mark.parametrize("command", [["export", "jobs/digits.yaml"], ["schema"]])
+def test_output_file_errors_are_bad_input(capsys, in_repo, tmp_path, command):
+    assert main([*command, "-o", str(tmp_path / "missing" / "out.txt")]) == 2
+    assert "cannot write there: No such file or directory" in capsys.readouterr().err
+    assert main([*command, "-o", ""]) == 2
+    assert "give a file name" in capsys.readouterr().err
+
+
 def test_parser_collects_repeated_set():
     args = build_parser().parse_args(["validate", "j.yaml", "--set", "a=1", "--set", "b.c=2", "--cpu"])
     assert (args.job, args.overrides, args.use_gpu) == ("j.yaml", ["a=1", "b.c=2"], False)

@@ -156,11 +156,21 @@ def test_local_path_and_optional_block(capsys, tmp_path):
         (
             "argv.yaml",
             ["--input", "data=/does/not/exist"],
-            "input 'data': --input data= /does/not/exist does not exist",
+            "input 'data': the --input path /does/not/exist does not exist",
         ),
         ("argv.yaml", ["--input", f"table={FIX / 'data'}"], "is a uri_file but"),
         ("remote.yaml", [], "input 'data' has no local data"),
         ("fail.yaml", ["--nproc", "0"], "--nproc 0"),
+        (
+            "fail.yaml",
+            ["--input", "nope=/tmp"],
+            "no input named 'nope' (it declares no",
+        ),
+        ("fail.yaml", ["--timeout", "inf"], "--timeout inf: give a number of seconds >= 0"),
+        ("fail.yaml", ["--preempt-after", "inf"], "--preempt-after inf"),
+        ("fail.yaml", ["--output-dir", ""], "--output-dir: give a folder name"),
+        ("fail.yaml", ["--output-dir", "a-file/run"], "--output-dir a-file/run: cannot create it"),
+        ("fail.yaml", ["--output-dir", "users-folder"], "holds other files and is not a run folder"),
         (
             "fail.yaml",
             [
@@ -175,6 +185,9 @@ def test_local_path_and_optional_block(capsys, tmp_path):
     ],
 )
 def test_bad_local_input_is_a_clear_error(capsys, tmp_path, job, args, message):
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "users-folder").mkdir()
+    (tmp_path / "users-folder" / "config.yaml").write_text("mine")
     code, _, err = run_cli(capsys, FIX / job, *args)
     assert code == 2
     assert message in err
@@ -182,6 +195,36 @@ def test_bad_local_input_is_a_clear_error(capsys, tmp_path, job, args, message):
     assert not (tmp_path / "runs").exists()  # nothing ran, no run folder
     if job == "remote.yaml":
         assert "--input data=PATH" in err and "local_path:" in err
+    assert (tmp_path / "users-folder" / "config.yaml").read_text() == "mine"  # never overwritten
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_run_folder_is_reused_and_an_empty_folder_taken(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, _ = run_cli(capsys, FIX / "fail.yaml", "--output-dir", tmp_path / "empty")
+    assert code == 7 and run_json(tmp_path / "empty")["exit_code"] == 7
+    code, _, _ = run_cli(capsys, FIX / "fail.yaml", "--output-dir", tmp_path / "empty")  # a rerun: reused
+    assert code == 7 and (tmp_path / "empty" / "log.txt").read_text().count("run folder") == 2
+
+
+def test_nproc_on_a_job_without_distribution_warns(capsys, tmp_path):
+    code, _, err = run_cli(
+        capsys, FIX / "ranks.yaml", "--nproc", "2", "--set", "distribution=null", "--set", "instance_count=1"
+    )
+    assert code == 0, err
+    assert "the job has no `distribution`: Azure ML would run one process; --nproc 2 starts 2" in err
+
+
+def test_a_failing_rank_is_reported_without_torchruns_traceback(capsys, tmp_path):
+    code, _, err = run_cli(
+        capsys, FIX / "ranks.yaml", "--set", "command=python exit_code.py", "--output-dir", tmp_path / "d"
+    )
+    assert code == 7
+    assert "rank 0 exited 7 first" in err or "rank 1 exited 7 first" in err
+    assert "torchrun's own report is in log.txt" in err
+    assert "Traceback" not in err and "ChildFailedError" not in err
+    log = (tmp_path / "d" / "log.txt").read_text()
+    assert "ChildFailedError" in log  # kept for whoever needs it
 
 
 def test_missing_torch_names_the_train_extra(capsys, monkeypatch):

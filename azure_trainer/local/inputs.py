@@ -73,10 +73,8 @@ def _resolve_inputs(
     """The local value of each input: ``{("inputs", name): value or None}``."""
     unknown = sorted(set(given) - set(spec.inputs))
     if unknown:
-        have = ", ".join(sorted(spec.inputs)) or "none: the job declares no inputs"
-        raise LocalRunError(
-            f"--input {unknown[0]}=...: the job has no input named {unknown[0]!r} (its inputs: {have})"
-        )
+        have = f"its inputs: {', '.join(sorted(spec.inputs))}" if spec.inputs else "it declares no `inputs:`"
+        raise LocalRunError(f"--input {unknown[0]}=...: the job has no input named {unknown[0]!r} ({have})")
     used = {name for kind, name in placeholders(spec.command) if kind == "inputs"}
     values: dict[tuple[str, str], str | None] = {}
     for name, item in spec.inputs.items():
@@ -87,7 +85,7 @@ def _resolve_inputs(
                 values[key] = raw
             else:
                 values[key] = _check_path(
-                    config, name, item, Path(raw).expanduser().resolve(), f"--input {name}=", None
+                    config, name, item, Path(raw).expanduser().resolve(), "the --input path", None
                 )
         elif item.is_literal:
             values[key] = None if item.default is None else _literal(item.default)

@@ -16,14 +16,33 @@ from typing import Any
 from ..config.model import JobConfig
 from ..errors import LocalRunError
 
+RUN_FOLDER_MARKERS = ("run.json", "log.txt", "command.sh")
+"""Files only a run folder has: an existing --output-dir without any of them is someone else's folder."""
+
+
+def prepare_output_dir(run_dir: str | Path, markers: tuple[str, ...], what: str) -> Path:
+    """Create ``run_dir`` (an --output-dir), or reuse it when it is empty or was made by us (one of
+    ``markers`` is in it); never write into a folder of the user's own. Raises LocalRunError."""
+    if not str(run_dir).strip():
+        raise LocalRunError("--output-dir: give a folder name (or leave it out for a new one under runs/)")
+    path = Path(run_dir).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise LocalRunError(f"--output-dir {run_dir}: exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not any(any(path.glob(m)) for m in markers):
+        raise LocalRunError(
+            f"--output-dir {run_dir}: holds other files and is not {what}; give a new or empty folder "
+            "(so nothing of yours is overwritten)"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LocalRunError(f"--output-dir {run_dir}: cannot create it: {exc.strerror or exc}") from None
+    return path
+
 
 def _make_run_dir(experiment: str, run_dir: str | Path | None) -> Path:
     if run_dir is not None:
-        path = Path(run_dir).expanduser().resolve()
-        if path.exists() and not path.is_dir():
-            raise LocalRunError(f"--output-dir {run_dir}: exists and is not a folder")
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return prepare_output_dir(run_dir, RUN_FOLDER_MARKERS, "a run folder (no run.json or log.txt)")
     base = Path.cwd() / "runs"
     stem = f"{experiment}-{datetime.now():%Y%m%d-%H%M%S}"
     for i in range(1, 1000):
@@ -33,6 +52,8 @@ def _make_run_dir(experiment: str, run_dir: str | Path | None) -> Path:
             return path.resolve()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise LocalRunError(f"cannot create the run folder {path}: {exc.strerror or exc}") from None
     raise LocalRunError(f"cannot find a free run folder name under {base}")  # pragma: no cover
 
 

@@ -24,6 +24,7 @@ import contextlib
 import glob
 import importlib.util
 import json
+import math
 import os
 import re
 import shlex
@@ -151,13 +152,13 @@ def run_local(
         )
     if preempt_after is not None and preempt_at_step is not None:
         raise LocalRunError("give --preempt-after or --preempt-at-step, not both")
-    if preempt_after is not None and not preempt_after > 0:
+    if preempt_after is not None and not (math.isfinite(preempt_after) and preempt_after > 0):
         raise LocalRunError(f"--preempt-after {preempt_after}: give a number of seconds > 0")
     if preempt_at_step is not None and preempt_at_step < 1:
         raise LocalRunError(f"--preempt-at-step {preempt_at_step}: give a step >= 1")
     if nproc is not None and nproc < 1:
         raise LocalRunError(f"--nproc {nproc}: give a number of processes >= 1")
-    if timeout is not None and not timeout >= 0:
+    if timeout is not None and not (math.isfinite(timeout) and timeout >= 0):
         raise LocalRunError(f"--timeout {timeout}: give a number of seconds >= 0 (0: no limit)")
 
     spec = plan(config)
@@ -166,6 +167,11 @@ def run_local(
     values: dict[tuple[str, str], str | None] = _resolve_inputs(config, spec, inputs or {}, warnings)
     n = nproc or spec.world_size
     distributed = spec.distribution is not None or n > 1
+    if spec.distribution is None and n > 1:
+        warnings.append(
+            f"the job has no `distribution`: Azure ML would run one process; --nproc {n} starts {n} "
+            "through torchrun here"
+        )
     if distributed:
         _require_torch("a distributed job (run through torchrun)")
         if spec.distribution is not None and spec.distribution.type == "mpi":

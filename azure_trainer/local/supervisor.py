@@ -12,6 +12,7 @@ its signals handled.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import re
@@ -66,6 +67,12 @@ class _Console:
                     out.flush()
                 except (OSError, ValueError):  # a closed terminal must not stop the run
                     pass
+
+    def log_only(self, text: str) -> None:
+        """A line for log.txt alone (torchrun's own chatter)."""
+        with self.lock:
+            self.log.write(text + "\n")
+            self.log.flush()
 
     def note(self, text: str) -> None:
         """One of run-local's own messages (stderr, and log.txt marked [run-local])."""
@@ -217,6 +224,7 @@ class _Supervisor:
     ) -> tuple[int, float | None]:
         """Run ``argv`` to its end; returns ``(exit code, seconds after start when SIGTERM was sent)``."""
         self.term_sent_at, self.killed, self.timed_out = None, False, False
+        self.launcher_tail: collections.deque[str] = collections.deque(maxlen=40)
         _ACTIVE.add(self)
         with contextlib.ExitStack() as stack:
             stack.callback(_ACTIVE.discard, self)
@@ -283,8 +291,15 @@ class _Supervisor:
             return code, sigterm_at
 
     def _read(self, pipe, is_err: bool, on_line: Callable[[str], None]) -> None:
+        launcher_lines = self.state_dir is not None  # distributed: unprefixed lines are torchrun's own
         for raw in iter(pipe.readline, b""):
             text = raw.decode("utf-8", errors="replace").rstrip("\n")
+            if launcher_lines and not _RANK_PREFIX.match(text):
+                # torchrun's warnings and its screen-long ChildFailedError traceback repeat what the ranks
+                # said; they go to log.txt, and to the console only if no rank reported (see below).
+                self.console.log_only(text)
+                self.launcher_tail.append(text)
+                continue
             self.console.line(text, is_err)
             with contextlib.suppress(Exception):
                 on_line(text)
@@ -306,9 +321,13 @@ class _Supervisor:
                 self.console.note(
                     f"rank {rank} exited {code} first"
                     + (f" (then {others})" if others else "")
-                    + "; torchrun's report names the per-rank wrapper _rank_tee.py"
+                    + "; torchrun's own report is in log.txt"
                 )
             return code
+        if launcher_code != 0 and len(results) < 1:
+            # torchrun failed before any rank ran: its own output is all there is to go on.
+            for line in self.launcher_tail:
+                self.console.note(f"torchrun: {line}")
         if results and launcher_code == 0:
             return 0
         return launcher_code if launcher_code != 0 else (0 if results else 1)

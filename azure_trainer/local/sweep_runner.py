@@ -9,6 +9,7 @@ trial wrote to ``metrics.jsonl`` (the value the script logged last to MLflow).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from ..contract import OBJECTIVE_METRIC_ENV
 from ..errors import AzureTrainerError, LocalRunError
 from ..sweep import sample_trials
 from .results import EXIT_TIMED_OUT
+from .run_folder import prepare_output_dir
 from .runner import LocalRunResult, run_local, terminate_all
 
 
@@ -161,16 +163,22 @@ def run_local_sweep(
         raise LocalRunError(f"--trials {trials}: give a number >= 1")
     if parallel < 1:
         raise LocalRunError(f"--parallel {parallel}: give a number >= 1")
-    if trial_timeout is not None and not trial_timeout >= 0:
+    if trial_timeout is not None and not (math.isfinite(trial_timeout) and trial_timeout >= 0):
         raise LocalRunError(f"--timeout {trial_timeout}: give a number of seconds >= 0 (0: no limit)")
     per_trial = (sweep.limits.trial_timeout or config.timeout) if trial_timeout is None else trial_timeout
     deadline = time.monotonic() + sweep.limits.timeout if sweep.limits.timeout else None
     out = console or sys.stderr
     params_list = sample_trials(sweep, trials, seed=seed)
-    root = (
-        Path(sweep_dir) if sweep_dir else Path("runs") / f"{config.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
-    )
-    root.mkdir(parents=True, exist_ok=True)
+    if sweep_dir is not None:
+        root = prepare_output_dir(
+            sweep_dir, ("sweep.json", "trial-*"), "a sweep folder (no sweep.json or trial-*)"
+        )
+    else:
+        root = Path("runs") / f"{config.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LocalRunError(f"cannot create the sweep folder {root}: {exc.strerror or exc}") from None
     result = LocalSweepResult(sweep.objective.metric, sweep.objective.goal, sweep.sampling, root)
     if sweep.sampling == "bayesian":
         print("run-local: bayesian sampling runs as random draws locally (no optimiser here)", file=out)
