@@ -61,6 +61,36 @@ def placeholders(command: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in PLACEHOLDER_RE.finditer(command)]
 
 
+def placeholder_problem(command: str) -> str | None:
+    """What is wrong with ``command``'s placeholders, or None when each is well formed.
+
+    Azure ML fills in ``${{inputs.NAME}}``, ``${{outputs.NAME}}`` (and ``${{search_space.NAME}}`` in
+    a sweep trial) and drops ``$[[...]]`` blocks whose inputs are not given; anything else that starts
+    with ``${{`` or ``$[[`` would reach the shell as it is written.
+    """
+    for match in re.finditer(r"\$\{\{", command):
+        if PLACEHOLDER_RE.match(command, match.start()):
+            continue
+        end = command.find("}}", match.end())
+        if end < 0 or "${{" in command[match.end() : end]:
+            return (
+                f"unclosed placeholder {_excerpt(command[match.start() :])}: "
+                "close it with }}, e.g. ${{inputs.NAME}}"
+            )
+        return (
+            f"{_excerpt(command[match.start() : end + 2])} is not a placeholder Azure ML fills in; "
+            "use ${{inputs.NAME}} or ${{outputs.NAME}} (names: letters, digits, '_')"
+        )
+    for match in re.finditer(r"\$\[\[", command):
+        if "]]" not in command[match.end() :]:
+            return f"unclosed optional block {_excerpt(command[match.start() :])}: close it with ]]"
+    return None
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def env_var_for(kind: str, name: str) -> str:
     """The local environment variable that carries ``${{kind.name}}``'s value."""
     # Injective: "_" is doubled and every other non-word character becomes _XX (its hex code), so

@@ -23,3 +23,38 @@ class Finding:
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
+
+
+#: Every code a preflight finding can carry (what ``preflight: {skip: [...]}`` may name). Kept here, away
+#: from the checks, so ``validate`` can check a config's ``skip`` list without importing azure.ai.ml;
+#: tests/test_config.py checks it against the codes the checks really emit.
+FINDING_CODES = (
+    # compute and VM size (azure/preflight.py)
+    "compute-not-found",
+    "compute-size-unknown",
+    "vm-size-unknown",
+    "instance-type-unknown",
+    "gpu-on-cpu-vm",
+    "idle-gpus",
+    "too-many-processes",
+    "too-many-nodes",
+    "quota",
+    "quota-unknown",
+    # environment (azure/preflight.py)
+    "environment-invalid",
+    "environment-not-found",
+    "cpu-environment",
+    "environment-device-unknown",
+    "cuda-environment-on-cpu",
+    # secrets in environment variables (secrets_guard.py)
+    "secret-in-env",
+    "possible-secret-in-env",
+    # the code snapshot (snapshot.py)
+    "code-missing",
+    "snapshot-ignore-invalid",
+    "snapshot-too-large",
+    "snapshot-large",
+    "snapshot-too-many-files",
+    "snapshot-symlink-loop",
+    "snapshot-broken-link",
+)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .command_line import placeholders, script_command
+from .command_line import placeholder_problem, placeholders, script_command
 from .config.model import Distribution, InputSpec, JobConfig, OutputSpec, Queue, Sweep
 from .contract import contract_env
 from .errors import ConfigError
@@ -143,10 +143,14 @@ def plan(config: JobConfig) -> JobSpec:
         raise fail("environment", f"no {flavour} environment is set; add `environment: {{{flavour}: REF}}`")
     kind = classify_environment(env_ref)
     if kind == "file" and not Path(env_ref).is_file():
+        key = f"environment.{flavour}"
+        problem = (
+            "is a folder" if Path(env_ref).is_dir() else "not found" + _relative_hint(config, key, env_ref)
+        )
         raise fail(
-            f"environment.{flavour}",
-            f"environment file {env_ref} not found; give a path to an Azure ML "
-            "environment YAML, or azureml:NAME:VERSION / azureml:NAME@latest",
+            key,
+            f"environment file {env_ref} {problem}; give a path to an Azure ML environment YAML, "
+            "or azureml:NAME:VERSION / azureml:NAME@latest",
         )
     if kind == "registry" and not _valid_registry_ref(env_ref):
         raise fail(
@@ -162,7 +166,12 @@ def plan(config: JobConfig) -> JobSpec:
 
     code = Path(config.code)
     if not code.is_dir():
-        raise fail("code", f"code folder {config.code} does not exist; `code` is relative to the config file")
+        problem = (
+            "is a file, not a folder"
+            if code.exists()
+            else "does not exist" + _relative_hint(config, "code", config.code)
+        )
+        raise fail("code", f"code folder {config.code} {problem}")
 
     inputs = dict(config.inputs)
     if config.command is not None:
@@ -172,6 +181,11 @@ def plan(config: JobConfig) -> JobSpec:
         if not (code / config.script).is_file():
             raise fail("script", f"script {config.script!r} not found in the code folder {config.code}")
         args = dict(config.args)
+        for arg, value in args.items():
+            for item in value if isinstance(value, list) else [value]:
+                problem = placeholder_problem(item) if isinstance(item, str) else None
+                if problem is not None:
+                    raise fail(f"args.{arg}", problem)
         if config.sweep is not None:
             from .sweep import input_for, input_name
 
@@ -184,6 +198,9 @@ def plan(config: JobConfig) -> JobSpec:
                 inputs[name] = input_for(entry, args.get(arg))
                 args[arg] = f"${{{{inputs.{name}}}}}"
         command, command_key = script_command(config.script, args), "args"
+    problem = placeholder_problem(command)
+    if problem is not None:
+        raise fail(command_key, problem)
     for kind_, name in placeholders(command):
         declared = inputs if kind_ == "inputs" else config.outputs if kind_ == "outputs" else None
         if declared is None:
@@ -221,6 +238,18 @@ def plan(config: JobConfig) -> JobSpec:
         args=dict(config.args),
         source=config.source,
     )
+
+
+def _relative_hint(config: JobConfig, key_path: str, path: str) -> str:
+    """Where ``path``, found at ``key_path``, was looked for if relative: the config file's folder, or for
+    a ``--set`` (which has no file) the current folder. Empty for an absolute path given with --set."""
+    file, _ = config.locate(key_path)
+    if file is not None and file.startswith("--set "):
+        if Path(path).is_absolute():
+            return ""
+        return " (a relative path from --set is relative to the current folder)"
+    # paths from a file were made absolute when it was loaded: the user may still have written a relative one
+    return " (a relative path is relative to the config file's folder)"
 
 
 def _valid_registry_ref(ref: str) -> bool:

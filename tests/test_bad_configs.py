@@ -46,7 +46,12 @@ CASES = [
     Case("args_list.yaml", 6, "args", "valid dictionary"),
     Case("missing_experiment.yaml", ANY, "experiment", "required key is missing"),
     Case("empty_file.yaml", ANY, "experiment", "required key is missing"),
-    Case("missing_code_folder.yaml", 3, "code", "does not exist"),
+    Case(
+        "missing_code_folder.yaml",
+        3,
+        "code",
+        "does not exist (a relative path is relative to the config file's folder)",
+    ),
     Case("script_not_in_code.yaml", 4, "script", "'trian.py' not found"),
     Case("command_and_script.yaml", 5, "command", "not both"),
     Case("neither_command_nor_script.yaml", ANY, "command", "not neither"),
@@ -94,6 +99,29 @@ CASES = [
     ),
     Case("yaml_merge_key.yaml", 8, None, "merge keys (<<) are not supported"),
     Case("queue_priority_bad.yaml", 7, "queue.priority", "'urgent' is not one of low, medium, high"),
+    # the YAML itself: no RecursionError, no endless alias expansion, one line for a tag
+    Case("alias_refers_to_itself.yaml", 7, None, "alias *layers refers to itself"),
+    Case("nested_too_deeply.yaml", 7, None, "nested too deeply (more than 100 levels"),
+    Case("alias_bomb.yaml", 12, None, "more than 100,000 values once aliases are expanded"),
+    Case("yaml_python_tag.yaml", 6, None, "the YAML tag !!python/object:os.system is not supported"),
+    # blank names are not "not set"
+    Case("compute_gpu_blank.yaml", 8, "compute.gpu", "must not be empty or blank"),
+    Case("instance_type_empty.yaml", 7, "instance_type", "expected a VM size, got an empty string"),
+    Case("environment_blank.yaml", 7, "environment.cpu", "must not be empty or blank"),
+    Case("code_blank.yaml", 3, "code", "must not be empty or blank"),
+    Case("command_blank.yaml", 5, "command", "must not be empty or blank"),
+    # input and output names follow Azure ML's rule
+    Case("output_name_escapes.yaml", 7, "outputs.../../../escaped", "'../../../escaped' is not a valid name"),
+    Case("input_name_space.yaml", 7, "inputs.a b", "letters, digits and '_'"),
+    # placeholders
+    Case("placeholder_unknown_namespace.yaml", 5, "command", "${{foo.bar}} is not a placeholder"),
+    Case("placeholder_unclosed.yaml", 5, "command", "unclosed placeholder ${{inputs.data"),
+    Case("script_outside_code.yaml", 4, "script", "a path inside the `code` folder"),
+    Case("preflight_skip_unknown.yaml", 9, "preflight.skip[1]", "did you mean 'quota-unknown'?"),
+    # wording
+    Case("args_list_of_lists.yaml", 7, "args.epochs", "a flat list of scalars; this list holds a list"),
+    Case("extends_folder.yaml", 2, "extends", "base config 'bases' is a folder"),
+    Case("code_is_a_file.yaml", 3, "code", "README.md is a file, not a folder"),
 ]
 
 LINE_RE = re.compile(r"^azure-trainer: error: (?P<file>[^:\n]+?)(?::(?P<line>\d+))?: (?P<rest>.*)$")
@@ -249,6 +277,33 @@ SET_CASES = [
     ("tags.a.b=1", "tags.a", "valid string"),
     # BUG: the key path leaks pydantic's union branch name: "args.x.str: ... (and 4 more problems)".
     ("args.x={a: 1}", "args.x", ""),
+    ("args.epochs.x=1", "args.epochs", "args.epochs is an integer, not a mapping"),
+    # blank names and references
+    ("compute=", "compute", "expected a compute name, got an empty string"),
+    ("compute.gpu=", "compute.gpu", "must not be empty or blank"),
+    ("compute.gpu='  '", "compute.gpu", "must not be empty or blank"),
+    ('instance_type={gpu: "", cpu: ""}', "instance_type.gpu", "must not be empty or blank"),
+    ("environment=", "environment", "expected an environment reference, got an empty string"),
+    ("environment.gpu=", "environment.gpu", "must not be empty or blank"),
+    ("code=", "code", "must not be empty or blank"),
+    ("script=' '", "script", "must not be empty or blank"),
+    ("display_name=", "display_name", "must not be empty or blank"),
+    ("command=", "command", "must not be empty or blank"),
+    # names, paths and placeholders
+    ("outputs={'../../../escaped': {type: uri_folder}}", "outputs.../../../escaped", "not a valid name"),
+    ('inputs={"a b": 3}', "inputs.a b", "not a valid name"),
+    ("extends=other.yaml", "extends", "`extends` is read from the config file only"),
+    ("code=README.md", "code", "is a file, not a folder"),
+    ("code=no-such-folder", "code", "(a relative path from --set is relative to the current folder)"),
+    ("environment.gpu=no-such-env.yaml", "environment.gpu", "relative to the current folder"),
+    ("script=../jobs/digits.yaml", "script", "a path inside the `code` folder"),
+    ("script=/etc/hostname", "script", "no absolute paths"),
+    ("args.data=${{foo.bar}}", "args.data", "${{foo.bar}} is not a placeholder"),
+    ("args.data=[a, '${{inputs.data']", "args.data", "unclosed placeholder ${{inputs.data:"),
+    ("preflight.skip=[not-a-code]", "preflight.skip[0]", "unknown finding code 'not-a-code'; known codes: "),
+    # YAML in the value
+    ("args.x=&a [*a]", "args.x", "alias *a refers to itself"),
+    ("args.x=!!python/object:os.system ls", "args.x", "the YAML tag !!python/object:os.system"),
 ]
 
 
@@ -269,6 +324,62 @@ def test_bad_set(setting, key, message, capsys, in_repo):
     assert message in rest, err
 
 
+def test_bad_set_with_a_long_value_is_one_short_line(capsys, in_repo):
+    deep = "[" * 5000
+    levels = "abcdefghi"  # a: 9 strings; b: 9 aliases of a; ... i: 9**9 strings once expanded
+    bomb = ", ".join(
+        [f"a: &a [{', '.join(['lol'] * 9)}]"]
+        + [f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip(levels, levels[1:], strict=False)]
+    )
+    for setting, message in [
+        (f"args.x={deep}", "args.x: nested too deeply (more than 100 levels"),
+        (f"tags={{{bomb}}}", "tags: alias *"),
+    ]:
+        assert main(["validate", "jobs/digits.yaml", "--set", setting]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert err.startswith(f"{PREFIX}--set {setting[: setting.index('=') + 1]}") and len(err) < 400, err
+        assert message in err, err
+
+
+SECRET_SETTINGS = [
+    # (setting, key path that must be named)
+    ("environment_variables.DB_PASSWORD=[hunter2]", "environment_variables.DB_PASSWORD"),
+    ("environment_variables.PLAIN={x: hunter2}", "environment_variables.PLAIN"),
+    ("environment_variables.X=[hunter2", "environment_variables.X"),
+    ("environment_variables.X=*hunter2", "environment_variables.X"),
+    ("environment_variables={DB_PASSWORD: [hunter2]}", "environment_variables.DB_PASSWORD"),
+    ("args.api_token={a: hunter2}", "args.api_token"),
+    ("tags.password.x=hunter2", "tags.password"),
+    ("args.url=[https://me:hunter2@example.com, {a: 1}]", "args.url"),
+    ("environment_variables.DB_PASSWORD: hunter2", None),
+]
+
+
+@pytest.mark.parametrize("setting, key", SECRET_SETTINGS, ids=[c[0] for c in SECRET_SETTINGS])
+def test_bad_set_never_prints_a_secret_value(setting, key, capsys, in_repo):
+    assert main(["validate", "jobs/digits.yaml", "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert "hunter2" not in err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    if key is not None:
+        assert f": {key}: " in err, err
+
+
+def test_bad_non_utf8_job_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("job.yaml").write_bytes(b"experiment: x\ndescription: caf\x96\n")
+    assert main(["validate", "job.yaml"]) == 2
+    assert capsys.readouterr().err == (
+        f"{PREFIX}job.yaml: is not a UTF-8 text file (a job config is YAML text); is it the right file?\n"
+    )
+    Path("job.yaml").write_bytes(b"experiment: x\ndescription: a\x00b\n")
+    assert main(["validate", "job.yaml"]) == 2
+    assert capsys.readouterr().err == (
+        f"{PREFIX}job.yaml:2: not a text file: it holds the control character #x0000; is it the right file?\n"
+    )
+
+
 def test_bad_set_in_a_subprocess():
     result = subprocess.run(
         [sys.executable, "-m", "azure_trainer", "validate", "jobs/digits.yaml", "--set", "use_gpu.x=1"],
@@ -279,5 +390,5 @@ def test_bad_set_in_a_subprocess():
     )
     assert result.returncode == 2
     assert result.stderr == (
-        f"{PREFIX}--set use_gpu.x=1: use_gpu: use_gpu is a bool, not a mapping; cannot set use_gpu.x\n"
+        f"{PREFIX}--set use_gpu.x=1: use_gpu: use_gpu is a boolean, not a mapping; cannot set use_gpu.x\n"
     )

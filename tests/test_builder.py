@@ -404,9 +404,9 @@ def test_cli_export_to_stdout_equals_to_yaml(capsys, monkeypatch):
 def test_cli_export_unwritable_output(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     code = main(["export", "jobs/digits.yaml", "-o", str(tmp_path / "no" / "such" / "dir" / "x.yaml")])
-    assert code == 1
+    assert code == 2  # a bad -o is bad input
     err = capsys.readouterr().err
-    assert err.startswith("azure-trainer: error: cannot write ")
+    assert err.startswith("azure-trainer: error: -o ") and "cannot write there" in err
     assert err.count("\n") == 1
 
 

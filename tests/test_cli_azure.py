@@ -24,7 +24,7 @@ def client(monkeypatch):
     fake_client = FakeMLClient()
     seen = []
 
-    def factory(workspace, config_workspace=None):
+    def factory(workspace, config_workspace=None, **options):
         seen.append(workspace)
         return fake_client
 
@@ -192,3 +192,189 @@ def test_not_logged_in_through_the_real_client_factory(job, tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "az login" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
+
+
+# -- checking order, exit codes and messages without a workspace ------------------------------------------
+
+
+@pytest.fixture
+def no_workspace(monkeypatch, tmp_path):
+    """The real client factory, in a folder with no config.json, with no workspace in the environment."""
+    for var in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("azure_trainer.azure.workspace.find_config_json", lambda start=".": None)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", ["status", "logs", "cancel", "download"])
+def test_bad_job_name_is_checked_before_the_workspace(no_workspace, capsys, command):
+    code, out, err = run(capsys, command, "../../etc")
+    assert code == 2 and "bad job name" in err and "workspace" not in err and err.count("\n") == 1
+
+
+def test_bad_submit_name_is_checked_before_the_workspace(no_workspace, job, capsys):
+    code, out, err = run(capsys, "submit", str(job), "--name", "../x")
+    assert code == 2 and "bad job name" in err and "workspace" not in err
+
+
+@pytest.mark.parametrize("limit", ["-1", "0"])
+def test_bad_limit_is_bad_input_checked_before_the_workspace(no_workspace, capsys, limit):
+    code, out, err = run(capsys, "list", "--limit", limit)
+    assert code == 2 and f"--limit must be 1 or more, not {limit}" in err and "workspace" not in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["status", "j1"], ["logs", "j1"], ["cancel", "j1"], ["download", "j1"], ["list"]]
+)
+def test_no_workspace_message_of_commands_without_a_job_config(no_workspace, capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and "no Azure ML workspace given" in err and err.count("\n") == 1
+    assert "job config" not in err and "config.json" in err
+    assert not (no_workspace / "downloads").exists()
+
+
+def test_no_workspace_message_of_submit_names_the_job_config(no_workspace, job, capsys):
+    code, out, err = run(capsys, "submit", str(job))
+    assert code == 1 and "add `workspace:` to the job config" in err and "--no-preflight" not in err
+
+
+def test_no_workspace_on_a_dry_run_points_to_the_offline_dry_run(no_workspace, job, capsys):
+    code, out, err = run(capsys, "submit", str(job), "--dry-run")
+    assert code == 1 and "`submit --dry-run --no-preflight` prints the job YAML offline" in err
+    code, out, err = run(capsys, "submit", str(job), "--dry-run", "--no-preflight")
+    assert code == 0 and out.startswith("$schema:")
+
+
+# -- --json failures are JSON too --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, exit_code",
+    [
+        (["status", "j1", "--json"], 1),
+        (["list", "--json"], 1),
+        (["status", "bad/name", "--json"], 2),
+        (["list", "--limit", "0", "--json"], 2),
+    ],
+)
+def test_json_failures_of_status_and_list_print_one_json_object(no_workspace, capsys, argv, exit_code):
+    code, out, err = run(capsys, *argv)
+    data = json.loads(out)
+    assert code == exit_code and data["exit_code"] == exit_code
+    assert data["error"] and data["error"] in err and err.count("\n") == 1
+
+
+def test_submit_json_without_a_workspace_prints_json(no_workspace, job, capsys):
+    code, out, err = run(capsys, "submit", str(job), "--json")
+    data = json.loads(out)
+    assert code == 1 and data["exit_code"] == 1 and "no Azure ML workspace given" in data["error"]
+    assert err.count("\n") == 1
+
+
+def test_submit_json_with_a_bad_config_prints_json(no_workspace, capsys):
+    code, out, err = run(capsys, "submit", "missing.yaml", "--json")
+    assert code == 2 and json.loads(out)["exit_code"] == 2 and "missing.yaml" in json.loads(out)["error"]
+
+
+def test_submit_json_not_signed_in_prints_json(client, job, capsys):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from azure_trainer.testing.credentials import NOT_LOGGED_IN_MESSAGE
+
+    client.fail_next("compute.get", ClientAuthenticationError(message=NOT_LOGGED_IN_MESSAGE))
+    code, out, err = run(capsys, "submit", str(job), "--json")
+    data = json.loads(out)
+    assert code == 1 and data["exit_code"] == 1 and "az login" in data["error"] and "Traceback" not in err
+
+
+def test_submit_json_preflight_failure_has_error_and_exit_code(client, job, capsys):
+    code, out, err = run(capsys, "submit", str(job), "--json", "--set", "compute.gpu=cpu-cluster")
+    data = json.loads(out)
+    assert code == 1 and data["status"] == "preflight-failed" and data["exit_code"] == 1
+    assert "nothing was submitted" in data["error"] and data["findings"]
+
+
+# -- download folders ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output", ["afile", "afile/sub", ""])
+def test_download_into_an_unusable_folder_is_bad_input(client, capsys, tmp_path, output):
+    (tmp_path / "afile").write_text("x")
+    code, out, err = run(capsys, "download", "j1", "-o", str(tmp_path / output) if output else "")
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and "-o" in err
+    assert client.calls == []
+
+
+def test_download_folder_that_cannot_be_created_is_bad_input(client, capsys, tmp_path, monkeypatch):
+    import errno
+
+    def refuse(self, *args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    code, out, err = run(capsys, "download", "j1", "-o", str(tmp_path / "x" / "y"))
+    assert code == 2 and "cannot create the download folder" in err and err.count("\n") == 1
+    assert client.calls_to("jobs.download") == []
+
+
+def test_failed_download_leaves_no_empty_folder(client, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "download", "no-such-job")
+    assert code == 1 and "not found" in err
+    assert not (tmp_path / "downloads").exists()
+    code, out, err = run(capsys, "download", "no-such-job", "-o", "new/deep/dir")
+    assert code == 1 and not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    code, out, err = run(capsys, "download", "no-such-job", "-o", "mine/dl")
+    assert code == 1 and (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "dl").exists()
+
+
+def test_failed_download_keeps_what_was_written(client, capsys, tmp_path, monkeypatch):
+    from azure.core.exceptions import ServiceResponseError
+
+    def half_then_fail(name, *, download_path, **kwargs):
+        (Path(download_path) / "artifacts").mkdir()
+        raise ServiceResponseError("connection reset")
+
+    monkeypatch.setattr(client.jobs, "download", half_then_fail)
+    code, out, err = run(capsys, "download", "j1", "-o", str(tmp_path / "dl"))
+    assert code == 1 and (tmp_path / "dl" / "artifacts").is_dir()
+
+
+# -- sign-in problems ------------------------------------------------------------------------------------
+
+
+def test_unreachable_login_endpoint_with_a_service_principal_is_a_network_error(
+    monkeypatch, tmp_path, capsys
+):
+    """The real DefaultAzureCredential and MLClient, service-principal variables set, DNS failing."""
+    import socket
+
+    for var in [k for k in os.environ if k.startswith(("AZURE_", "IDENTITY_", "MSI_"))]:
+        monkeypatch.delenv(var)
+    for var in [k for k in os.environ if k.lower() in ("https_proxy", "http_proxy", "all_proxy")]:
+        monkeypatch.delenv(var)  # the failing lookup must be the sign-in endpoint's, not a proxy's
+    for var, value in {
+        "AZURE_TENANT_ID": "00000000-0000-0000-0000-000000000001",
+        "AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000002",
+        "AZURE_CLIENT_SECRET": "s3cr3t-value-never-printed",
+        "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
+        "AZURE_RESOURCE_GROUP": "rg",
+        "AZUREML_WORKSPACE_NAME": "ws",
+        "AZURE_CONFIG_DIR": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(var, value)
+    looked_up = []
+
+    def no_dns(host, *args, **kwargs):
+        looked_up.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "status", "some-job")
+    assert code == 1 and err.count("\n") == 1, err
+    assert "cannot reach Azure (network/DNS/proxy: login.microsoftonline.com" in err
+    assert "set AZURE_TENANT_ID" not in err and "s3cr3t" not in err
+    assert "login.microsoftonline.com" in looked_up

@@ -14,6 +14,7 @@ import pytest
 from azure_trainer.command_line import (
     env_var_for,
     localize_command,
+    placeholder_problem,
     placeholders,
     quote_token,
     render_args,
@@ -152,6 +153,38 @@ def test_quote_token():
 def test_placeholders():
     cmd = "python t.py ${{inputs.a}} ${{ outputs.b-c }} ${{search_space.lr}} ${{other.x}} ${inputs.y}"
     assert placeholders(cmd) == [("inputs", "a"), ("outputs", "b-c"), ("search_space", "lr")]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python t.py",
+        "python t.py ${{inputs.a}} ${{ outputs.b_c }} --lr ${{search_space.lr}}",
+        "python t.py $[[--opt ${{inputs.maybe}}]] $[[--more ${{inputs.x}} ${{inputs.y}}]]",
+        "echo ${HOME} ${x:-y} $((1 + 2)) '{{not a placeholder}}' $[1 + 2]",
+        "python t.py --out '${{outputs.model}}/sub dir'",
+    ],
+)
+def test_placeholder_problem_accepts_what_azure_ml_fills_in(command):
+    assert placeholder_problem(command) is None
+
+
+@pytest.mark.parametrize(
+    "command, problem",
+    [
+        ("python t.py ${{foo.bar}}", "${{foo.bar}} is not a placeholder Azure ML fills in"),
+        ("python t.py ${{inputs}}", "${{inputs}} is not a placeholder"),
+        ("python t.py ${{inputs.a b}}", "${{inputs.a b}} is not a placeholder"),
+        ("python t.py ${{inputs.x", "unclosed placeholder ${{inputs.x:"),
+        ("python t.py ${{inputs.x} --y 1", "unclosed placeholder ${{inputs.x} --y 1:"),
+        ("python t.py ${{inputs.x ${{inputs.y}}", "unclosed placeholder ${{inputs.x ${{inputs.y}}:"),
+        ("python t.py $[[--opt ${{inputs.maybe}}", "unclosed optional block $[[--opt"),
+    ],
+)
+def test_placeholder_problem_names_the_bad_one(command, problem):
+    found = placeholder_problem(command)
+    assert found is not None and found.startswith(problem), found
+    assert "\n" not in found
 
 
 # ---------------------------------------------------------------------------------------------

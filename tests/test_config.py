@@ -669,3 +669,231 @@ def test_error_in_base_is_located_in_the_base(tmp_path):
         load_config(child)
     assert Path(info.value.file).resolve() == (tmp_path / "base" / "b.yaml").resolve()
     assert (info.value.line, info.value.key_path) == (5, "shm_size")
+
+
+# ---------------------------------------------------------------------------------------------
+# input validation: YAML limits, blank strings, names, paths
+# ---------------------------------------------------------------------------------------------
+
+
+def test_anchors_and_aliases_still_work(tmp_path):
+    items = ", ".join(str(i) for i in range(1000))
+    extra = (
+        "environment: &env {gpu: azureml:g:1, cpu: azureml:c:1}\n"
+        "compute: &cluster shared\n"
+        "tags: {cluster: *cluster, team: &team vision, owner: *team}\n"
+        "args:\n"
+        f"  widths: &widths [{items}]\n"
+    ) + "".join(f"  w{i}: *widths\n" for i in range(20))  # 21,000 values once expanded: well under the limit
+    path = job_file(tmp_path, extra)
+    cfg = load_config(path)
+    assert plan(cfg).compute == "shared"
+    assert (cfg.environment.gpu, cfg.environment.cpu) == ("azureml:g:1", "azureml:c:1")
+    assert cfg.tags == {"cluster": "shared", "team": "vision", "owner": "vision"}
+    assert cfg.args["w19"] == cfg.args["widths"] == list(range(1000))
+    assert cfg.locate("args.w7") == (str(path), 9 + 7)
+
+
+def test_set_value_with_an_alias_and_a_comment(tmp_path):
+    path = job_file(tmp_path, "environment: azureml:e:1\n")
+    cfg = load_config(path, ["args.layers=[&w 64, *w]", "args.none=# nothing", "args.flag=true"])
+    assert cfg.args == {"layers": [64, 64], "none": None, "flag": True}
+
+
+@pytest.mark.parametrize(
+    "yaml_text, line, message",
+    [
+        ("args:\n  a: &a [*a]\n", 6, "alias *a refers to itself"),
+        ("args:\n  a: &a {b: [1, *a]}\n", 6, "alias *a refers to itself"),
+        ("args:\n  a: " + "[" * 101 + "]" * 101 + "\n", 6, "nested too deeply"),
+        (
+            "tags:\n  a: &a ["
+            + "1, " * 99
+            + "1]\n  b: &b ["
+            + "*a, " * 99
+            + "*a]\n  c: ["
+            + "*b, " * 10
+            + "*b]\n",
+            8,
+            "more than 100,000 values",
+        ),
+        ("args:\n  a: !!binary aGk=\n  b: !!set {a: null}\n", 7, "!!set is not supported"),
+        ("args:\n  a: &x 1\n  b: &x 2\n", 7, "found duplicate anchor 'x' (first on line 6)"),
+    ],
+)
+def test_yaml_that_cannot_be_a_config_is_a_located_error(tmp_path, yaml_text, line, message):
+    path = job_file(tmp_path, "environment: azureml:e:1\n" + yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.line == line, info.value
+    assert message in info.value.detail, info.value
+
+
+def test_the_yaml_limits_hold_without_recursion_errors(tmp_path):
+    """5,000 levels exceed Python's recursion limit: the composer must stop long before."""
+    path = job_file(tmp_path, "args:\n  a: " + "[" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(path)
+
+
+def _minimal(**extra):
+    data = {"experiment": "e", "code": str(TRAIN_SCRIPTS), "script": "train.py", "environment": "azureml:e:1"}
+    data.update(extra)
+    return data
+
+
+@pytest.mark.parametrize("blank", ["", "  ", "\t"], ids=["empty", "spaces", "tab"])
+@pytest.mark.parametrize(
+    "extra, key_path",
+    [
+        ({"compute": "BLANK"}, "compute"),
+        ({"compute": {"gpu": "BLANK", "cpu": "c"}}, "compute.gpu"),
+        ({"instance_type": {"gpu": "Standard_NC6", "cpu": "BLANK"}}, "instance_type.cpu"),
+        ({"environment": "BLANK"}, "environment"),
+        ({"environment": {"gpu": "BLANK"}}, "environment.gpu"),
+        ({"display_name": "BLANK"}, "display_name"),
+        ({"code": "BLANK"}, "code"),
+        ({"script": "BLANK"}, "script"),
+        ({"script": None, "command": "BLANK"}, "command"),
+        ({"inputs": {"d": {"path": "BLANK"}}}, "inputs.d.path"),
+        ({"inputs": {"d": {"local_path": "BLANK"}}}, "inputs.d.local_path"),
+        ({"outputs": {"o": {"path": "BLANK"}}}, "outputs.o.path"),
+        ({"workspace": {"name": "BLANK"}}, "workspace.name"),
+        ({"args": {"BLANK": 1}}, "args"),
+    ],
+)
+def test_blank_names_and_paths_are_errors(extra, key_path, blank):
+    data = _minimal(**eval(repr(extra).replace("'BLANK'", repr(blank))))
+    if data.get("script") is None:
+        data.pop("script")
+    with pytest.raises(ConfigError) as info:
+        validate_config(data)
+    assert info.value.key_path == key_path, info.value
+    assert "empty" in info.value.detail or "blank" in info.value.detail, info.value
+
+
+@pytest.mark.parametrize("name", ["data", "_x", "Data_2", "a" * 100])
+def test_valid_input_and_output_names(name):
+    data = _minimal(command=f"echo ${{{{inputs.{name}}}}} ${{{{outputs.{name}}}}}", inputs={name: 3})
+    del data["script"]
+    data["outputs"] = {name: {}}
+    spec = plan(validate_config(data))
+    assert spec.inputs[name].default == 3
+    assert name in spec.outputs
+
+
+@pytest.mark.parametrize("name", ["", "2x", "a-b", "a.b", "a b", "../x", "x/", "é", "x\n"])
+@pytest.mark.parametrize("where", ["inputs", "outputs"])
+def test_invalid_input_and_output_names(name, where):
+    spec = 3 if where == "inputs" else {}
+    with pytest.raises(ConfigError) as info:
+        validate_config(_minimal(**{where: {name: spec}}))
+    assert info.value.key_path == f"{where}.{name}"
+    assert "letters, digits and '_'" in info.value.detail
+
+
+@pytest.mark.parametrize("script", ["train.py", "./train.py", "sub/train.py"])
+def test_script_paths_inside_the_code_folder(script):
+    validate_config(_minimal(script=script))
+
+
+@pytest.mark.parametrize(
+    "script", ["../train.py", "sub/../../x.py", "/etc/hostname", "C:\\x\\t.py", "..\\t.py"]
+)
+def test_script_paths_outside_the_code_folder(script):
+    with pytest.raises(ConfigError) as info:
+        validate_config(_minimal(script=script))
+    assert info.value.key_path == "script"
+    assert "inside the `code` folder" in info.value.detail
+
+
+def test_preflight_skip_takes_known_codes():
+    from azure_trainer.findings import FINDING_CODES
+
+    assert validate_config(_minimal(preflight={"skip": list(FINDING_CODES)})).preflight.skip == list(
+        FINDING_CODES
+    )
+    with pytest.raises(ConfigError) as info:
+        validate_config(_minimal(preflight={"skip": ["gpu-on-cpu"]}))
+    assert info.value.key_path == "preflight.skip[0]"
+    assert info.value.detail == "unknown finding code 'gpu-on-cpu'; did you mean 'gpu-on-cpu-vm'?"
+
+
+def test_finding_codes_are_the_codes_the_checks_emit():
+    """FINDING_CODES (what `skip` may name) lists exactly the codes of every ``Finding(...)`` in the package."""
+    import ast
+
+    from azure_trainer.findings import FINDING_CODES
+
+    def strings(expr: ast.expr, assigned: dict[str, list[ast.expr]]) -> set[str]:
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return {expr.value}
+        if isinstance(expr, ast.IfExp):  # "a" if ... else "b"
+            return strings(expr.body, assigned) | strings(expr.orelse, assigned)
+        if isinstance(expr, ast.Name) and expr.id in assigned:  # code = ...; Finding(severity, code, ...)
+            return set().union(*(strings(value, assigned) for value in assigned[expr.id]))
+        raise AssertionError(f"a finding code this test cannot read: {ast.unparse(expr)}")
+
+    emitted: set[str] = set()
+    for source in (REPO / "azure_trainer").rglob("*.py"):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        assigned: dict[str, list[ast.expr]] = {}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
+                assigned.setdefault(node.targets[0].id, []).append(node.value)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Finding":
+                code = (
+                    node.args[1]
+                    if len(node.args) > 1
+                    else next(k.value for k in node.keywords if k.arg == "code")
+                )
+                emitted |= strings(code, assigned)
+    assert len(FINDING_CODES) == len(set(FINDING_CODES))
+    assert set(FINDING_CODES) == emitted
+
+
+def test_code_folder_message_says_where_relative_paths_start(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = job_file(
+        tmp_path / "jobs", "environment: azureml:e:1\n", base="experiment: e\ncode: src\nscript: t.py\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        plan(load_config(path))
+    assert info.value.detail == (
+        f"code folder {tmp_path.resolve() / 'jobs' / 'src'} does not exist "
+        "(a relative path is relative to the config file's folder)"
+    )
+    with pytest.raises(ConfigError) as info:
+        plan(load_config(path, ["code=src"]))
+    assert (
+        info.value.detail
+        == "code folder src does not exist (a relative path from --set is relative to the current folder)"
+    )
+    (tmp_path / "src").mkdir()  # from --set, `src` is the current folder's
+    (tmp_path / "src" / "t.py").write_text("", encoding="utf-8")
+    assert plan(load_config(path, ["code=src"])).code == Path("src")
+
+
+def test_extends_merge_keeps_the_right_locations(tmp_path):
+    write(
+        tmp_path / "base.yaml",
+        f"""
+        experiment: base
+        code: {TRAIN_SCRIPTS}
+        script: train.py
+        environment: azureml:e:1
+        compute: {{gpu: g, cpu: c}}
+        tags: {{a: x, b: y}}
+        """,
+    )
+    child = write(tmp_path / "child.yaml", "extends: base.yaml\ncompute: shared\ntags: {b: z}\n")
+    cfg = load_config(child)
+    # `compute` was replaced whole: its base keys are gone from the map, the child's line is used
+    assert cfg.locate("compute.gpu") == (str(child), 2)
+    assert cfg.locate("tags.b") == (str(child), 3)
+    assert cfg.locate("tags.a") == (str(tmp_path / "base.yaml"), 6)

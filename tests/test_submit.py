@@ -257,3 +257,100 @@ def test_missing_workspace_parts_are_named(tmp_path):
     with pytest.raises(AzureError, match="--resource-group / AZURE_RESOURCE_GROUP") as info:
         resolve_workspace({"subscription_id": "s", "name": "w"}, None, environ={}, search_from=tmp_path)
     assert "--subscription" not in str(info.value)
+
+
+def test_config_json_with_a_wrong_type_names_the_file_and_key(tmp_path):
+    from azure_trainer.errors import ConfigError
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"subscription_id": 5, "resource_group": "r", "workspace_name": "w"}))
+    with pytest.raises(ConfigError) as info:
+        resolve_workspace({}, None, environ={}, search_from=tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: subscription_id: must be a string") and "\n" not in message
+    assert info.value.exit_code == 2
+    path.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="expected a JSON object"):
+        resolve_workspace({}, None, environ={}, search_from=tmp_path)
+
+
+# -- sign-in problems --------------------------------------------------------------------------------------
+
+SP_ENV = {
+    "AZURE_TENANT_ID": "00000000-0000-0000-0000-000000000001",
+    "AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000002",
+    "AZURE_CLIENT_SECRET": "s3cr3t-value",
+}
+CHAIN_HEAD = "DefaultAzureCredential failed to retrieve a token from the included credentials.\nAttempted credentials:\n"
+DNS_FAILURE = (
+    "Authentication failed: HTTPSConnection(host='login.microsoftonline.com', port=443): Failed to resolve "
+    "'login.microsoftonline.com' ([Errno -2] Name or service not known)"
+)
+
+
+def sign_in_error(message, env, monkeypatch, cause=None):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from azure_trainer.azure.errors import translated
+
+    for var in list(SP_ENV) + ["AZURE_CLIENT_CERTIFICATE_PATH"]:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    with pytest.raises(AzureError) as info:
+        with translated("getting job j1"):
+            raise ClientAuthenticationError(message=message) from cause
+    assert "\n" not in str(info.value) and "s3cr3t" not in str(info.value)
+    return str(info.value)
+
+
+def test_unreachable_login_endpoint_is_a_network_error_not_a_login_hint(monkeypatch):
+    message = sign_in_error(CHAIN_HEAD + f"\tEnvironmentCredential: {DNS_FAILURE}\n", SP_ENV, monkeypatch)
+    assert message.startswith(
+        "getting job j1: cannot reach Azure (network/DNS/proxy: login.microsoftonline.com: Name or service not known)"
+    )
+    assert "az login" not in message and "set AZURE_" not in message
+
+
+def test_unreachable_login_endpoint_through_the_cause_chain(monkeypatch):
+    from azure.core.exceptions import ServiceRequestError
+
+    cause = ServiceRequestError("HTTPSConnection(host='login.microsoftonline.com', port=443): timed out")
+    message = sign_in_error("Authentication failed: see the cause", SP_ENV, monkeypatch, cause=cause)
+    assert "cannot reach Azure (network/DNS/proxy: login.microsoftonline.com" in message
+
+
+def test_rejected_service_principal_is_named_without_the_secret(monkeypatch):
+    rejected = (
+        CHAIN_HEAD + "\tEnvironmentCredential: Authentication failed: AADSTS7000215: Invalid client secret "
+        "provided. Ensure the secret being sent is the client secret value s3cr3t-value.\r\nTrace ID: 1\n"
+    )
+    message = sign_in_error(rejected, SP_ENV, monkeypatch)
+    assert "service principal in AZURE_TENANT_ID / AZURE_CLIENT_ID was rejected" in message
+    assert "(AADSTS7000215: Invalid client secret provided)" in message
+    assert "set AZURE_" not in message and "az login" not in message
+
+
+def test_not_signed_in_keeps_the_login_hint_with_or_without_service_principal_variables(monkeypatch):
+    from azure_trainer.testing.credentials import NOT_LOGGED_IN_MESSAGE
+
+    for env in ({}, SP_ENV):
+        message = sign_in_error(NOT_LOGGED_IN_MESSAGE, env, monkeypatch)
+        assert "not signed in to Azure: run `az login`" in message and "cannot reach" not in message
+
+
+def test_secret_echoed_by_a_rejection_is_never_printed(monkeypatch):
+    echoed = CHAIN_HEAD + "\tEnvironmentCredential: Authentication failed: bad secret s3cr3t-value\n"
+    message = sign_in_error(echoed, SP_ENV, monkeypatch)
+    assert "was rejected (Authentication failed: bad secret ***)" in message
+
+
+def test_unreachable_login_endpoint_through_the_real_mlclient(tmp_path, fake, monkeypatch):
+    for var, value in SP_ENV.items():
+        monkeypatch.setenv(var, value)
+    credential = FailingCredential(message=CHAIN_HEAD + f"\tEnvironmentCredential: {DNS_FAILURE}\n")
+    with pytest.raises(
+        AzureError, match=r"cannot reach Azure \(network/DNS/proxy: login\.microsoftonline\.com"
+    ):
+        submit(load_config(write_job(tmp_path)), fake.ml_client(credential=credential))
+    assert fake.requests == []

@@ -6,7 +6,9 @@ The SDK's exception is chained (``raise ... from exc``) so ``--debug`` still sho
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+import re
+from collections.abc import Iterator, Mapping
 
 from ..errors import AzureError, ConfigError
 
@@ -14,6 +16,22 @@ LOGIN_HINT = (
     "not signed in to Azure: run `az login` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
     "AZURE_CLIENT_SECRET for a service principal, or use a managed identity), then retry"
 )
+SP_VARS = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID")
+SP_SECRET_VARS = ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH")
+
+# What urllib3 / requests / the OS say when a host cannot be reached. DefaultAzureCredential flattens the
+# failing credential's exception into its message (no __cause__), so the text is all there is to go on.
+_NETWORK_TEXT = re.compile(
+    r"Failed to resolve|Name or service not known|nodename nor servname|getaddrinfo failed|"
+    r"Temporary failure in name resolution|No address associated with hostname|"
+    r"Failed to establish a new connection|Connection refused|Connection reset|Connection aborted|"
+    r"Max retries exceeded|Unable to connect to proxy|ProxyError|Network is unreachable|"
+    r"No route to host|timed out|ConnectTimeout",
+    re.IGNORECASE,
+)
+_HOST = re.compile(r"host='([^']+)'|Failed to resolve '([^']+)'")
+_OS_REASON = re.compile(r"\[Errno -?\d+\] ([^)\]'\"]+)")
+_AADSTS = re.compile(r"AADSTS\d+:[^.\r\n]*")
 
 
 @contextlib.contextmanager
@@ -32,7 +50,7 @@ def translated(action: str) -> Iterator[None]:
     except (ConfigError, AzureError):
         raise
     except ClientAuthenticationError as exc:
-        raise AzureError(f"{action}: {LOGIN_HINT}") from exc
+        raise AzureError(f"{action}: {sign_in_problem(exc)}") from exc
     except ResourceNotFoundError as exc:
         raise AzureError(f"{action}: not found ({_reason(exc)})") from exc
     except HttpResponseError as exc:
@@ -52,14 +70,103 @@ def translated(action: str) -> Iterator[None]:
         ) from exc
     except Exception as exc:
         if _is_credential_error(exc):
-            raise AzureError(f"{action}: {LOGIN_HINT}") from exc
+            raise AzureError(f"{action}: {sign_in_problem(exc)}") from exc
         if type(exc).__module__.startswith("azure.ai.ml"):
             raise AzureError(f"{action}: {_reason(exc)}") from exc
         raise
 
 
+def sign_in_problem(exc: BaseException, environ: Mapping[str, str] | None = None) -> str:
+    """What went wrong getting a token, and what to do: no network, a rejected service principal, or no login.
+
+    Never includes the client secret, even if a message from the identity library echoed it.
+    """
+    environ = os.environ if environ is None else environ
+    texts = [str(getattr(e, "message", None) or e) for e in _chain(exc)]
+    unreachable = _unreachable_host(exc, texts)
+    if unreachable is not None:
+        message = (
+            f"cannot reach Azure (network/DNS/proxy: {unreachable}); check the network connection, DNS "
+            "and any HTTPS_PROXY / NO_PROXY setting, then retry"
+        )
+    elif _service_principal_set(environ) and not _environment_credential_unavailable(exc, texts[0]):
+        message = (
+            "the service principal in AZURE_TENANT_ID / AZURE_CLIENT_ID was rejected "
+            f"({_rejection_reason(texts[0])}); check the tenant id, the client id and that its secret or "
+            "certificate is current"
+        )
+    elif getattr(exc, "status_code", None) == 401:
+        message = (
+            f"Azure rejected the sign-in ({_reason(exc)}); run `az login` (with `--tenant` for the "
+            "workspace's tenant), then retry"
+        )
+    else:
+        message = LOGIN_HINT
+    for var in ("AZURE_CLIENT_SECRET", "AZURE_PASSWORD"):
+        secret = environ.get(var)
+        if secret and len(secret) >= 4:
+            message = message.replace(secret, "***")
+    return message
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _unreachable_host(exc: BaseException, texts: list[str]) -> str | None:
+    """``host: reason`` (or just a reason) when ``exc`` comes from a failed connection, else None."""
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+    chained = [
+        text
+        for e, text in zip(_chain(exc), texts, strict=True)
+        if isinstance(e, (ServiceRequestError, ServiceResponseError, ConnectionError, TimeoutError))
+    ]
+    # A credential that is merely unavailable (no IMDS endpoint, no az CLI) is not a network failure.
+    lines = [line for text in texts for line in text.splitlines() if "unavailable" not in line.lower()]
+    candidates = chained or [line for line in lines if _NETWORK_TEXT.search(line)]
+    if not candidates:
+        return None
+    text = candidates[0]
+    host_match = _HOST.search(text)
+    host = next((g for g in host_match.groups() if g), None) if host_match else None
+    os_reason = _OS_REASON.search(text)
+    reason = os_reason.group(1).strip() if os_reason else _first_line(text)
+    return f"{host}: {reason}" if host else reason
+
+
+def _service_principal_set(environ: Mapping[str, str]) -> bool:
+    return all(environ.get(v) for v in SP_VARS) and any(environ.get(v) for v in SP_SECRET_VARS)
+
+
+def _environment_credential_unavailable(exc: BaseException, text: str) -> bool:
+    # DefaultAzureCredential lists each credential it tried: when the environment one was "unavailable"
+    # the service principal was never sent to Entra ID, so it cannot have been rejected.
+    return _is_credential_error(exc) or "EnvironmentCredential authentication unavailable" in text
+
+
+def _rejection_reason(text: str) -> str:
+    code = _AADSTS.search(text)
+    if code:
+        return code.group(0).strip()
+    for line in text.splitlines():
+        if "EnvironmentCredential:" in line:
+            return line.split("EnvironmentCredential:", 1)[1].strip()[:300]
+    return _first_line(text)
+
+
 def _is_credential_error(exc: BaseException) -> bool:
     return type(exc).__name__ == "CredentialUnavailableError"
+
+
+def _first_line(text: str) -> str:
+    stripped = text.strip()
+    return stripped.splitlines()[0][:300] if stripped else "no details"
 
 
 def _reason(exc: BaseException) -> str:

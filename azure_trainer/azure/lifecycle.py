@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from ..errors import AzureError
+from ..errors import AzureError, ConfigError
 from .errors import translated
 from .naming import check_job_name
 
@@ -52,20 +53,69 @@ def cancel_job(ml_client: Any, name: str) -> None:
             poller.result()
 
 
-def download_job(ml_client: Any, name: str, output_dir: str | Path | None = None) -> Path:
-    """Download job ``name``'s outputs and logs into ``output_dir`` (default ``./downloads/NAME``)."""
+def download_target(name: str, output_dir: str | Path | None = None) -> Path:
+    """The folder ``download_job`` writes to; raise ConfigError when it cannot be a folder.
+
+    Only looks, creates nothing: a path below a file, or an existing file, is refused here, before any
+    workspace or Azure call.
+    """
     check_job_name(name)
-    target = Path(output_dir) if output_dir else Path("downloads") / name
-    target.mkdir(parents=True, exist_ok=True)
-    with translated(f"downloading job {name}"):
-        ml_client.jobs.download(name, download_path=str(target), all=True)
+    if output_dir is not None and not str(output_dir).strip():
+        raise ConfigError("-o/--output: give a folder name (or leave -o out for ./downloads/NAME)")
+    target = Path(output_dir) if output_dir is not None else Path("downloads") / name
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        what = "is a file" if existing == target else f"is below {existing}, which is a file"
+        raise ConfigError(f"cannot download into {target}: it {what}; pass -o with a folder")
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot download into {target}: {existing} is not writable; pass -o with a folder you can write to"
+        )
     return target
+
+
+def download_job(ml_client: Any, name: str, output_dir: str | Path | None = None) -> Path:
+    """Download job ``name``'s outputs and logs into ``output_dir`` (default ``./downloads/NAME``).
+
+    Folders it had to create are removed again if the download fails and they are still empty.
+    """
+    target = download_target(name, output_dir)
+    created = _make_folder(target)
+    try:
+        with translated(f"downloading job {name}"):
+            ml_client.jobs.download(name, download_path=str(target), all=True)
+    except BaseException:
+        for folder in created:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: keep what was downloaded
+                break
+        raise
+    return target
+
+
+def _make_folder(target: Path) -> list[Path]:
+    """Create ``target`` and its missing parents; return the created ones, deepest first."""
+    missing = []
+    folder = target
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the download folder {target}: {exc.strerror or exc}; pass -o with a folder "
+            "you can write to"
+        ) from None
+    return missing
 
 
 def list_jobs(ml_client: Any, *, experiment: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """The most recent jobs (newest first, as the service lists them), optionally of one experiment."""
-    if limit < 1:
-        raise AzureError("--limit must be 1 or more")
+    check_limit(limit)
     with translated("listing jobs"):
         jobs = (
             j
@@ -73,6 +123,13 @@ def list_jobs(ml_client: Any, *, experiment: str | None = None, limit: int = 20)
             if experiment is None or getattr(j, "experiment_name", None) == experiment
         )
         return [job_summary(j) for j in islice(jobs, limit)]
+
+
+def check_limit(limit: int) -> int:
+    """Return ``limit`` if it is a usable ``--limit``, else raise ConfigError."""
+    if limit < 1:
+        raise ConfigError(f"--limit must be 1 or more, not {limit}")
+    return limit
 
 
 def stream_logs(ml_client: Any, name: str, *, attempts: int = 5, wait_s: float = 5.0) -> dict[str, Any]:

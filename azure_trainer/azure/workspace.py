@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import AzureError
+from ..errors import AzureError, ConfigError
 
 ENV_VARS = {
     "subscription_id": "AZURE_SUBSCRIPTION_ID",
@@ -40,8 +40,14 @@ def resolve_workspace(
     *,
     environ: dict[str, str] | None = None,
     search_from: str | Path = ".",
+    job_config: bool = True,
+    dry_run: bool = False,
 ) -> WorkspaceRef:
-    """Merge the four sources (see the module docstring); raise AzureError naming what is missing."""
+    """Merge the four sources (see the module docstring); raise AzureError naming what is missing.
+
+    ``job_config=False`` (commands that take no job config) leaves the job config's ``workspace:`` out
+    of the message; ``dry_run=True`` adds that ``--dry-run --no-preflight`` works without a workspace.
+    """
     environ = dict(os.environ if environ is None else environ)
     cli = cli or {}
     values: dict[str, str] = {}
@@ -73,11 +79,15 @@ def resolve_workspace(
             "resource_group": "--resource-group / AZURE_RESOURCE_GROUP",
             "name": "--workspace / AZUREML_WORKSPACE_NAME",
         }
-        raise AzureError(
+        where = "add `workspace:` to the job config, or " if job_config else ""
+        message = (
             "no Azure ML workspace given: missing "
             + ", ".join(hints[m] for m in missing)
-            + "; or add `workspace:` to the job config, or put the workspace's config.json in this folder"
+            + f"; or {where}put the workspace's config.json in this folder"
         )
+        if dry_run:
+            message += "; `submit --dry-run --no-preflight` prints the job YAML offline, without a workspace"
+        raise AzureError(message)
     return WorkspaceRef(
         values["subscription_id"],
         values["resource_group"],
@@ -106,10 +116,21 @@ def _read_config_json(path: Path) -> tuple[str | None, str | None, str | None]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise AzureError(f"{path}: not a valid Azure ML config.json ({exc})") from None
+        raise ConfigError(f"not a valid Azure ML config.json ({exc})", file=str(path)) from None
     if not isinstance(data, dict):
-        raise AzureError(f"{path}: not a valid Azure ML config.json (expected an object)")
-    return data.get("subscription_id"), data.get("resource_group"), data.get("workspace_name")
+        raise ConfigError("not a valid Azure ML config.json (expected a JSON object)", file=str(path))
+    values = []
+    for key in ("subscription_id", "resource_group", "workspace_name"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(
+                f"must be a string (in quotes), not {type(value).__name__}; fix the file or download it "
+                "again from the workspace's page in Azure ML studio",
+                file=str(path),
+                key_path=key,
+            )
+        values.append(value.strip() if value else None)
+    return values[0], values[1], values[2]
 
 
 def default_credential() -> Any:

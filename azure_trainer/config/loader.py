@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError
+from ..secrets_guard import REDACTED, classify
 from .model import JobConfig
-from .yaml_source import KeyPath, SourceMap, _dotted, display_path, load_yaml_with_lines
+from .yaml_source import KeyPath, SourceMap, _dotted, display_path, load_yaml_text, load_yaml_with_lines
 
 REMOTE_PREFIXES = (  # a path that starts with none of these is a local path
     "azureml:",
@@ -91,7 +91,7 @@ def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], So
     merged: dict[str, Any] = {}
     merged_map = SourceMap()
     for i, base in enumerate(bases):
-        if not isinstance(base, str) or not base:
+        if not isinstance(base, str) or not base.strip():
             line = smap.locate(("extends",))[1]
             raise ConfigError(
                 "`extends` takes a file path or a list of paths", file=shown, line=line, key_path="extends"
@@ -99,8 +99,9 @@ def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], So
         base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
         line = smap.locate(("extends", i) if isinstance(parent, list) else ("extends",))[1]
         if not base_path.is_file():
+            problem = "is a folder; name a YAML file in it" if base_path.is_dir() else "not found"
             raise ConfigError(
-                f"base config {base!r} not found (looked in {display_path(base_path)})",
+                f"base config {base!r} {problem} (looked in {display_path(base_path)})",
                 file=shown,
                 line=line,
                 key_path="extends",
@@ -114,21 +115,30 @@ def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], So
                 key_path="extends",
             )
         base_data, base_map = _load_chain(base_path, (*stack, resolved))
-        _deep_merge(merged, merged_map, base_data, base_map, ())
-    _deep_merge(merged, merged_map, data, smap, ())
+        _deep_merge(merged, merged_map, base_data, base_map)
+    _deep_merge(merged, merged_map, data, smap)
     return merged, merged_map
 
 
-def _deep_merge(dst: dict, dst_map: SourceMap, src: Mapping, src_map: SourceMap, prefix: KeyPath) -> None:
+def _deep_merge(dst: dict, dst_map: SourceMap, src: Mapping, src_map: SourceMap) -> None:
+    """Merge ``src`` into ``dst`` (mappings merge, anything else replaces), and their source maps."""
+    replaced: set[KeyPath] = set()
+    _merge_data(dst, src, (), replaced)
+    # One pass over each map (not one per key): a file with many keys must not make this quadratic.
+    stale = [k for k in dst_map.locations if any(k[:i] in replaced for i in range(1, len(k) + 1))]
+    for key in stale:
+        del dst_map.locations[key]
+    dst_map.locations.update((k, v) for k, v in src_map.locations.items() if k)
+
+
+def _merge_data(dst: dict, src: Mapping, prefix: KeyPath, replaced: set[KeyPath]) -> None:
     for key, value in src.items():
         here = (*prefix, key)
         if isinstance(value, dict) and isinstance(dst.get(key), dict):
-            dst_map.locations[here] = src_map.locations.get(here, dst_map.locations.get(here))
-            _deep_merge(dst[key], dst_map, value, src_map, here)
+            _merge_data(dst[key], value, here, replaced)
         else:
             dst[key] = copy.deepcopy(value)
-            dst_map.drop_under(here)
-            dst_map.update(SourceMap({k: v for k, v in src_map.locations.items() if k[: len(here)] == here}))
+            replaced.add(here)
 
 
 def _is_local_path(value: Any) -> bool:
@@ -175,17 +185,39 @@ def _looks_like_env_file(ref: str) -> bool:
 
 
 def _apply_setting(data: dict[str, Any], smap: SourceMap, setting: str) -> None:
-    source = f"--set {setting}"
     match = _SETTING_RE.match(setting)
     if not match:
+        name = re.split(r"[=:\s]", setting.strip(), maxsplit=1)[0]
+        hidden = _is_secret_setting(name.split("."), setting)
+        source = f"--set {name} (value hidden)" if hidden else f"--set {setting}"
         raise ConfigError("expected KEY.PATH=VALUE, e.g. --set args.lr=0.01", file=source)
     dotted, raw = match.group(1), match.group(2)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"the value is not valid YAML ({problem}); quote it", file=source) from None
     keys = dotted.split(".")
+    hidden = _is_secret_setting(keys, raw)
+    if hidden:
+        source = f"--set {dotted}={REDACTED}"
+    elif len(setting) > 100 or "\n" in setting:  # an error message stays one readable line
+        source = f"--set {dotted}={raw[:60].splitlines()[0] if raw.strip() else ''}..."
+    else:
+        source = f"--set {setting}"
+    if keys[0] == "extends":
+        raise ConfigError(
+            "`extends` is read from the config file only; write it there (or merge the files yourself)",
+            file=source,
+            key_path="extends",
+        )
+    value: Any = ""
+    if raw.strip():
+        try:
+            value, _ = load_yaml_text(raw, source, empty_as_mapping=False)
+        except ConfigError as exc:
+            if exc.detail.startswith("invalid YAML"):
+                # PyYAML's problem may quote the value: leave it out for a secret one
+                problem = "" if hidden else f" ({exc.detail.removeprefix('invalid YAML: ')})"
+                detail = f"the value is not valid YAML{problem}; quote it"
+            else:
+                detail = "the value cannot be read as YAML" if hidden else exc.detail
+            raise ConfigError(detail, file=source, key_path=dotted) from None
     node = data
     for depth, key in enumerate(keys[:-1]):
         child = node.get(key)
@@ -195,7 +227,7 @@ def _apply_setting(data: dict[str, Any], smap: SourceMap, setting: str) -> None:
         elif not isinstance(child, dict):
             where = ".".join(keys[: depth + 1])
             raise ConfigError(
-                f"{where} is a {type(child).__name__}, not a mapping; cannot set {dotted}",
+                f"{where} is {_a_type(child)}, not a mapping; cannot set {dotted}",
                 file=source,
                 key_path=where,
             )
@@ -204,6 +236,18 @@ def _apply_setting(data: dict[str, Any], smap: SourceMap, setting: str) -> None:
     here = tuple(keys)
     smap.drop_under(here)
     smap.locations[here] = (source, None)
+    if hidden:
+        smap.hidden.add(here)
+
+
+def _is_secret_setting(keys: list[str], raw: str) -> bool:
+    """Whether a ``--set`` must not be echoed: an environment variable, or a secret-looking name or value."""
+    return keys[0] == "environment_variables" or any(classify(key, raw) is not None for key in keys)
+
+
+def _a_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 # -- error messages ---------------------------------------------------------------------------------
@@ -216,11 +260,15 @@ def _located_error(exc: ValidationError, smap: SourceMap, file: str | None) -> C
     # One wrong value that fails every branch of a union is one problem, not N.
     errors = [e for e in errors if _strip_union_tags(tuple(e["loc"]))[: len(loc)] != loc] + [err]
     message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    marker = re.match(r"^@([\w.]+): (.*)$", message, re.S)
+    marker = re.match(r"^@([\w.-]+): (.*)$", message, re.S)
     if marker:
         loc = loc + tuple(marker.group(1).split("."))
         message = marker.group(2)
     kind = err["type"]
+    # a secret --set value may be the input itself, or inside it when the error is on a parent key
+    hidden = loc[:1] == ("environment_variables",) or any(
+        loc[: len(h)] == h or h[: len(loc)] == loc for h in smap.hidden
+    )
     if kind == "extra_forbidden":
         allowed = allowed_keys(loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
@@ -236,14 +284,10 @@ def _located_error(exc: ValidationError, smap: SourceMap, file: str | None) -> C
         expected = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
         got = err.get("input")
         close = difflib.get_close_matches(str(got), expected, n=1, cutoff=0.6)
-        message = f"{got!r} is not one of {', '.join(expected)}" + (
+        message = f"{'the value' if hidden else repr(got)} is not one of {', '.join(expected)}" + (
             f"; did you mean {close[0]!r}?" if close else ""
         )
-    elif (
-        "input" in err
-        and loc[:1] != ("environment_variables",)
-        and kind not in ("value_error", "assertion_error")
-    ):
+    elif "input" in err and not hidden and kind not in ("value_error", "assertion_error"):
         message = f"{message} (got {_short(err['input'])})"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
@@ -255,8 +299,11 @@ _TYPE_TAG = re.compile(r"^(str|int|float|bool|none|list|dict|tuple|[a-z-]+\[.*\]
 
 
 def _strip_union_tags(loc: KeyPath) -> KeyPath:
-    """Drop pydantic's union-branch names (``str``, ``list[...]``) from an error location."""
-    return tuple(part for part in loc if not (isinstance(part, str) and _TYPE_TAG.match(part)))
+    """Drop pydantic's union-branch names (``str``, ``list[...]``) and its ``[key]`` marker (an error in a
+    mapping's key rather than its value) from an error location."""
+    return tuple(
+        part for part in loc if not (isinstance(part, str) and (_TYPE_TAG.match(part) or part == "[key]"))
+    )
 
 
 def _short(value: Any) -> str:
@@ -276,6 +323,8 @@ def allowed_keys(loc: KeyPath) -> list[str]:
             node = props[part]
         elif isinstance(node.get("additionalProperties"), dict):
             node = node["additionalProperties"]
+        elif len(node.get("patternProperties", {})) == 1:  # a map whose keys have a pattern (io names)
+            node = next(iter(node["patternProperties"].values()))
         else:
             return []
     node = _deref(node, defs)

@@ -7,10 +7,23 @@ Shorthands are normalised *before* validation so each field has one shape and on
 
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Any, Literal
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from ..findings import FINDING_CODES
 
 INPUT_ASSET_TYPES = ("uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model")
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
@@ -20,6 +33,43 @@ OUTPUT_MODES = ("rw_mount", "upload", "direct")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 _SHM_RE = re.compile(r"^\d+[bkmgBKMG]?$")
+IO_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+"""Input and output names: azure.ai.ml's ``validate_key_contains_allowed_characters`` rule for jobs."""
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or blank; give a value, or leave the key out")
+    return value
+
+
+def _io_name(value: str) -> str:
+    if not re.fullmatch(IO_NAME_PATTERN, value):
+        raise ValueError(
+            f"{value!r} is not a valid name: input and output names use only letters, digits and '_', "
+            "and start with a letter or '_' (Azure ML's rule); rename it"
+        )
+    return value
+
+
+def _finding_code(value: str) -> str:
+    if value not in FINDING_CODES:
+        close = difflib.get_close_matches(value, FINDING_CODES, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known codes: {', '.join(FINDING_CODES)}"
+        raise ValueError(f"unknown finding code {value!r}; {hint}")
+    return value
+
+
+NonBlank = Annotated[
+    str, AfterValidator(_not_blank), WithJsonSchema({"type": "string", "minLength": 1, "pattern": "\\S"})
+]
+"""A string with something in it: a name, a reference or a path that is empty or blank means nothing."""
+IoName = Annotated[
+    str, AfterValidator(_io_name), WithJsonSchema({"type": "string", "pattern": IO_NAME_PATTERN})
+]
+FindingCode = Annotated[
+    str, AfterValidator(_finding_code), WithJsonSchema({"type": "string", "enum": list(FINDING_CODES)})
+]
 
 
 class _Strict(BaseModel):
@@ -33,6 +83,10 @@ def _both_flavours(value: Any, what: str) -> Any:
     if value is None or isinstance(value, dict):
         return value
     if isinstance(value, str):
+        if not value.strip():
+            raise ValueError(
+                f"expected {what}, got {'a blank' if value else 'an empty'} string; give one, or leave the key out"
+            )
         return {"gpu": value, "cpu": value}
     raise ValueError(f"expected {what}, or a mapping {{gpu: ..., cpu: ...}}; got {type(value).__name__}")
 
@@ -40,8 +94,8 @@ def _both_flavours(value: Any, what: str) -> Any:
 class PerDevice(_Strict):
     """A value chosen by ``use_gpu``: ``gpu`` when true, ``cpu`` when false."""
 
-    gpu: str | None = Field(default=None, description="Used when use_gpu is true.")
-    cpu: str | None = Field(default=None, description="Used when use_gpu is false.")
+    gpu: NonBlank | None = Field(default=None, description="Used when use_gpu is true.")
+    cpu: NonBlank | None = Field(default=None, description="Used when use_gpu is false.")
 
     def pick(self, use_gpu: bool) -> str | None:
         return self.gpu if use_gpu else self.cpu
@@ -64,13 +118,13 @@ class InputSpec(_Strict):
     ] = Field(
         default="uri_folder", description="Azure ML input type; literals: string, integer, number, boolean."
     )
-    path: str | None = Field(
+    path: NonBlank | None = Field(
         default=None,
         description="Where the data lives on Azure ML: azureml:NAME@latest, azureml:NAME:VERSION, "
         "azureml://datastores/..., https://..., or a local path (uploaded at submit).",
     )
     mode: Literal["ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download"] | None = None
-    local_path: str | None = Field(
+    local_path: NonBlank | None = Field(
         default=None,
         description="Folder or file used for this input by run-local (relative to the config file).",
     )
@@ -105,7 +159,7 @@ class OutputSpec(_Strict):
     type: Literal["uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model"] = (
         "uri_folder"
     )
-    path: str | None = Field(
+    path: NonBlank | None = Field(
         default=None, description="azureml://datastores/... destination; default: the job's."
     )
     mode: Literal["rw_mount", "upload", "direct"] | None = None
@@ -134,9 +188,9 @@ class Queue(_Strict):
 class Workspace(_Strict):
     """The Azure ML workspace; any part may come from the CLI or the environment instead."""
 
-    subscription_id: str | None = None
-    resource_group: str | None = None
-    name: str | None = None
+    subscription_id: NonBlank | None = None
+    resource_group: NonBlank | None = None
+    name: NonBlank | None = None
 
 
 class Preflight(_Strict):
@@ -145,7 +199,9 @@ class Preflight(_Strict):
     allow_env: list[str] = Field(
         default_factory=list, description="Environment variable names the secrets guard must not flag."
     )
-    skip: list[str] = Field(default_factory=list, description="Finding codes to skip, e.g. quota-unknown.")
+    skip: list[FindingCode] = Field(
+        default_factory=list, description="Finding codes to skip, e.g. quota-unknown."
+    )
 
 
 class SearchSpaceEntry(_Strict):
@@ -200,7 +256,7 @@ class SearchSpaceEntry(_Strict):
 
 
 class Objective(_Strict):
-    metric: str = Field(description="Metric name the script logs (MLflow), e.g. val_accuracy.")
+    metric: NonBlank = Field(description="Metric name the script logs (MLflow), e.g. val_accuracy.")
     goal: Literal["maximize", "minimize"]
 
 
@@ -269,18 +325,18 @@ ArgValue = str | int | float | bool | list[str | int | float] | None
 class JobConfig(_Strict):
     """A validated job config. Build it with :func:`azure_trainer.load_config`."""
 
-    extends: str | list[str] | None = Field(
+    extends: NonBlank | list[NonBlank] | None = Field(
         default=None, description="Base config(s) to deep-merge under this one; relative to this file."
     )
     experiment: str = Field(description="Azure ML experiment name (always explicit).")
-    display_name: str | None = None
+    display_name: NonBlank | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    code: str = Field(description="Folder uploaded as the job's code; relative to the config file.")
-    command: str | None = Field(
+    code: NonBlank = Field(description="Folder uploaded as the job's code; relative to the config file.")
+    command: NonBlank | None = Field(
         default=None, description="Command line; may use ${{inputs.NAME}} and ${{outputs.NAME}}."
     )
-    script: str | None = Field(
+    script: NonBlank | None = Field(
         default=None, description="Python script in `code`, run as `python SCRIPT ARGS`."
     )
     args: dict[str, ArgValue] = Field(
@@ -296,8 +352,8 @@ class JobConfig(_Strict):
         default=None, description="Serverless VM size, or {gpu: VM_SIZE, cpu: VM_SIZE}."
     )
     environment: PerDevice = Field(description="Environment reference, or {gpu: REF, cpu: REF}.")
-    inputs: dict[str, InputSpec] = Field(default_factory=dict)
-    outputs: dict[str, OutputSpec] = Field(default_factory=dict)
+    inputs: dict[IoName, InputSpec] = Field(default_factory=dict)
+    outputs: dict[IoName, OutputSpec] = Field(default_factory=dict)
     instance_count: int = Field(default=1, ge=1, le=1000)
     distribution: Distribution | None = None
     shm_size: str | None = Field(
@@ -343,7 +399,7 @@ class JobConfig(_Strict):
         return _both_flavours(value, "an environment reference")
 
     @field_validator(
-        "inputs", mode="before", json_schema_input_type=dict[str, InputSpec | str | int | float | bool]
+        "inputs", mode="before", json_schema_input_type=dict[IoName, InputSpec | str | int | float | bool]
     )
     @classmethod
     def _literal_inputs(cls, value: Any) -> Any:
@@ -356,12 +412,18 @@ class JobConfig(_Strict):
     def _args_are_scalars(cls, value: Any) -> Any:
         if isinstance(value, dict):
             for key, item in value.items():
-                if isinstance(item, dict) or (
-                    isinstance(item, list) and any(isinstance(i, (dict, list)) for i in item)
-                ):
+                if isinstance(key, str) and (not key or any(c.isspace() for c in key)):
+                    raise ValueError(f"argument names are not empty and have no spaces (got {key!r})")
+                if isinstance(item, dict):
                     raise ValueError(
                         f"@{key}: an argument value is a scalar or a list of scalars, "
                         f"not a mapping; write it as a string, or split it into separate args"
+                    )
+                if isinstance(item, list) and any(isinstance(i, (dict, list)) for i in item):
+                    raise ValueError(
+                        f"@{key}: an argument value is a scalar or a flat list of scalars; this list "
+                        f"holds a {'list' if any(isinstance(i, list) for i in item) else 'mapping'}: "
+                        f"flatten it, or write it as a string"
                     )
         return value
 
@@ -384,6 +446,22 @@ class JobConfig(_Strict):
         if not _NAME_RE.match(value):
             raise ValueError(
                 "experiment names use letters, digits, '-' and '_', start with a letter or digit, at most 255 chars"
+            )
+        return value
+
+    @field_validator("script")
+    @classmethod
+    def _script_in_code(cls, value: str | None) -> str | None:
+        # Only `code` is uploaded: a script outside it would run locally and be missing on Azure ML.
+        if value is not None and (
+            PurePosixPath(value).is_absolute()
+            or PureWindowsPath(value).is_absolute()
+            or ".." in PurePosixPath(value.replace("\\", "/")).parts
+        ):
+            raise ValueError(
+                "`script` is a path inside the `code` folder, e.g. train.py or src/train.py (only that "
+                "folder is uploaded): no absolute paths or '..'; move the script, or point `code` at a "
+                "folder that holds it"
             )
         return value
 

@@ -23,6 +23,8 @@ class SourceMap:
     """Where each key path was written: ``{("args", "lr"): ("jobs/x.yaml", 12)}``."""
 
     locations: dict[KeyPath, tuple[str, int | None]] = field(default_factory=dict)
+    hidden: set[KeyPath] = field(default_factory=set)
+    """Key paths whose values must not appear in messages (secret-looking ``--set`` values)."""
 
     def locate(self, path: KeyPath) -> tuple[str | None, int | None]:
         """The location of ``path``, or of its nearest written ancestor."""
@@ -33,7 +35,9 @@ class SourceMap:
         return None, None
 
     def update(self, other: SourceMap) -> None:
+        """Take over ``other``'s locations (and hidden key paths)."""
         self.locations.update(other.locations)
+        self.hidden.update(other.hidden)
 
     def drop_under(self, prefix: KeyPath) -> None:
         """Forget every location at or under ``prefix`` (the value there was replaced whole)."""
@@ -50,6 +54,14 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+MAX_DEPTH = 100
+"""Deepest nesting a config may have (a job config needs a handful of levels)."""
+MAX_NODES = 100_000
+"""Most values (mappings, lists and scalars, aliases expanded) one YAML document may build."""
+
+_STANDARD_TAG = "tag:yaml.org,2002:"
+
+
 def load_yaml_with_lines(path: Path) -> tuple[Any, SourceMap]:
     """Parse ``path`` safely; return the data and the source map of its keys."""
     shown = display_path(path)
@@ -59,61 +71,190 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, SourceMap]:
         raise ConfigError("file not found; check the path", file=shown) from None
     except IsADirectoryError:
         raise ConfigError("is a folder, expected a YAML file", file=shown) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", file=shown) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "is not a UTF-8 text file (a job config is YAML text); is it the right file?", file=shown
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=shown) from None
+    return load_yaml_text(text, shown)
+
+
+def load_yaml_text(text: str, file: str, *, empty_as_mapping: bool = True) -> tuple[Any, SourceMap]:
+    """Parse YAML ``text`` (from ``file``, a name for messages) safely; return the data and its source map.
+
+    Text with no document (only comments) gives ``{}``, or None when ``empty_as_mapping`` is false.
+
+    Beyond PyYAML's safe loader this refuses duplicate keys, merge keys, tags other than the standard
+    ones, an alias inside its own anchor, nesting deeper than :data:`MAX_DEPTH`, and documents that
+    build more than :data:`MAX_NODES` values once aliases are expanded (an "alias bomb").
+    """
+    loader: _Loader | None = None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _Loader(text, file)  # the reader checks for control characters here
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         problem = exc.problem or "invalid YAML"
-        raise ConfigError(f"invalid YAML: {problem}", file=shown, line=line) from None
+        if exc.context and exc.context_mark and exc.context.endswith("; first occurrence"):
+            # PyYAML puts the duplicate-anchor news in the context and "second occurrence" in the problem
+            problem = f"{exc.context.removesuffix('; first occurrence')} (first on line {exc.context_mark.line + 1})"
+        raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(
+            f"not a text file: it holds the control character #x{exc.character:04x}; is it the right file?",
+            file=file,
+            line=line,
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", file=shown) from None
+        raise ConfigError(f"invalid YAML: {str(exc).splitlines()[0]}", file=file) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     smap = SourceMap()
     if node is None:
-        return {}, smap
-    data = _construct(node, (), shown, smap)
+        return ({} if empty_as_mapping else None), smap
+    data = _Builder(file, smap).construct(node, ())
     return data, smap
 
 
-def _construct(node: yaml.Node, path: KeyPath, file: str, smap: SourceMap) -> Any:
-    smap.locations.setdefault(path, (file, node.start_mark.line + 1))
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader whose composer measures what it builds.
+
+    PyYAML composes an alias as a reference to the anchored node, so a few lines can describe a
+    structure that is enormous (or infinite) once expanded; we expand it (every key needs its own line
+    in the source map), so the composer refuses such structures first, naming the line.
+    """
+
+    def __init__(self, text: str, file: str) -> None:
+        super().__init__(text)
+        self._file = file
+        self._depth = 0
+        self._open_anchors: set[str] = set()
+        self._shape: dict[int, tuple[int, int]] = {}  # id(node) -> (values once expanded, height)
+        self._total = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
                 raise ConfigError(
-                    "YAML merge keys (<<) are not supported; use `extends:` instead",
-                    file=file,
-                    line=key_node.start_mark.line + 1,
+                    f"alias *{event.anchor} refers to itself (it is inside &{event.anchor}); "
+                    "a YAML value cannot contain itself",
+                    file=self._file,
+                    line=line,
                 )
-            key = _scalar(key_node, file)
-            if isinstance(key, (dict, list)) or key is None:
-                raise ConfigError("keys must be plain names", file=file, line=key_node.start_mark.line + 1)
-            key = str(key) if not isinstance(key, str) else key
-            if key in result:
-                raise ConfigError(
-                    f"duplicate key {key!r} (the later one would silently win); keep one",
-                    file=file,
-                    line=key_node.start_mark.line + 1,
-                    key_path=_dotted(path + (key,)),
-                )
-            child = path + (key,)
-            smap.locations[child] = (file, key_node.start_mark.line + 1)
-            result[key] = _construct(value_node, child, file, smap)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, path + (i,), file, smap) for i, item in enumerate(node.value)]
-    return _scalar(node, file)
+            node = super().compose_node(parent, index)
+            size, height = self._shape[id(node)]
+            self._check(self._depth + height, size, line, f"alias *{event.anchor}")
+            return node
+        self._check(self._depth + 1, 1, line, "this value")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self._open_anchors.add(anchor)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open_anchors.discard(anchor)
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        shapes = [self._shape[id(child)] for child in children]
+        self._shape[id(node)] = (1 + sum(s for s, _ in shapes), 1 + max((h for _, h in shapes), default=0))
+        return node
+
+    def _check(self, depth: int, size: int, line: int, what: str) -> None:
+        if depth > MAX_DEPTH:
+            raise ConfigError(
+                f"nested too deeply (more than {MAX_DEPTH} levels, aliases expanded); "
+                "a job config needs only a few levels: is it the right file?",
+                file=self._file,
+                line=line,
+            )
+        self._total += size
+        if self._total > MAX_NODES:
+            raise ConfigError(
+                f"{what} makes the document more than {MAX_NODES:,} values once aliases are expanded "
+                "(aliases of aliases multiply); write the values out, or use fewer nested aliases",
+                file=self._file,
+                line=line,
+            )
 
 
-def _scalar(node: yaml.Node, file: str) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        return _construct(node, (), file, SourceMap())
-    try:
-        return yaml.SafeLoader(node.value).construct_object(node, deep=True)  # type: ignore[arg-type]
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid value: {exc}", file=file, line=node.start_mark.line + 1) from None
+class _Builder:
+    """Builds plain data from a composed node tree, recording the line of every key path."""
+
+    def __init__(self, file: str, smap: SourceMap) -> None:
+        self.file = file
+        self.smap = smap
+        # One constructor for the whole document: creating a loader per scalar is slow.
+        self._constructor = yaml.constructor.SafeConstructor()
+
+    def construct(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.smap.locations.setdefault(path, (self.file, node.start_mark.line + 1))
+        if isinstance(node, yaml.MappingNode):
+            self._check_tag(node, "map")
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise ConfigError(
+                        "YAML merge keys (<<) are not supported; use `extends:` instead",
+                        file=self.file,
+                        line=line,
+                    )
+                key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                if key is None:
+                    raise ConfigError("keys must be plain names", file=self.file, line=line)
+                key = str(key) if not isinstance(key, str) else key
+                if key in result:
+                    raise ConfigError(
+                        f"duplicate key {key!r} (the later one would silently win); keep one",
+                        file=self.file,
+                        line=line,
+                        key_path=_dotted(path + (key,)),
+                    )
+                child = path + (key,)
+                self.smap.locations[child] = (self.file, line)
+                result[key] = self.construct(value_node, child)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            self._check_tag(node, "seq")
+            return [self.construct(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if node.tag not in self._constructor.yaml_constructors:
+            self._unsupported_tag(node)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(
+                f"invalid value: {problem}", file=self.file, line=node.start_mark.line + 1
+            ) from None
+
+    def _check_tag(self, node: yaml.Node, standard: str) -> None:
+        if node.tag != _STANDARD_TAG + standard:
+            self._unsupported_tag(node)
+
+    def _unsupported_tag(self, node: yaml.Node) -> None:
+        tag = node.tag
+        shown = "!!" + tag[len(_STANDARD_TAG) :] if tag.startswith(_STANDARD_TAG) else tag
+        raise ConfigError(
+            f"the YAML tag {shown} is not supported: a job config is plain data (strings, numbers, "
+            "booleans, lists, mappings); remove the tag",
+            file=self.file,
+            line=node.start_mark.line + 1,
+        )
 
 
 def _dotted(path: KeyPath) -> str:
