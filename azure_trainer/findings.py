@@ -49,6 +49,9 @@ FINDING_CODES = (
     # secrets in environment variables (secrets_guard.py)
     "secret-in-env",
     "possible-secret-in-env",
+    "secret-in-args",
+    "possible-secret-in-args",
+    "secret-in-input-path",
     # the code snapshot (snapshot.py)
     "code-missing",
     "snapshot-ignore-invalid",

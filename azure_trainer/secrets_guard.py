@@ -17,7 +17,9 @@ from azure_trainer.findings import Finding
 __all__ = [
     "REDACTED",
     "SecretHit",
+    "check_command_line",
     "check_environment_variables",
+    "check_input_paths",
     "classify",
     "redact_env",
 ]
@@ -285,3 +287,71 @@ def redact_env(env: Mapping[str, str], allow: Iterable[str] = ()) -> dict[str, s
         name: value if name in allowed or classify(name, value) is None else REDACTED
         for name, value in env.items()
     }
+
+
+_PLACEHOLDER = re.compile(r"^\$\{\{[^}]*\}\}$")
+
+
+def _command_line_message(what: str, reason: str, allow_hint: str) -> str:
+    return (
+        f"{what} looks like a secret ({reason}). The job's command line is shown in Azure ML Studio to "
+        "everyone with access to the workspace and is written to the job's logs. Read the secret at run "
+        "time instead (Azure Key Vault with the job's managed identity) and pass only its name." + allow_hint
+    )
+
+
+def check_command_line(
+    args: Mapping[str, object], command: str | None, allow: Iterable[str] = ()
+) -> list[Finding]:
+    """Secret-looking values on the job's command line (code ``secret-in-args``; a long random-looking
+    value: ``possible-secret-in-args``): each of ``args`` by its name and value, or, for a job given as
+    a ``command``, the known secret formats in its text. Names in ``allow`` are skipped; no message
+    contains a value."""
+    allowed = set(allow)
+    findings: list[Finding] = []
+    if args:
+        for name, raw in args.items():
+            values = raw if isinstance(raw, (list, tuple)) else [raw]
+            for value in values:
+                if name in allowed or value is None or isinstance(value, bool):
+                    continue
+                text = str(value)
+                if _PLACEHOLDER.match(text.strip()):
+                    continue  # ${{inputs.x}}: a reference, filled in by Azure ML
+                hit = classify(name, text)
+                if hit is None:
+                    continue
+                code = "secret-in-args" if hit.severity == "error" else "possible-secret-in-args"
+                hint = f" If it is not a secret, add {name} to `preflight: {{allow_env: [...]}}`."
+                findings.append(
+                    Finding(hit.severity, code, _command_line_message(f"Argument --{name}", hit.reason, hint))  # type: ignore[arg-type]
+                )
+                break
+    elif command:
+        kind = _secret_value_kind(command)
+        if kind:
+            findings.append(
+                Finding(
+                    "error", "secret-in-args", _command_line_message("The command", f"it holds {kind}", "")
+                )
+            )
+    return findings
+
+
+def check_input_paths(paths: Mapping[str, str | None]) -> list[Finding]:
+    """Inputs whose ``path`` carries a credential: a SAS token, a URL with a password, a connection
+    string (code ``secret-in-input-path``). The value is never shown."""
+    findings: list[Finding] = []
+    for name, path in paths.items():
+        kind = _secret_value_kind(path or "")
+        if kind:
+            findings.append(
+                Finding(
+                    "error",
+                    "secret-in-input-path",
+                    f"Input {name}'s path holds {kind}. Job definitions are stored and shown in Azure ML "
+                    "Studio; register the storage as a datastore (credentials stay in the workspace) and "
+                    f"give `path: azureml://datastores/NAME/paths/...`, or a data asset `azureml:NAME@latest`.",
+                )
+            )
+    return findings

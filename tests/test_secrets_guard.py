@@ -276,3 +276,61 @@ def test_module_stays_light():
     code = "import sys, azure_trainer.secrets_guard; print('azure.ai.ml' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------------
+# the command line and input paths
+# ---------------------------------------------------------------------------------------------
+
+
+def test_secret_looking_arguments_are_errors_and_never_shown():
+    from azure_trainer.secrets_guard import check_command_line
+
+    args = {
+        "lr": 0.01,
+        "db-password": "hunter2pw",
+        "api-key": FAKE_VALUES["openai"],
+        "resume": True,
+        "data": "${{inputs.data}}",
+        "checkpoint-dir": "/mnt/checkpoints/run1",
+        "notes": FAKE_VALUES["db_url"],
+    }
+    findings = check_command_line(args, None)
+    assert [(f.code, f.message.split(" looks")[0]) for f in findings] == [
+        ("secret-in-args", "Argument --db-password"),
+        ("secret-in-args", "Argument --api-key"),
+        ("secret-in-args", "Argument --notes"),
+    ]
+    text = _all_messages(findings)
+    assert "hunter2" not in text and FAKE_VALUES["openai"] not in text
+    assert check_command_line(args, None, allow=["db-password", "api-key", "notes"]) == []
+    assert check_command_line({"token": "${{inputs.token}}", "seed": 7, "layers": [64, 32]}, None) == []
+
+
+def test_a_command_with_a_known_secret_format_is_an_error():
+    from azure_trainer.secrets_guard import check_command_line
+
+    [f] = check_command_line({}, f"python train.py --hf {FAKE_VALUES['hf']}")
+    assert (
+        f.code == "secret-in-args"
+        and "Hugging Face token" in f.message
+        and FAKE_VALUES["hf"] not in f.message
+    )
+    assert check_command_line({}, "python train.py --lr 0.1 --data ${{inputs.data}}") == []
+
+
+def test_input_paths_with_credentials_are_errors():
+    from azure_trainer.secrets_guard import check_input_paths
+
+    findings = check_input_paths(
+        {
+            "sas": FAKE_VALUES["sas_url"],
+            "asset": "azureml:digits@latest",
+            "store": "azureml://datastores/workspaceblobstore/paths/digits/",
+            "public": "https://example.com/data.csv",
+            "literal": None,
+        }
+    )
+    assert [f.code for f in findings] == ["secret-in-input-path"]
+    assert "Input sas's path holds a SAS token" in findings[0].message
+    assert "sig=" not in findings[0].message and "datastore" in findings[0].message

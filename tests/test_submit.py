@@ -208,6 +208,19 @@ def test_secrets_in_environment_variables_are_errors_unless_allowed(tmp_path, ml
     assert preflight(load_config(write_job(tmp_path, allowed)), ml) == []
 
 
+def test_secrets_on_the_command_line_or_in_input_paths_stop_the_submission(tmp_path, ml):
+    sas = "https://a.blob.core.windows.net/c?sv=2022-11-02&se=2030-01-01&sr=c&" + "sig=" + "x" * 40
+    body = f"args: {{epochs: 2, db-password: hunter2pw}}\ninputs: {{data: {{type: uri_folder, path: '{sas}'}}}}\n"
+    findings = preflight(load_config(write_job(tmp_path, body)), ml)
+    assert codes(findings) == ["secret-in-args", "secret-in-input-path"]
+    assert all(f.is_error for f in findings)
+    assert "hunter2" not in _messages(findings) and "sig=" not in _messages(findings)
+
+
+def _messages(findings):
+    return "\n".join(f.message for f in findings)
+
+
 def test_snapshot_findings_come_through(tmp_path, ml):
     job = write_job(tmp_path)
     data = tmp_path / "src" / "data"

@@ -68,10 +68,16 @@ def preflight(config: JobConfig | JobSpec, ml_client: Any) -> list[Finding]:
 
 
 def check_secrets(spec: JobSpec, allow_env: list[str]) -> list[Finding]:
-    """Secret-looking environment variables (their values are never shown)."""
-    from ..secrets_guard import check_environment_variables
+    """Secret-looking environment variables, arguments and input paths (values are never shown)."""
+    from ..secrets_guard import check_command_line, check_environment_variables, check_input_paths
 
-    return check_environment_variables(spec.user_environment_variables, allow=allow_env)
+    return [
+        *check_environment_variables(spec.user_environment_variables, allow=allow_env),
+        *check_command_line(
+            spec.args if spec.script else {}, None if spec.script else spec.command, allow_env
+        ),
+        *check_input_paths({name: item.path for name, item in spec.inputs.items()}),
+    ]
 
 
 def check_snapshot_of(spec: JobSpec) -> list[Finding]:
