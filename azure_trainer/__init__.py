@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import AzureError, AzureTrainerError, ConfigError, LocalRunError, PreflightError
+from .errors import ApiUsageError, AzureError, AzureTrainerError, ConfigError, LocalRunError, PreflightError
 from .findings import Finding
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApiUsageError",
     "AzureError",
     "AzureTrainerError",
     "ConfigError",

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from .config.model import JobConfig
-from .errors import ConfigError
+from .errors import ApiUsageError, ConfigError, require_job_config
 from .spec import JobSpec, plan
 
 COMMAND_JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
@@ -30,6 +31,8 @@ def quiet_sdk_logs() -> None:
 def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:
     """Build the Azure ML job for ``config``: an ``azure.ai.ml.entities.Command``, or a ``SweepJob`` when
     the config has a ``sweep:`` section. No network, no credentials."""
+    if not isinstance(config, JobSpec):
+        require_job_config(config, "build_job")
     quiet_sdk_logs()
     from azure.ai.ml import Input, Output, command, load_environment
 
@@ -100,15 +103,21 @@ def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:
     return job
 
 
-def to_yaml(job: Any, *, allow_env: Iterable[str] = (), redact: bool = True) -> str:
+def to_yaml(
+    job: Any, *, allow_env: Iterable[str] = (), redact: bool = True, hidden: list[str] | None = None
+) -> str:
     """The job as Azure ML CLI v2 YAML, readable by ``azure.ai.ml.load_job`` and ``az ml job create -f``.
 
     A ``Command`` node dumps with a nested ``component:`` block that load_job rejects, so it is turned
     into its ``CommandJob`` (a ``Sweep`` node into its ``SweepJob``) first. With ``redact`` (the default),
     secret-looking environment variable values not named in ``allow_env`` are written as ``***``: a
     secret must never be printed, and must not be a job environment variable in the first place (the
-    secrets guard refuses it at submit).
+    secrets guard refuses it at submit); so are secret-looking arguments in the command and input paths
+    carrying a credential (SAS tokens, URLs with a password). ``hidden``, if given, receives a label for
+    each value written as ``***``.
     """
+    if isinstance(job, (JobConfig, JobSpec)) or not hasattr(job, "dump"):
+        raise ApiUsageError(f"to_yaml() takes the job from build_job(config), not {type(job).__name__}")
     quiet_sdk_logs()
     # Command and Sweep *nodes* dump with pipeline-component fields that load_job rejects; dump the job.
     target = job._to_job() if hasattr(job, "_to_job") else job
@@ -117,27 +126,55 @@ def to_yaml(job: Any, *, allow_env: Iterable[str] = (), redact: bool = True) -> 
         target.inputs = {k: v for k, v in target.inputs.items() if v is not None}
     buffer = io.StringIO()
     target.dump(buffer)
-    text = buffer.getvalue()
-    if redact:
-        text = _redact_env_values(text, allow_env)
+    text = _fix_and_redact(buffer.getvalue(), allow_env if redact else None, hidden)
     schema = SWEEP_JOB_SCHEMA if getattr(target, "type", "") == "sweep" else COMMAND_JOB_SCHEMA
     return f"$schema: {schema}\n{text}"
 
 
-def _redact_env_values(text: str, allow_env: Iterable[str]) -> str:
+# The SDK dumps an input path it did not resolve to an asset as "azureml:" + path, which load_job reads back
+# as a different (asset) reference: "azureml:https://...", "azureml:/abs/local/dir". Real references
+# ("azureml://datastores/...", "azureml:name:1", "azureml:name@latest") are left alone.
+_MISPREFIXED = re.compile(r"^azureml:(?!//)(?=[A-Za-z][A-Za-z0-9+.-]*://|[/.~])")
+
+
+def _fix_and_redact(text: str, allow_env: Iterable[str] | None, hidden: list[str] | None) -> str:
+    """Undo the SDK's "azureml:" prefix on plain input paths; with ``allow_env`` not None, write
+    secret-looking environment values, command arguments and input paths as ``***``."""
     import yaml
 
-    from .secrets_guard import redact_env
+    from .secrets_guard import redact_command, redact_env, redact_path
 
     data = yaml.safe_load(text)
     changed = False
     for holder in (data, data.get("trial") if isinstance(data.get("trial"), dict) else None):
-        env = holder.get("environment_variables") if holder else None
+        if not isinstance(holder, dict):
+            continue
+        for name, item in (holder.get("inputs") or {}).items():
+            path = item.get("path") if isinstance(item, dict) else None
+            if isinstance(path, str) and _MISPREFIXED.match(path):
+                item["path"] = path = path[len("azureml:") :]
+                changed = True
+            if allow_env is not None and isinstance(path, str) and redact_path(path) != path:
+                item["path"] = redact_path(path)
+                changed = True
+                if hidden is not None:
+                    hidden.append(f"input {name}'s path")
+        if allow_env is None:
+            continue
+        env = holder.get("environment_variables")
         if isinstance(env, dict):
             redacted = redact_env({k: str(v) for k, v in env.items()}, allow=allow_env)
             if redacted != {k: str(v) for k, v in env.items()}:
                 holder["environment_variables"] = redacted
                 changed = True
+        command = holder.get("command")
+        if isinstance(command, str):
+            safe, labels = redact_command(command, allow_env)
+            if labels:
+                holder["command"] = safe
+                changed = True
+                if hidden is not None:
+                    hidden.extend(labels)
     return yaml.safe_dump(data, sort_keys=False, width=100) if changed else text
 
 

@@ -113,16 +113,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .config import load_config
 
     config = load_config(args.job, args.overrides, use_gpu=args.use_gpu)
-    text = to_yaml(build_job(config), allow_env=config.preflight.allow_env)
+    elsewhere: list[str] = []
+    text = to_yaml(build_job(config), allow_env=config.preflight.allow_env, hidden=elsewhere)
     from .secrets_guard import REDACTED, redact_env
 
     redacted = redact_env(config.environment_variables, allow=config.preflight.allow_env)
     hidden = sorted(name for name, value in redacted.items() if value == REDACTED)
+    hidden += sorted(set(elsewhere))
     if hidden:
         print(
             f"azure-trainer: warning: {', '.join(hidden)} looked like secrets and were written as ***; keep "
-            "secrets out of job environment variables (Key Vault + the job's identity), or list the name "
-            "in `preflight: {allow_env: [...]}` if it is not a secret",
+            "secrets out of job definitions (Key Vault + the job's identity; a datastore for storage), or "
+            "list the name in `preflight: {allow_env: [...]}` if it is not a secret",
             file=sys.stderr,
         )
     _write_or_print(text, args.output)

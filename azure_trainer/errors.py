@@ -78,3 +78,20 @@ class PreflightError(AzureTrainerError):
     def __init__(self, message: str, findings: list[Any] | None = None) -> None:
         self.findings = list(findings or [])
         super().__init__(message)
+
+
+class ApiUsageError(AzureTrainerError, TypeError):
+    """The Python API was called with the wrong kind of value (also a TypeError, as Python expects)."""
+
+    exit_code = 2
+
+
+def require_job_config(value: Any, function: str) -> None:
+    """Raise ApiUsageError unless ``value`` is a JobConfig (from ``load_config``)."""
+    from .config.model import JobConfig
+
+    if not isinstance(value, JobConfig):
+        raise ApiUsageError(
+            f"{function}() takes a JobConfig (from azure_trainer.load_config(path)), "
+            f"not {type(value).__name__}"
+        )

@@ -20,6 +20,8 @@ __all__ = [
     "check_command_line",
     "check_environment_variables",
     "check_input_paths",
+    "redact_command",
+    "redact_path",
     "classify",
     "redact_env",
 ]
@@ -355,3 +357,37 @@ def check_input_paths(paths: Mapping[str, str | None]) -> list[Finding]:
                 )
             )
     return findings
+
+
+def redact_command(command: str, allow: Iterable[str] = ()) -> tuple[str, list[str]]:
+    """``command`` with each secret-looking value written as ``***``, and labels of what was hidden.
+
+    A value counts as secret when its ``--name value`` pair looks like one (as :func:`classify` judges
+    environment variables) or the token has a known secret format; names in ``allow`` are kept.
+    """
+    import shlex
+
+    try:
+        tokens = shlex.split(command)
+    except ValueError:  # unbalanced quotes: nothing reliable to redact by
+        return command, []
+    allowed = set(allow)
+    secrets: dict[str, str] = {}
+    for i, token in enumerate(tokens):
+        if _PLACEHOLDER.match(token):
+            continue
+        previous = tokens[i - 1] if i else ""
+        name = previous[2:] if previous.startswith("--") and not token.startswith("--") else ""
+        if name in allowed:
+            continue
+        if (name and classify(name, token) is not None) or _secret_value_kind(token):
+            secrets.setdefault(token, f"argument --{name}" if name else "a value in the command")
+    text = command
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(shlex.quote(value), REDACTED).replace(value, REDACTED)
+    return text, list(secrets.values())
+
+
+def redact_path(path: str | None) -> str | None:
+    """``path``, or ``***`` when it carries a credential (a SAS token, a URL with a password, ...)."""
+    return REDACTED if path and _secret_value_kind(path) else path

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from .command_line import placeholder_problem, placeholders, script_command
 from .config.model import Distribution, InputSpec, JobConfig, OutputSpec, Queue, Sweep
 from .contract import contract_env
-from .errors import ConfigError
+from .errors import ConfigError, require_job_config
 
 GPU_DEFAULT_SHM_SIZE = "16g"  # Azure ML's default is 2g: too small for DataLoader workers on a GPU node.
 
@@ -112,6 +112,7 @@ def classify_environment(ref: str) -> EnvironmentKind:
 
 def plan(config: JobConfig) -> JobSpec:
     """Resolve ``config`` for its ``use_gpu`` into a :class:`JobSpec`; raise ConfigError if it cannot run."""
+    require_job_config(config, "plan")
     flavour = config.flavour()
 
     def fail(key_path: str, message: str) -> ConfigError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from .spec import JobSpec
@@ -10,7 +11,7 @@ from .spec import JobSpec
 def summarize(spec: JobSpec) -> str:
     """Key facts of ``spec``: device, compute, environment, command, distribution, data, env names."""
     from .config.yaml_source import display_path
-    from .secrets_guard import redact_env
+    from .secrets_guard import redact_command, redact_env
 
     rows: list[tuple[str, str]] = [
         ("experiment", spec.experiment),
@@ -27,7 +28,7 @@ def summarize(spec: JobSpec) -> str:
         env_ref = display_path(Path(env_ref))
     rows.append(("environment", f"{env_ref} ({spec.environment.kind})"))
     rows.append(("code", display_path(spec.code)))
-    rows.append(("command", spec.command))
+    rows.append(("command", redact_command(spec.command)[0]))
     if spec.distribution:
         rows.append(
             (
@@ -60,11 +61,18 @@ def summarize(spec: JobSpec) -> str:
     rows.append(("env", " ".join(f"{k}={v}" for k, v in env.items())))
     if spec.sweep:
         s = spec.sweep
+        trials = f"up to {s.limits.max_total_trials} trials"
+        if s.sampling == "grid":
+            combos = math.prod(len(e.values or []) for e in s.search_space.values())
+            trials = f"{min(combos, s.limits.max_total_trials)} trials ({combos} grid combinations" + (
+                f", capped by max_total_trials {s.limits.max_total_trials})"
+                if combos > s.limits.max_total_trials
+                else ")"
+            )
         rows.append(
             (
                 "sweep",
-                f"{s.sampling} over {', '.join(s.search_space)}; {s.objective.goal} "
-                f"{s.objective.metric}; up to {s.limits.max_total_trials} trials",
+                f"{s.sampling} over {', '.join(s.search_space)}; {s.objective.goal} {s.objective.metric}; {trials}",
             )
         )
     width = max(len(k) for k, _ in rows)

@@ -431,3 +431,70 @@ def test_export_and_dry_run_never_print_a_secret(tmp_path, capsys):
     assert "GITHUB_TOKEN looked like secrets" in err and secret not in err
     dry = submit(load_config(job), None, dry_run=True, preflight=False)
     assert "GITHUB_TOKEN: '***'" in dry.job_yaml and dry.job_yaml.count(secret) == 1
+
+
+def _io_job(tmp_path: Path, args: dict, inputs: dict) -> Path:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "train.py").write_text("print(1)\n")
+    (tmp_path / "localdata").mkdir(exist_ok=True)
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        yaml.safe_dump(
+            {
+                "experiment": "e",
+                "code": "src",
+                "script": "train.py",
+                "args": args,
+                "environment": "azureml:env:1",
+                "compute": "c",
+                "inputs": inputs,
+            }
+        )
+    )
+    return job
+
+
+def test_export_keeps_input_paths_as_written(tmp_path, capsys):
+    from azure.ai.ml import load_job
+
+    from azure_trainer.cli import main
+
+    paths = {
+        "https": "https://acct.blob.core.windows.net/c/d",
+        "wasbs": "wasbs://c@acct.blob.core.windows.net/d",
+        "store": "azureml://datastores/workspaceblobstore/paths/digits/",
+        "asset": "azureml:digits@latest",
+        "version": "azureml:digits:3",
+        "local": "./localdata",
+    }
+    inputs = {name: {"type": "uri_folder", "path": p} for name, p in paths.items()}
+    args = {name: f"${{{{inputs.{name}}}}}" for name in paths}
+    out = tmp_path / "out.yaml"
+    assert main(["export", str(_io_job(tmp_path, args, inputs)), "-o", str(out)]) == 0
+    written = {name: i["path"] for name, i in yaml.safe_load(out.read_text())["inputs"].items()}
+    # the SDK's own dump would write "azureml:https://..." and "azureml:/abs/localdata"
+    assert written == {**paths, "local": str((tmp_path / "localdata").resolve())}
+    loaded = {name: i.path for name, i in load_job(out).inputs.items()}
+    assert {k: loaded[k] for k in ("https", "wasbs", "store")} == {
+        k: paths[k] for k in ("https", "wasbs", "store")
+    }
+
+
+def test_export_and_validate_write_secret_arguments_and_paths_as_stars(tmp_path, capsys):
+    from azure_trainer.cli import main
+
+    key = "sk-" + "SUPERSECRET" + "abcdefghijklmnop1234"
+    sas = "https://a.blob.core.windows.net/c?sv=2022-11-02&se=2030-01-01&sr=c&" + "sig=" + "abcdef" * 4
+    job = _io_job(
+        tmp_path,
+        {"data": "${{inputs.d}}", "api-key": key, "lr": 0.1},
+        {"d": {"type": "uri_folder", "path": sas}},
+    )
+    assert main(["export", str(job)]) == 0
+    out, err = capsys.readouterr()
+    exported = yaml.safe_load(out)
+    assert "--api-key *** " in exported["command"] and exported["inputs"]["d"]["path"] == "***"
+    assert "argument --api-key, input d's path looked like secrets" in err
+    assert main(["validate", str(job)]) == 0
+    out, err = capsys.readouterr()
+    assert key not in out + err and "sig=" not in out + err and "--api-key ***" in out

@@ -328,3 +328,30 @@ def test_submit_sweep_is_preflighted_on_the_trials_compute(tmp_path):
             )
     assert "gpu-on-cpu-vm" in {f.code for f in info.value.findings}
     assert fake.requests_matching("PUT", r"/jobs/") == []
+
+
+def test_strict_device_reaches_every_trial(tmp_path, monkeypatch, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: strict mode would train")
+    monkeypatch.chdir(tmp_path)
+    code = main(
+        ["run-local", str(REPO / "jobs/digits-sweep.yaml"), "--gpu", "--trials", "2", "--strict-device"]
+    )
+    board = capsys.readouterr().out
+    assert code == 1 and board.count("failed (exit 78)") == 2
+
+
+def test_validate_counts_grid_trials(tmp_path, capsys):
+    space = {
+        "lr": {"type": "choice", "values": [0.01, 0.02, 0.03]},
+        "width": {"type": "choice", "values": [8, 16, 32]},
+    }
+    for limit, expected in (
+        (12, "9 trials (9 grid combinations)"),
+        (4, "4 trials (9 grid combinations, capped"),
+    ):
+        sweep = dict(GRID, search_space=space, limits={"max_total_trials": limit, "max_concurrent_trials": 1})
+        assert main(["validate", str(sweep_job(tmp_path, sweep))]) == 0
+        assert expected in capsys.readouterr().out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config.model import JobConfig
+from ..errors import ApiUsageError, require_job_config
 from ..findings import Finding
 from ..spec import JobSpec, plan
 from .environment_kind import environment_device
@@ -28,12 +29,23 @@ class VmInfo:
     family: str | None
 
 
-def preflight(config: JobConfig | JobSpec, ml_client: Any) -> list[Finding]:
+def preflight(config: JobConfig | JobSpec, ml_client: Any = None) -> list[Finding]:
     """Run every check for ``config`` against the workspace behind ``ml_client``; return the findings.
 
     Errors mean the job would fail or waste money; warnings mean it would run but probably not as meant.
-    Finding codes listed in the config's ``preflight.skip`` are dropped.
+    Finding codes listed in the config's ``preflight.skip`` are dropped. ``ml_client=None`` builds the
+    real client (workspace from the environment, the config's ``workspace:`` or config.json).
     """
+    if not isinstance(config, JobSpec):
+        require_job_config(config, "preflight")
+    if ml_client is None:
+        from .workspace import make_ml_client, resolve_workspace
+
+        ml_client = make_ml_client(resolve_workspace(None, getattr(config, "workspace", None)))
+    elif not hasattr(ml_client, "compute"):
+        raise ApiUsageError(
+            f"preflight() takes an azure.ai.ml.MLClient (or None), not {type(ml_client).__name__}"
+        )
     spec = config if isinstance(config, JobSpec) else plan(config)
     allow_env: list[str] = []
     skip: set[str] = set()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.model import JobConfig
-from ..errors import AzureError, PreflightError
+from ..errors import ApiUsageError, AzureError, PreflightError, require_job_config
 from ..findings import Finding
 from ..spec import plan
 from .errors import translated
@@ -58,6 +58,18 @@ def submit(
     from .preflight import format_findings
     from .preflight import preflight as run_preflight
 
+    require_job_config(config, "submit")
+    if name is not None and not isinstance(name, str):
+        raise ApiUsageError(f"submit(name=...) takes a job name string, not {type(name).__name__}")
+    if workspace is not None and not isinstance(workspace, dict):
+        raise ApiUsageError(
+            "submit(workspace=...) takes a dict with subscription_id, resource_group and name, "
+            f"not {type(workspace).__name__}"
+        )
+    if ml_client is not None and not hasattr(ml_client, "jobs"):
+        raise ApiUsageError(
+            f"submit() takes an azure.ai.ml.MLClient (or None), not {type(ml_client).__name__}"
+        )
     spec = plan(config)
     job_name = check_job_name(name) if name else new_job_name(spec.experiment)
     job = build_job(config, name=job_name)

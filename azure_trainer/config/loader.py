@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError
+from ..errors import ApiUsageError, ConfigError
 from ..secrets_guard import REDACTED, classify
 from .model import JobConfig
 from .yaml_source import KeyPath, SourceMap, _dotted, display_path, load_yaml_text, load_yaml_with_lines
@@ -45,6 +46,17 @@ def load_config(
     (from ``--gpu``/``--cpu``) wins over the file and the overrides. Raises :class:`ConfigError` with
     the file, line and key path of the first problem.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ApiUsageError(f"load_config() takes the path of a job YAML file, not {type(path).__name__}")
+    if isinstance(overrides, (str, bytes)):
+        raise ApiUsageError(
+            "load_config(overrides=...) takes a list of 'KEY.PATH=VALUE' strings, not one string"
+        )
+    overrides = list(overrides)
+    if not all(isinstance(setting, str) for setting in overrides):
+        raise ApiUsageError("load_config(overrides=...) takes a list of 'KEY.PATH=VALUE' strings")
+    if use_gpu is not None and not isinstance(use_gpu, bool):
+        raise ApiUsageError(f"load_config(use_gpu=...) takes True, False or None, not {use_gpu!r}")
     path = Path(path)
     data, smap = _load_chain(path, ())
     for setting in overrides:

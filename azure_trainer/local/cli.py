@@ -65,6 +65,7 @@ def _run_sweep(args: argparse.Namespace, config, inputs, as_json: bool) -> int:
         inputs=inputs,
         console=sys.stderr if as_json else None,
         trial_timeout=args.timeout,
+        strict_device=args.strict_device,
     )
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))

@@ -47,7 +47,7 @@ from ..contract import (
     PREEMPT_AT_STEP_ENV,
     REQUIRE_GPU_ENV,
 )
-from ..errors import LocalRunError
+from ..errors import ApiUsageError, LocalRunError, require_job_config
 from ..spec import plan
 from .inputs import _resolve_inputs, parse_input_args
 from .rehearsal import _attempt, _rehearse
@@ -145,6 +145,15 @@ def run_local(
 
     Raises :class:`LocalRunError` (bad input, missing torch, ...) or ConfigError before anything runs.
     """
+    require_job_config(config, "run_local")
+    for label, value in (("nproc", nproc), ("preempt_at_step", preempt_at_step)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ApiUsageError(f"run_local({label}=...) takes an int, not {value!r}")
+    for label, value in (("timeout", timeout), ("preempt_after", preempt_after)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ApiUsageError(f"run_local({label}=...) takes a number of seconds, not {value!r}")
+    if inputs is not None and not isinstance(inputs, Mapping):
+        raise ApiUsageError("run_local(inputs=...) takes a mapping {input name: local path}")
     if config.sweep is not None:
         raise LocalRunError(
             "this job has a `sweep:` section: run its trials with azure_trainer.local.run_local_sweep "

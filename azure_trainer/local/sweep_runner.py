@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from ..config.model import JobConfig
 from ..contract import OBJECTIVE_METRIC_ENV
-from ..errors import AzureTrainerError, LocalRunError
+from ..errors import ApiUsageError, AzureTrainerError, LocalRunError, require_job_config
 from ..sweep import sample_trials
 from .results import EXIT_TIMED_OUT
 from .run_folder import prepare_output_dir
@@ -147,6 +147,7 @@ def run_local_sweep(
     seed: int = 0,
     console: TextIO | None = None,
     trial_timeout: float | None = None,
+    strict_device: bool = False,
 ) -> LocalSweepResult:
     """Run ``config``'s sweep locally and return every trial's result, best first in the leaderboard.
 
@@ -155,7 +156,12 @@ def run_local_sweep(
     run at once; their output then goes to each trial's log.txt only. Each trial is stopped after
     ``limits.trial_timeout`` (else the job's ``timeout``; ``trial_timeout`` overrides both, 0: none), and
     after ``limits.timeout`` of sweep no trial starts and running ones are stopped, as Azure ML does.
+    ``strict_device`` is passed to every trial (see :func:`run_local`).
     """
+    require_job_config(config, "run_local_sweep")
+    for label, value in (("trials", trials), ("parallel", parallel)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ApiUsageError(f"run_local_sweep({label}=...) takes an int, not {value!r}")
     sweep = config.sweep
     if sweep is None:
         raise LocalRunError("this job has no `sweep:` section")
@@ -209,6 +215,7 @@ def run_local_sweep(
                 stream=parallel == 1,
                 console=console,
                 timeout=limit if limit is not None else 0,
+                strict_device=strict_device,
             )
         except AzureTrainerError as exc:
             return TrialResult(index, params, 2, None, str(run_dir), 0.0, error=str(exc))

@@ -1,0 +1,57 @@
+"""The Python API called with the wrong kind of value: ApiUsageError (also a TypeError), one clear line,
+raised before anything runs or reaches Azure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import azure_trainer as at
+from azure_trainer import ApiUsageError, AzureTrainerError
+
+REPO = Path(__file__).resolve().parents[1]
+JOB = REPO / "jobs" / "digits.yaml"
+
+
+@pytest.fixture(scope="module")
+def config():
+    return at.load_config(JOB)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda c: at.load_config({"experiment": "x"}),
+            "load_config() takes the path of a job YAML file, not dict",
+        ),
+        (lambda c: at.load_config(None), "not NoneType"),
+        (lambda c: at.load_config(JOB, "args.epochs=3"), "not one string"),
+        (lambda c: at.load_config(JOB, [3]), "list of 'KEY.PATH=VALUE' strings"),
+        (lambda c: at.load_config(JOB, use_gpu=0), "use_gpu=...) takes True, False or None"),
+        (lambda c: at.build_job("jobs/digits.yaml"), "build_job() takes a JobConfig"),
+        (lambda c: at.plan({"a": 1}), "plan() takes a JobConfig"),
+        (lambda c: at.to_yaml(c), "to_yaml() takes the job from build_job(config), not JobConfig"),
+        (lambda c: at.preflight("jobs/digits.yaml"), "preflight() takes a JobConfig"),
+        (lambda c: at.preflight(c, "client"), "preflight() takes an azure.ai.ml.MLClient (or None), not str"),
+        (lambda c: at.submit(None), "submit() takes a JobConfig"),
+        (lambda c: at.submit(c, "client", preflight=False), "takes an azure.ai.ml.MLClient"),
+        (lambda c: at.submit(c, name=5, dry_run=True, preflight=False), "submit(name=...) takes a job name"),
+        (lambda c: at.submit(c, workspace=["a"]), "submit(workspace=...) takes a dict"),
+        (lambda c: at.run_local("jobs/digits.yaml"), "run_local() takes a JobConfig"),
+        (lambda c: at.run_local(c, nproc="2"), "run_local(nproc=...) takes an int"),
+        (lambda c: at.run_local(c, timeout="5"), "run_local(timeout=...) takes a number of seconds"),
+        (lambda c: at.run_local(c, inputs=["data=/tmp"]), "run_local(inputs=...) takes a mapping"),
+        (lambda c: at.run_local_sweep("x"), "run_local_sweep() takes a JobConfig"),
+        (lambda c: at.run_local_sweep(c, trials="2"), "run_local_sweep(trials=...) takes an int"),
+    ],
+)
+def test_wrong_kinds_of_values_are_clear_api_errors(config, call, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may be written: no run folder appears here
+    with pytest.raises(ApiUsageError) as info:
+        call(config)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert isinstance(info.value, TypeError) and isinstance(info.value, AzureTrainerError)
+    assert info.value.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
