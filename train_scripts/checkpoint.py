@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -60,6 +61,27 @@ def save_checkpoint(state: dict, directory, global_step: int, keep: int = 3) -> 
     for old in list_checkpoints(directory)[keep:]:
         old.unlink(missing_ok=True)
     return path
+
+
+def move_aside(directory) -> Path | None:
+    """Move every checkpoint in ``directory`` into a new ``previous-<UTC time>/`` subfolder.
+
+    Returns that folder, or None when there was nothing to move. Nothing is deleted: the old run stays
+    recoverable, and the new run's checkpoints are the only ones a later resume can pick.
+    """
+    found = list_checkpoints(directory)
+    if not found:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = Path(directory) / f"previous-{stamp}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = Path(directory) / f"previous-{stamp}-{n}"
+    target.mkdir()
+    for path in found:
+        os.replace(path, target / path.name)
+    return target
 
 
 REQUIRED_KEYS = ("model", "optimizer", "scheduler", "epoch", "step_in_epoch", "global_step", "rng")

@@ -20,8 +20,11 @@ EPOCH_KEYS = (
     "resumed_from_step",
 )
 FINAL_KEYS = ("final", "test_loss", "test_accuracy", "step", "resumed_from_step")
-# The names MLflow receives (numbers only; "step" is MLflow's own step): what a sweep objective may name.
+# The names MLflow receives (numbers only; "step" is MLflow's own step).
 MLFLOW_METRICS = tuple(k for k in EPOCH_KEYS if k != "step") + ("test_loss", "test_accuracy")
+# What a sweep objective may name: metrics every run logs with a number. Not resumed_from_step (null
+# unless the run resumed) nor epoch (a counter, not a measure of quality or speed).
+OBJECTIVE_METRICS = tuple(k for k in MLFLOW_METRICS if k not in ("epoch", "resumed_from_step"))
 
 
 class MetricsLogger:

@@ -50,7 +50,32 @@ class SmallCNN(nn.Module):
         return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+MAX_PARAMETERS = 100_000_000  # a "small" CNN; beyond this a typo in --width/--depth is the likely cause
+
+
+def max_depth(image_size: int) -> int:
+    """The most stages that make sense: one per 2x2 max-pool the image allows, plus the last stage.
+
+    Further stages would run at the final 2-3 pixel resolution while still doubling the channels.
+    """
+    depth, size = 1, image_size
+    while size >= 4:
+        depth, size = depth + 1, size // 2
+    return depth
+
+
+def count_parameters(in_channels: int, num_classes: int, width: int, depth: int) -> int:
+    """Parameters of ``SmallCNN`` with this configuration, without building it."""
+    total, cin = 0, in_channels
+    for stage in range(depth):
+        cout = width * 2**stage
+        total += 9 * cin * cout + 2 * cout  # bias-free conv + BatchNorm's weight and bias
+        cin = cout
+    return total + cin * num_classes + num_classes
+
+
 def build_model(in_channels: int, num_classes: int, width: int, depth: int, image_size: int) -> SmallCNN:
+    """A ``SmallCNN`` with this configuration (the keys of ``SmallCNN.config``)."""
     return SmallCNN(
         in_channels=in_channels, num_classes=num_classes, width=width, depth=depth, image_size=image_size
     )

@@ -9,10 +9,12 @@ See README.md beside this file for flags, data format, metrics, exit codes and r
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +39,10 @@ from contract import (  # noqa: E402
     REQUIRE_GPU_ENV,
 )
 from device import GPURequiredError, environment_lines, select_device  # noqa: E402
-from metrics import MLFLOW_METRICS, MetricsLogger  # noqa: E402
+from metrics import OBJECTIVE_METRICS, MetricsLogger  # noqa: E402
+
+MAX_WIDTH = 1024
+MAX_DEPTH = 8  # the most 2x2 pools any plausible image allows; model.max_depth bounds it per image size
 
 EPILOG = f"""\
 data format for --data DIR (an Azure ML uri_folder input):
@@ -58,14 +63,57 @@ outputs (rank 0 only):
 environment:
   {REQUIRE_GPU_ENV}=1  a GPU is required: exit 78 before loading data if no CUDA device is visible.
   {OBJECTIVE_METRIC_ENV}=NAME  a sweep ranks trials by this metric: exit 2 at once if it is not
-                            one this script logs ({", ".join(MLFLOW_METRICS)}).
+                            one this script logs with a number on every run
+                            ({", ".join(OBJECTIVE_METRICS)}).
   RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT  distributed run (torchrun / Azure ML).
 
-exit codes: 0 finished; 2 bad command line or unknown objective metric; 75 preempted (SIGTERM: checkpoint written, rerun to
-resume); 78 GPU required but no CUDA device visible; 1 any other error."""
+resume (CHECKPOINT_DIR/ckpt-*.pt):
+  A rerun of the same command resumes from the newest loadable checkpoint. Each checkpoint records the
+  run's signature (--width, --depth, the data's content, --batch-size, --lr, --weight-decay, --epochs,
+  --seed, --label-smoothing, --augment-shift): if the command's differ, the script stops with exit 2 and
+  names them; use a new --output-dir / --checkpoint-dir, or --no-resume. --max-steps, --threads,
+  --device, --precision, --compile, --checkpoint-every, --keep-checkpoints may change between runs.
+  --no-resume starts afresh and moves the existing checkpoints into CHECKPOINT_DIR/previous-<UTC time>/
+  (nothing is deleted), so a later rerun resumes the new run, not the old one.
+
+exit codes:
+  0   finished
+  1   unexpected error (a bug or a failed machine; the traceback is printed)
+  2   bad command line; unusable --data; settings that differ from the checkpoint being resumed;
+      an unwritable --output-dir / --checkpoint-dir; an objective metric this script does not log
+  75  preempted: SIGTERM received, checkpoint written; run the same command again to resume
+  78  GPU required ({REQUIRE_GPU_ENV}=1 or --device cuda) but no CUDA device visible
+"""
+
+
+def _number(kind, low=None, high=None, low_open=False, high_open=True):
+    """An argparse ``type``: ``kind`` (int/float) within [low, high) (bounds as flagged); finite."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+            hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range: must be {' and '.join(x for x in (lo, hi) if x)}"
+            )
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value" messages
+    return parse
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse and range-check the command line; argparse exits 2 with a one-line error for bad values."""
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         epilog=EPILOG,
@@ -87,14 +135,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     g.add_argument(
         "--synthetic-size",
-        type=int,
+        type=_number(int, 1),
         default=50_000,
         metavar="N",
         help="number of synthetic images (default: 50000)",
     )
     g.add_argument(
         "--synthetic-image-size",
-        type=int,
+        type=_number(int, 1, 4096, high_open=False),
         default=32,
         metavar="PX",
         help="side of synthetic images (default: 32)",
@@ -102,29 +150,39 @@ def parse_args(argv=None) -> argparse.Namespace:
     g = p.add_argument_group("model and optimisation")
     g.add_argument(
         "--width",
-        type=int,
+        type=_number(int, 1, MAX_WIDTH, high_open=False),
         default=32,
-        help="channels of the first conv stage; doubles per stage (default: 32)",
+        help=f"channels of the first conv stage; doubles per stage (1..{MAX_WIDTH}; default: 32)",
     )
-    g.add_argument("--depth", type=int, default=3, help="number of conv stages (default: 3)")
-    g.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
+    g.add_argument(
+        "--depth",
+        type=_number(int, 1, MAX_DEPTH, high_open=False),
+        default=3,
+        help="number of conv stages: 1..(1 + the number of 2x2 pools the image allows): 3 for 8x8, "
+        "5 for 32x32 (default: 3)",
+    )
+    g.add_argument("--epochs", type=_number(int, 1), default=20, help="training epochs (default: 20)")
     g.add_argument(
         "--batch-size",
-        type=int,
+        type=_number(int, 1),
         default=64,
         help="GLOBAL batch size, split evenly across ranks (default: 64)",
     )
     g.add_argument(
         "--lr",
-        type=float,
+        type=_number(float, 0, low_open=True, high=None),
         default=1e-2,
         help="peak learning rate of the one-cycle schedule (AdamW; default: 0.01)",
     )
-    g.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay (default: 5e-4)")
-    g.add_argument("--label-smoothing", type=float, default=0.1, help="default: 0.1")
+    g.add_argument(
+        "--weight-decay", type=_number(float, 0), default=5e-4, help="AdamW weight decay (default: 5e-4)"
+    )
+    g.add_argument(
+        "--label-smoothing", type=_number(float, 0, 1), default=0.1, help="in [0, 1) (default: 0.1)"
+    )
     g.add_argument(
         "--augment-shift",
-        type=int,
+        type=_number(int, 0),
         default=1,
         metavar="PX",
         help="random translation of up to PX pixels per sample; 0 disables (default: 1)",
@@ -137,7 +195,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     g.add_argument(
         "--max-steps",
-        type=int,
+        type=_number(int, 1),
         default=None,
         metavar="N",
         help="stop after N optimizer steps in total (the LR schedule is shortened to N); "
@@ -169,7 +227,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="deterministic algorithms and a fixed thread count; a resumed CPU run then ends "
         "bit-identical to an uninterrupted one",
     )
-    g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    g.add_argument(
+        "--threads",
+        type=_number(int, 0),
+        default=None,
+        help="torch CPU threads; 0 = torch's choice (default: torch's choice)",
+    )
     g = p.add_argument_group("outputs and checkpoints")
     g.add_argument(
         "--output-dir", default="./outputs", help="metrics.jsonl and model.pt (default: ./outputs)"
@@ -177,16 +240,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--checkpoint-dir", default=None, help="default: OUTPUT_DIR/checkpoints")
     g.add_argument(
         "--checkpoint-every",
-        type=int,
+        type=_number(int, 0),
         default=0,
         metavar="STEPS",
         help="also checkpoint every STEPS optimizer steps (0: only at epoch ends; default: 0)",
     )
-    g.add_argument("--keep-checkpoints", type=int, default=3, help="checkpoints kept (default: 3)")
-    g.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
+    g.add_argument(
+        "--keep-checkpoints", type=_number(int, 1), default=3, help="checkpoints kept, >= 1 (default: 3)"
+    )
+    g.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="start afresh: existing checkpoints are moved to CHECKPOINT_DIR/previous-<UTC time>/",
+    )
     g.add_argument(
         "--stop-check-every",
-        type=int,
+        type=_number(int, 1),
         default=None,
         metavar="STEPS",
         help="multi-process runs: agree on SIGTERM across ranks every STEPS steps "
@@ -195,7 +264,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g = p.add_argument_group("debugging (used by tests)")
     g.add_argument(
         "--step-delay",
-        type=float,
+        type=_number(float, 0),
         default=0.0,
         metavar="S",
         help="sleep S seconds after each step, so a test can land SIGTERM mid-epoch",
@@ -207,13 +276,56 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="R",
         help="rank R raises RuntimeError after its first step (tests that a crash ends the job)",
     )
-    args = p.parse_args(argv)
-    for name in ("width", "depth", "epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.max_steps is not None and args.max_steps < 1:
-        p.error("--max-steps must be >= 1")
-    return args
+    return p.parse_args(argv)
+
+
+class UsageError(Exception):
+    """Bad input found after parsing (data, folders, resume settings): one line, exit 2, no traceback."""
+
+
+# The settings that define a run's trajectory: resuming a checkpoint under different values would
+# silently mix two runs. --epochs is one because the one-cycle LR schedule spans all epochs.
+# --max-steps is not (a cap that may be raised to continue), nor device, speed or bookkeeping flags.
+SIGNATURE_FLAGS = (
+    "width",
+    "depth",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "epochs",
+    "seed",
+    "label_smoothing",
+    "augment_shift",
+)
+
+
+def run_signature(args, ds) -> dict:
+    """What a checkpoint must match to be resumed by this command (see SIGNATURE_FLAGS)."""
+    sig = {f"--{name.replace('_', '-')}": getattr(args, name) for name in SIGNATURE_FLAGS}
+    sig["data"] = ds.identity
+    sig["schedule"] = "one-cycle AdamW"
+    return sig
+
+
+def signature_differences(old: dict, new: dict) -> list[str]:
+    """``'NAME OLD -> NEW'`` for every setting that differs, in a stable order."""
+    return [
+        f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+    ]
+
+
+def ensure_writable_dir(path: Path, flag: str) -> None:
+    """Create ``path`` if needed and prove a file can be written there, or raise UsageError."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path}: is a file, not a folder; give a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {path}: cannot write there ({exc.strerror or exc}); give a writable folder"
+        ) from None
 
 
 class Preemption:
@@ -281,10 +393,11 @@ def run(args) -> int:
     # 0. A sweep ranks (and early-terminates) trials by a metric it looks up by name: a name this script
     # never logs would let every trial run to the end unranked, so stop now, before anything is paid for.
     objective = os.environ.get(OBJECTIVE_METRIC_ENV, "").strip()
-    if objective and objective not in MLFLOW_METRICS:
+    if objective and objective not in OBJECTIVE_METRICS:
         print(
-            f"ERROR: the sweep's objective metric {objective!r} ({OBJECTIVE_METRIC_ENV}) is not logged by "
-            f"this script; it logs {', '.join(MLFLOW_METRICS)}: set sweep.objective.metric to one of them",
+            f"ERROR: the sweep's objective metric {objective!r} ({OBJECTIVE_METRIC_ENV}) is not logged with a "
+            f"number on every run by this script; it logs {', '.join(OBJECTIVE_METRICS)}: set "
+            f"sweep.objective.metric to one of them",
             file=sys.stderr,
             flush=True,
         )
@@ -298,6 +411,13 @@ def run(args) -> int:
         print(f"ERROR: {exc}", file=sys.stderr, flush=True)
         return EXIT_NO_GPU
     configure_determinism(args, device)
+    # Then the output folders: an unwritable one would otherwise surface at the first checkpoint, an
+    # epoch (of paid machine time) later.
+    output_dir = Path(args.output_dir)
+    ckpt_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else output_dir / "checkpoints"
+    if is_main:
+        ensure_writable_dir(output_dir, "--output-dir")
+        ensure_writable_dir(ckpt_dir, "--checkpoint-dir" if args.checkpoint_dir else "--output-dir")
     for line in environment_lines(device):
         log(line)
     if objective:
@@ -313,12 +433,27 @@ def run(args) -> int:
 
     # 2. Data, whole splits on the device.
     t0 = time.perf_counter()
-    ds = data_mod.load_dataset(args.dataset, args.data, args.synthetic_size, args.synthetic_image_size)
+    try:
+        ds = data_mod.load_dataset(args.dataset, args.data, args.synthetic_size, args.synthetic_image_size)
+    except data_mod.DataError as exc:
+        raise UsageError(f"--data {args.data}: {exc}") from None
     mf = torch.channels_last if channels_last else torch.contiguous_format
     val, test = ds.val.to(device, mf), ds.test.to(device, mf)
     log(f"{ds.describe()} (loaded in {time.perf_counter() - t0:.2f}s)")
 
     # 3. Model, optimiser, schedule.
+    limit = model_mod.max_depth(ds.image_size)
+    if args.depth > limit:
+        raise UsageError(
+            f"--depth {args.depth} is too deep for {ds.image_size}x{ds.image_size} images: at most {limit} "
+            f"stages (one per 2x2 pool, plus one); lower --depth"
+        )
+    n_params = model_mod.count_parameters(ds.in_channels, ds.num_classes, args.width, args.depth)
+    if n_params > model_mod.MAX_PARAMETERS:
+        raise UsageError(
+            f"--width {args.width} --depth {args.depth} gives {n_params:,} parameters, over this small CNN's "
+            f"limit of {model_mod.MAX_PARAMETERS:,}; lower --width or --depth"
+        )
     seed_everything(args.seed)
     raw = model_mod.build_model(ds.in_channels, ds.num_classes, args.width, args.depth, ds.image_size)
     raw = raw.to(device, memory_format=mf)
@@ -356,7 +491,6 @@ def run(args) -> int:
         channels_last=channels_last,
     )
     assert trainer.steps_per_epoch == trainer_probe_steps
-    n_params = sum(p.numel() for p in raw.parameters())
     log(
         f"model: SmallCNN width {args.width} depth {args.depth}, {n_params:,} parameters "
         f"| precision {precision} "
@@ -367,22 +501,40 @@ def run(args) -> int:
         f"{total_steps} steps in total"
     )
 
-    output_dir = Path(args.output_dir)
-    ckpt_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else output_dir / "checkpoints"
     params = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
     metrics = MetricsLogger(output_dir, enabled=is_main, params=params)
 
     # 4. Resume from the newest checkpoint that loads cleanly.
     epoch, step_in_epoch, global_step, resumed_from = 0, 0, 0, None
-    if not args.no_resume:
+    signature = run_signature(args, ds)
+    if args.no_resume:
+        if is_main:
+            moved = checkpoint.move_aside(ckpt_dir)
+            if moved is not None:
+                log(f"--no-resume: moved the existing checkpoints to {moved} (a rerun resumes this new run)")
+        distributed.barrier()  # no rank may look at the folder while rank 0 is still moving files
+    else:
         # map to the CPU: RNG states must stay CPU ByteTensors; load_state_dict moves the rest to the device.
         state, path = checkpoint.load_latest(ckpt_dir, map_location="cpu", log=print if is_main else _quiet)
+        if state is not None and "signature" not in state:
+            log(
+                f"WARNING: checkpoint {path} has no run signature (an older train.py wrote it): resuming "
+                f"without checking that it was written with this command's settings",
+                file=sys.stderr,
+            )
+        elif state is not None and state["signature"] != signature:
+            diffs = "; ".join(signature_differences(state["signature"], signature))
+            raise UsageError(
+                f"checkpoint {path} belongs to a run with other settings ({diffs}): rerun with the "
+                f"checkpoint's settings to resume it, or start a new run with a new --output-dir / "
+                f"--checkpoint-dir, or --no-resume (moves the old checkpoints aside)"
+            )
         if state is not None:
             raw.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             sched_state = state["scheduler"]
             if sched_state.get("total_steps") != scheduler.total_steps:
-                # --epochs/--max-steps changed since the checkpoint: keep the position, stretch the schedule.
+                # --max-steps changed since the checkpoint: keep the position, stretch the schedule.
                 log(
                     f"WARNING: schedule length changed "
                     f"({sched_state.get('total_steps')} -> {scheduler.total_steps} steps)"
@@ -418,6 +570,7 @@ def run(args) -> int:
                 "rng": rng_state(),
                 "sums": trainer.sums_state(),
                 "args": params,
+                "signature": signature,
             }
             checkpoint.save_checkpoint(st, ckpt_dir, global_step, keep=args.keep_checkpoints)
 
@@ -542,6 +695,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         code = run(args)
+    except UsageError as exc:
+        if distributed.dist_info_from_env().is_main:
+            print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+        if distributed.dist_info_from_env().enabled:
+            os._exit(EXIT_USAGE)  # every rank finds the same problem; none may wait in a collective
+        return EXIT_USAGE
     except Exception:
         import traceback
 
