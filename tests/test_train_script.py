@@ -241,7 +241,7 @@ def test_sigterm_mid_epoch_then_resume_is_bit_identical(tmp_path):
 @pytest.mark.slow
 def test_corrupt_newest_checkpoint_falls_back_to_previous(tmp_path):
     out = tmp_path / "out"
-    r = train(["--epochs", "2", "--threads", "1", "--output-dir", str(out)])
+    r = train(["--epochs", "3", "--max-steps", "38", "--threads", "1", "--output-dir", str(out)])
     assert r.returncode == 0, r.stderr
     ckpts = sorted((out / "checkpoints").glob("ckpt-*.pt"))
     assert [p.name for p in ckpts] == ["ckpt-000000019.pt", "ckpt-000000038.pt"]
@@ -322,7 +322,157 @@ def test_data_dir_npz_and_csv_formats(tmp_path):
 def test_bad_data_dir_is_a_clear_error(tmp_path):
     (tmp_path / "d").mkdir()
     r = train(["--data", str(tmp_path / "d"), "--output-dir", str(tmp_path / "o")])
-    assert r.returncode == 1 and "expected data.npz or *.csv" in r.stderr
+    assert r.returncode == 2 and "expected data.npz or *.csv" in r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and r.stderr.startswith(
+        f"ERROR: --data {tmp_path}"
+    )
+    assert "Traceback" not in r.stderr
+
+
+def _bad_data_cases(tmp_path: Path) -> dict:
+    """name -> (path given to --data, text the one-line error must contain)."""
+    images, labels = data_mod.load_digits_arrays()
+    rows = gzip.decompress((SCRIPTS / "data" / "digits.csv.gz").read_bytes()).decode().splitlines()
+    cases = {}
+
+    def folder(name):
+        d = tmp_path / name
+        d.mkdir()
+        return d
+
+    cases["missing"] = (tmp_path / "nope", "no such file or folder")
+    cases["empty"] = (folder("empty"), "expected data.npz")
+    d = folder("corrupt")
+    (d / "data.npz").write_bytes(b"not a zip file")
+    cases["corrupt"] = (d, "not a readable .npz")
+    d = folder("pickled")
+    np.savez(d / "data.npz", images=np.array([object()] * 3, dtype=object), labels=np.arange(3))
+    cases["pickled"] = (d, "not a readable .npz")
+    d = folder("nolabels")
+    np.savez(d / "data.npz", images=images)
+    cases["nolabels"] = (d, "needs 'images' and 'labels'")
+    d = folder("ragged")
+    (d / "a.csv").write_text(rows[0] + "\n" + rows[1] + ",3\n")
+    cases["ragged"] = (d, "not a readable numeric CSV")
+    d = folder("sizes")
+    (d / "a.csv").write_text("\n".join(rows[:50]) + "\n")
+    (d / "b.csv").write_text("\n".join(",".join(["1"] * 16 + ["0"]) for _ in range(50)) + "\n")
+    cases["sizes"] = (d, "has 4x4 images but")
+    d = folder("textlabel")
+    (d / "a.csv").write_text(rows[0].rsplit(",", 1)[0] + ",cat\n")
+    cases["textlabel"] = (d, "not a readable numeric CSV")
+    d = folder("range")
+    np.savez(d / "data.npz", images=images, labels=labels, num_classes=5)
+    cases["range"] = (d, "label 9 is out of range for num_classes 5")
+    d = folder("negative")
+    (d / "a.csv").write_text(rows[0].rsplit(",", 1)[0] + ",-3\n")
+    cases["negative"] = (d, "a.csv: label -3 (row 0) is not an integer")
+    d = folder("nonsquare")
+    np.savez(d / "data.npz", images=np.zeros((30, 8, 6)), labels=np.zeros(30, dtype=int))
+    cases["nonsquare"] = (d, "H == W")
+    d = folder("gz")
+    (d / "a.csv.gz").write_bytes(gzip.compress(("\n".join(rows) + "\n").encode())[:500])
+    cases["gz"] = (d, "not a readable numeric CSV")
+    d = folder("nan")
+    bad = images.copy()
+    bad[3, 0, 2, 2] = np.nan
+    np.savez(d / "data.npz", images=bad, labels=labels)
+    cases["nan"] = (d, "NaN or infinite")
+    d = folder("tiny")
+    np.savez(d / "data.npz", images=images[:1], labels=labels[:1])
+    cases["tiny"] = (d, "too few for the 70/15/15")
+    return cases
+
+
+def test_every_bad_data_case_is_a_one_line_error(tmp_path):
+    cases = _bad_data_cases(tmp_path)
+    for name, (path, expected) in cases.items():
+        with pytest.raises(data_mod.DataError, match=re.escape(expected)) as info:
+            data_mod.load_dataset("digits", str(path))
+        assert "\n" not in str(info.value), name
+    # Through the script: exit 2, one ERROR line naming --data, no traceback, nothing trained.
+    path, expected = cases["nan"]
+    r = train(["--data", str(path), "--output-dir", str(tmp_path / "o")])
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith(f"ERROR: --data {path}: ") and expected in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "o" / "metrics.jsonl").exists()
+
+
+def test_out_of_range_flags_are_usage_errors(tmp_path):
+    for bad in (
+        ["--lr", "-1"],
+        ["--lr", "nan"],
+        ["--lr", "0"],
+        ["--threads", "-1"],
+        ["--augment-shift", "-1"],
+        ["--label-smoothing", "2"],
+        ["--synthetic-size", "0"],
+        ["--weight-decay", "-1"],
+        ["--checkpoint-every", "-1"],
+        ["--keep-checkpoints", "0"],
+        ["--depth", "10"],
+        ["--width", "100000"],
+    ):
+        r = train([*bad, "--output-dir", str(tmp_path)])
+        assert r.returncode == 2 and bad[0] in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+    # --depth deeper than the image allows (8x8: two 2x2 pools, so 3 stages) is caught once the data is known.
+    r = train(["--depth", "4", "--output-dir", str(tmp_path)])
+    assert r.returncode == 2 and r.stderr.startswith("ERROR: --depth 4 is too deep for 8x8 images"), r.stderr
+
+
+def test_unwritable_output_or_checkpoint_dir_fails_before_reading_data(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    missing = ["--data", str(tmp_path / "missing")]  # read first, this would be a --data error
+    r = train([*missing, "--output-dir", str(afile)])
+    assert r.returncode == 2 and r.stderr.startswith(f"ERROR: --output-dir {afile}: is a file"), r.stderr
+    r = train([*missing, "--output-dir", str(tmp_path / "o"), "--checkpoint-dir", str(afile / "sub")])
+    assert r.returncode == 2 and r.stderr.startswith(f"ERROR: --checkpoint-dir {afile / 'sub'}:"), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_resume_with_other_settings_is_refused_and_old_checkpoints_still_resume(tmp_path):
+    base = ["--max-steps", "3", "--threads", "1", "--output-dir", str(tmp_path)]
+    assert train(base).returncode == 0
+    ckpt = tmp_path / "checkpoints" / "ckpt-000000003.pt"
+    for changed, expected in (
+        (["--batch-size", "512"], "--batch-size 64 -> 512"),
+        (["--width", "16", "--lr", "0.1"], "--lr 0.01 -> 0.1; --width 32 -> 16"),
+        (["--epochs", "7"], "--epochs 20 -> 7"),
+        (
+            ["--dataset", "synthetic", "--synthetic-size", "300", "--synthetic-image-size", "8"],
+            "data --dataset",
+        ),
+    ):
+        r = train([*base, *changed])
+        assert r.returncode == 2, (changed, r.stderr)
+        assert r.stderr.startswith(f"ERROR: checkpoint {ckpt} belongs to a run with other settings"), r.stderr
+        assert expected in r.stderr and "--no-resume" in r.stderr and "--output-dir" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    # Not part of the signature: a raised --max-steps continues the same run.
+    r = train([*base[2:], "--max-steps", "4", "--checkpoint-every", "1"])
+    assert r.returncode == 0 and "resumed from checkpoint" in r.stdout, r.stderr
+    # A checkpoint from before signatures existed: resumed as before, with a warning.
+    newest = tmp_path / "checkpoints" / "ckpt-000000004.pt"
+    state = torch.load(newest, weights_only=False)
+    del state["signature"]
+    torch.save(state, newest)
+    r = train([*base[2:], "--max-steps", "5", "--batch-size", "512"])
+    assert r.returncode == 0 and "has no run signature" in r.stderr and "global step 4" in r.stdout
+
+
+def test_no_resume_moves_old_checkpoints_aside_so_a_rerun_resumes_the_new_run(tmp_path):
+    out = ["--threads", "1", "--output-dir", str(tmp_path)]
+    assert train([*out, "--max-steps", "5"]).returncode == 0
+    ckpts = tmp_path / "checkpoints"
+    r = train([*out, "--max-steps", "2", "--no-resume", "--batch-size", "128"])
+    assert r.returncode == 0, r.stderr
+    (moved,) = ckpts.glob("previous-*")
+    assert f"moved the existing checkpoints to {moved}" in r.stdout
+    assert [p.name for p in moved.iterdir()] == ["ckpt-000000005.pt"]  # kept, not deleted
+    assert [p.name for p in ckpts.glob("ckpt-*.pt")] == ["ckpt-000000002.pt"]
+    r = train([*out, "--max-steps", "3", "--batch-size", "128"])  # the plain rerun after a preemption
+    assert r.returncode == 0 and "ckpt-000000002.pt at epoch 0 step 2" in r.stdout, r.stderr
 
 
 def test_runs_from_inside_train_scripts(tmp_path):
@@ -396,12 +546,16 @@ def test_sigterm_on_one_rank_gives_one_consistent_checkpoint_and_resumes(tmp_pat
 
 
 def test_unknown_sweep_objective_stops_before_loading_data(tmp_path):
-    # --data points nowhere: had the script read data first it would fail with exit 1 instead.
+    # --data points nowhere: had the script read data first it would fail with a --data error instead.
     args = ["--data", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "out")]
     r = train(args, extra_env={"AZURE_TRAINER_OBJECTIVE_METRIC": "accuracy"})
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert "'accuracy'" in r.stderr and "val_accuracy" in r.stderr and "sweep.objective.metric" in r.stderr
     assert not (tmp_path / "out").exists()
+    # Logged, but not with a number on every run (null unless resumed; a counter): no use to rank trials.
+    for name in ("resumed_from_step", "epoch"):
+        r = train(args, extra_env={"AZURE_TRAINER_OBJECTIVE_METRIC": name})
+        assert r.returncode == 2 and f"{name!r}" in r.stderr, (name, r.stderr)
 
 
 def test_known_sweep_objective_is_announced_and_logged(tmp_path):

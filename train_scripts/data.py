@@ -115,9 +115,9 @@ def _labels(values: np.ndarray, source: str) -> np.ndarray:
     as_float = values.astype(np.float64)
     bad = ~np.isfinite(as_float) | (as_float < 0) | (as_float != np.round(as_float))
     if bad.any():
+        row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{source}: label {values[np.flatnonzero(bad)[0]]!r} (row {np.flatnonzero(bad)[0]}) is not an "
-            f"integer in 0..K-1; fix the labels"
+            f"{source}: label {as_float[row]:g} (row {row}) is not an integer in 0..K-1; fix the labels"
         )
     return as_float.astype(np.int64)
 
