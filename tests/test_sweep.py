@@ -276,7 +276,7 @@ def test_local_sweep_honours_trial_timeout_and_sweep_timeout(tmp_path, monkeypat
     space = {"lr": {"type": "choice", "values": [0.01]}, "width": {"type": "choice", "values": [99, 10]}}
     slow_first = dict(GRID, search_space=space)
     # limits.trial_timeout stops the slow trial only; the next one runs and wins.
-    sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "trial_timeout": 2})
+    sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "trial_timeout": 4})
     result = run_local_sweep(load_config(sweep_job(tmp_path, sweep), use_gpu=False), sweep_dir=tmp_path / "a")
     by_width = {t.params["width"]: t for t in result.trials}
     assert by_width[99].exit_code == 124 and not by_width[99].ok and by_width[99].duration_s < 30
@@ -286,10 +286,11 @@ def test_local_sweep_honours_trial_timeout_and_sweep_timeout(tmp_path, monkeypat
     code = main(["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--output-dir", "b"])
     board = capsys.readouterr().out
     assert code == 1 and "failed (exit 124)" in board and "not run: the sweep's timeout passed" in board
-    # --timeout overrides limits.trial_timeout for every trial (0: none; here a short one)
+    # --timeout overrides limits.trial_timeout for every trial (0: none; here a short one, yet long enough
+    # for the quick trial to start and finish on a loaded machine)
     sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "trial_timeout": 600})
     code = main(
-        ["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--timeout", "1", "--output-dir", "c"]
+        ["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--timeout", "4", "--output-dir", "c"]
     )
     assert code == 0 and "failed (exit 124)" in capsys.readouterr().out
 
