@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -291,9 +292,6 @@ def redact_env(env: Mapping[str, str], allow: Iterable[str] = ()) -> dict[str, s
     }
 
 
-_PLACEHOLDER = re.compile(r"^\$\{\{[^}]*\}\}$")
-
-
 def _command_line_message(what: str, reason: str, allow_hint: str) -> str:
     return (
         f"{what} looks like a secret ({reason}). The job's command line is shown in Azure ML Studio to "
@@ -302,41 +300,52 @@ def _command_line_message(what: str, reason: str, allow_hint: str) -> str:
     )
 
 
+def _secret_tokens(command: str, allow: Iterable[str]) -> list[tuple[str, str, SecretHit]]:
+    """``(option name or "", token, why)`` for each secret-looking token of ``command``: the value of a
+    ``--name value`` pair judged as :func:`classify` judges an environment variable, or any token of a
+    known secret format. ``${{...}}`` references and options named in ``allow`` are skipped."""
+    from .command_line import PLACEHOLDER_RE
+
+    try:
+        tokens = shlex.split(command)
+    except ValueError:  # unbalanced quotes: nothing reliable to judge by
+        return []
+    allowed = set(allow)
+    found: list[tuple[str, str, SecretHit]] = []
+    for i, token in enumerate(tokens):
+        previous = tokens[i - 1] if i else ""
+        name = previous[2:] if previous.startswith("--") and not token.startswith("--") else ""
+        if PLACEHOLDER_RE.fullmatch(token) or (name and name in allowed):
+            continue
+        if name:
+            hit = classify(name, token)
+        else:  # a bare token has no name to judge by: known formats only, no entropy guess
+            kind = _secret_value_kind(token)
+            hit = SecretHit("", "error", f"its value looks like {kind}") if kind else None
+        if hit is not None:
+            found.append((name, token, hit))
+    return found
+
+
 def check_command_line(
     args: Mapping[str, object], command: str | None, allow: Iterable[str] = ()
 ) -> list[Finding]:
     """Secret-looking values on the job's command line (code ``secret-in-args``; a long random-looking
-    value: ``possible-secret-in-args``): each of ``args`` by its name and value, or, for a job given as
-    a ``command``, the known secret formats in its text. Names in ``allow`` are skipped; no message
-    contains a value."""
-    allowed = set(allow)
+    value: ``possible-secret-in-args``): ``args`` as rendered on the command line, else ``command``.
+    Options named in ``allow`` are skipped; no message contains a value. The same values are what
+    :func:`redact_command` writes as ``***``."""
+    from .command_line import render_args
+
+    text = " ".join(shlex.quote(t) for t in render_args(args)) if args else command or ""
     findings: list[Finding] = []
-    if args:
-        for name, raw in args.items():
-            values = raw if isinstance(raw, (list, tuple)) else [raw]
-            for value in values:
-                if name in allowed or value is None or isinstance(value, bool):
-                    continue
-                text = str(value)
-                if _PLACEHOLDER.match(text.strip()):
-                    continue  # ${{inputs.x}}: a reference, filled in by Azure ML
-                hit = classify(name, text)
-                if hit is None:
-                    continue
-                code = "secret-in-args" if hit.severity == "error" else "possible-secret-in-args"
-                hint = f" If it is not a secret, add {name} to `preflight: {{allow_env: [...]}}`."
-                findings.append(
-                    Finding(hit.severity, code, _command_line_message(f"Argument --{name}", hit.reason, hint))  # type: ignore[arg-type]
-                )
-                break
-    elif command:
-        kind = _secret_value_kind(command)
-        if kind:
-            findings.append(
-                Finding(
-                    "error", "secret-in-args", _command_line_message("The command", f"it holds {kind}", "")
-                )
-            )
+    for name, _, hit in _secret_tokens(text, allow):
+        code = "secret-in-args" if hit.severity == "error" else "possible-secret-in-args"
+        if name:
+            what = f"Argument --{name}"
+            hint = f" If it is not a secret, add {name} to `preflight: {{allow_env: [...]}}`."
+        else:
+            what, hint = "A value in the command", ""
+        findings.append(Finding(hit.severity, code, _command_line_message(what, hit.reason, hint)))  # type: ignore[arg-type]
     return findings
 
 
@@ -360,28 +369,11 @@ def check_input_paths(paths: Mapping[str, str | None]) -> list[Finding]:
 
 
 def redact_command(command: str, allow: Iterable[str] = ()) -> tuple[str, list[str]]:
-    """``command`` with each secret-looking value written as ``***``, and labels of what was hidden.
-
-    A value counts as secret when its ``--name value`` pair looks like one (as :func:`classify` judges
-    environment variables) or the token has a known secret format; names in ``allow`` are kept.
-    """
-    import shlex
-
-    try:
-        tokens = shlex.split(command)
-    except ValueError:  # unbalanced quotes: nothing reliable to redact by
-        return command, []
-    allowed = set(allow)
+    """``command`` with each secret-looking value (those :func:`check_command_line` reports) written as
+    ``***``, and a label for each one hidden."""
     secrets: dict[str, str] = {}
-    for i, token in enumerate(tokens):
-        if _PLACEHOLDER.match(token):
-            continue
-        previous = tokens[i - 1] if i else ""
-        name = previous[2:] if previous.startswith("--") and not token.startswith("--") else ""
-        if name in allowed:
-            continue
-        if (name and classify(name, token) is not None) or _secret_value_kind(token):
-            secrets.setdefault(token, f"argument --{name}" if name else "a value in the command")
+    for name, token, _ in _secret_tokens(command, allow):
+        secrets.setdefault(token, f"argument --{name}" if name else "a value in the command")
     text = command
     for value in sorted(secrets, key=len, reverse=True):
         text = text.replace(shlex.quote(value), REDACTED).replace(value, REDACTED)
