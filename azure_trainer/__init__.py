@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import ApiUsageError, AzureError, AzureTrainerError, ConfigError, LocalRunError, PreflightError
+from .errors import ApiUsageError, AzureMLError, AzureTrainerError, ConfigError, LocalRunError, PreflightError
 from .findings import Finding
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ApiUsageError",
-    "AzureError",
+    "AzureMLError",
     "AzureTrainerError",
     "ConfigError",
     "Finding",
@@ -43,27 +43,27 @@ __all__ = [
 _LAZY = {
     "JobConfig": "azure_trainer.config.model",
     "load_config": "azure_trainer.config.loader",
-    "JobSpec": "azure_trainer.spec",
-    "plan": "azure_trainer.spec",
-    "build_job": "azure_trainer.builder",
-    "to_yaml": "azure_trainer.builder",
+    "JobSpec": "azure_trainer.planning.spec",
+    "plan": "azure_trainer.planning.spec",
+    "build_job": "azure_trainer.azureml.build",
+    "to_yaml": "azure_trainer.azureml.build",
     "run_local": "azure_trainer.local.runner",
-    "run_local_sweep": "azure_trainer.local.sweep_runner",
+    "run_local_sweep": "azure_trainer.local.sweeps",
     "LocalRunResult": "azure_trainer.local.runner",
-    "preflight": "azure_trainer.azure.preflight",
-    "submit": "azure_trainer.azure.submit",
-    "SubmitResult": "azure_trainer.azure.submit",
+    "preflight": "azure_trainer.azureml.preflight",
+    "submit": "azure_trainer.azureml.submit",
+    "SubmitResult": "azure_trainer.azureml.submit",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .azure.preflight import preflight
-    from .azure.submit import SubmitResult, submit
-    from .builder import build_job, to_yaml
+    from .azureml.build import build_job, to_yaml
+    from .azureml.preflight import preflight
+    from .azureml.submit import SubmitResult, submit
     from .config.loader import load_config
     from .config.model import JobConfig
     from .local.runner import LocalRunResult, run_local
-    from .local.sweep_runner import run_local_sweep
-    from .spec import JobSpec, plan
+    from .local.sweeps import run_local_sweep
+    from .planning.spec import JobSpec, plan
 
 
 def __getattr__(name: str) -> Any:

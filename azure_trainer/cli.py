@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .spec import plan
-    from .summary import summarize
+    from .planning.spec import plan
+    from .planning.summary import summarize
 
     config = load_config(args.job, args.overrides, use_gpu=args.use_gpu)
     spec = plan(config)
@@ -109,7 +109,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .builder import build_job, to_yaml
+    from .azureml.build import build_job, to_yaml
     from .config import load_config
 
     config = load_config(args.job, args.overrides, use_gpu=args.use_gpu)
@@ -132,7 +132,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from .schema import schema_json
+    from .config.schema import schema_json
 
     _write_or_print(schema_json(), args.output)
     return 0

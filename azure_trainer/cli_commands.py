@@ -79,7 +79,7 @@ def register(commands: Any, config_options: Options, workspace_options: Options)
     p.add_argument("--stream", action="store_true", help="stream the job's logs until it ends")
     p.add_argument("--name", metavar="NAME", help="job name (default: <experiment>-<time>-<random>)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(handler=_lazy("azure_trainer.azure.cli", "submit_command"))
+    p.set_defaults(handler=_lazy("azure_trainer.azureml.cli", "submit_command"))
 
     for name, help_text in (
         ("status", "show a job's status"),
@@ -100,14 +100,14 @@ def register(commands: Any, config_options: Options, workspace_options: Options)
                 default=None,
                 help="destination folder (default: ./downloads/NAME)",
             )
-        p.set_defaults(handler=_lazy("azure_trainer.azure.cli", f"{name}_command"))
+        p.set_defaults(handler=_lazy("azure_trainer.azureml.cli", f"{name}_command"))
 
     p = commands.add_parser("list", help="list recent jobs")
     workspace_options(p)
     p.add_argument("--experiment", metavar="NAME", help="only jobs of this experiment")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N jobs (default 20)")
     p.add_argument("--json", action="store_true", help="print the jobs as JSON")
-    p.set_defaults(handler=_lazy("azure_trainer.azure.cli", "list_command"))
+    p.set_defaults(handler=_lazy("azure_trainer.azureml.cli", "list_command"))
 
 
 def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:

@@ -3,7 +3,7 @@
     AzureTrainerError            root: the CLI catches it once, prints its message, exits non-zero
     ├── ConfigError              a job config (or a --set override) is wrong; exit 2
     ├── LocalRunError            a local run could not start (missing torch, missing input, ...)
-    ├── AzureError               a call to Azure ML failed (auth, not found, throttled, ...)
+    ├── AzureMLError               a call to Azure ML failed (auth, not found, throttled, ...)
     └── PreflightError           preflight found errors; carries the findings
 
 Every message is one line that says what is wrong, where, and how to fix it.
@@ -17,7 +17,7 @@ __all__ = [
     "AzureTrainerError",
     "ConfigError",
     "LocalRunError",
-    "AzureError",
+    "AzureMLError",
     "PreflightError",
 ]
 
@@ -64,7 +64,7 @@ class LocalRunError(AzureTrainerError):
     exit_code = 2
 
 
-class AzureError(AzureTrainerError):
+class AzureMLError(AzureTrainerError):
     """A call to Azure ML failed; the SDK's exception is chained as __cause__."""
 
     exit_code = 1

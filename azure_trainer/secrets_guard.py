@@ -304,7 +304,7 @@ def _secret_tokens(command: str, allow: Iterable[str]) -> list[tuple[str, str, S
     """``(option name or "", token, why)`` for each secret-looking token of ``command``: the value of a
     ``--name value`` pair judged as :func:`classify` judges an environment variable, or any token of a
     known secret format. ``${{...}}`` references and options named in ``allow`` are skipped."""
-    from .command_line import PLACEHOLDER_RE
+    from .planning.command_line import PLACEHOLDER_RE
 
     try:
         tokens = shlex.split(command)
@@ -334,7 +334,7 @@ def check_command_line(
     value: ``possible-secret-in-args``): ``args`` as rendered on the command line, else ``command``.
     Options named in ``allow`` are skipped; no message contains a value. The same values are what
     :func:`redact_command` writes as ``***``."""
-    from .command_line import render_args
+    from .planning.command_line import render_args
 
     text = " ".join(shlex.quote(t) for t in render_args(args)) if args else command or ""
     findings: list[Finding] = []

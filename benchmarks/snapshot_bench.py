@@ -1,6 +1,6 @@
 """Benchmark: scan a code folder that holds a 100,000-file ignored ``data/`` folder.
 
-Compares azure_trainer.snapshot.scan_snapshot (pruned walk) with azure-ai-ml's own listing,
+Compares azure_trainer.azureml.snapshot.scan_snapshot (pruned walk) with azure-ai-ml's own listing,
 ``get_upload_files_from_folder`` (os.walk over everything, ignore file checked per file), and
 ``get_directory_size`` (the walk the SDK does for its "> 100 MB" warning before every upload).
 
@@ -55,7 +55,7 @@ def main() -> None:
         get_upload_files_from_folder,
     )
 
-    from azure_trainer.snapshot import scan_snapshot
+    from azure_trainer.azureml.snapshot import scan_snapshot
 
     import_s = time.perf_counter() - import_start
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from azure_trainer.builder import build_job, to_yaml
+from azure_trainer.azureml.build import build_job, to_yaml
 from azure_trainer.cli import main
 from azure_trainer.config import load_config
 from azure_trainer.errors import ConfigError

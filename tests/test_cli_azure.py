@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import azure_trainer.azure.cli as azure_cli
+import azure_trainer.azureml.cli as azure_cli
 from azure_trainer.cli import main
 from azure_trainer.testing import FakeMLClient
 
@@ -139,7 +139,7 @@ def test_logs_ctrl_c_stops_watching_without_cancelling(client, job, capsys, monk
 def test_logs_reconnect_after_a_dropped_connection(client, job, capsys, monkeypatch):
     from azure.core.exceptions import ServiceRequestError
 
-    import azure_trainer.azure.lifecycle as lifecycle
+    import azure_trainer.azureml.lifecycle as lifecycle
 
     run(capsys, "submit", str(job))
     name = next(iter(client.fake.jobs))
@@ -202,7 +202,7 @@ def no_workspace(monkeypatch, tmp_path):
     """The real client factory, in a folder with no config.json, with no workspace in the environment."""
     for var in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr("azure_trainer.azure.workspace.find_config_json", lambda start=".": None)
+    monkeypatch.setattr("azure_trainer.azureml.workspace.find_config_json", lambda start=".": None)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -62,8 +62,8 @@ def test_importing_the_cli_imports_neither_azure_ai_ml_nor_torch():
 
 def test_importing_the_package_and_config_layer_is_light():
     result = run_python(
-        "import azure_trainer, azure_trainer.config, azure_trainer.spec, "
-        "azure_trainer.command_line, azure_trainer.schema\n" + _CHECK_MODULES
+        "import azure_trainer, azure_trainer.config, azure_trainer.planning.spec, "
+        "azure_trainer.planning.command_line, azure_trainer.config.schema\n" + _CHECK_MODULES
     )
     assert result.returncode == 0, result.stderr
     assert loaded_heavy(result.stdout) == {"azure.ai.ml": False, "torch": False}
@@ -112,11 +112,15 @@ def test_the_probe_sees_what_validate_imports():
     import json, sys
     from azure_trainer.cli import main
     assert main(["validate", "jobs/digits.yaml"]) == 0
-    print("MODULES=" + json.dumps({m: m in sys.modules for m in ("azure_trainer.spec", "pydantic", "yaml")}))
+    print("MODULES=" + json.dumps({m: m in sys.modules for m in ("azure_trainer.planning.spec", "pydantic", "yaml")}))
     """)
     )
     assert result.returncode == 0, result.stderr
-    assert loaded_heavy(result.stdout) == {"azure_trainer.spec": True, "pydantic": True, "yaml": True}
+    assert loaded_heavy(result.stdout) == {
+        "azure_trainer.planning.spec": True,
+        "pydantic": True,
+        "yaml": True,
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from azure_trainer.command_line import (
+from azure_trainer.planning.command_line import (
     env_var_for,
     localize_command,
     placeholder_problem,

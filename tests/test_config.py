@@ -14,7 +14,7 @@ import pytest
 from azure_trainer.config import JobConfig, load_config, validate_config
 from azure_trainer.contract import REQUIRE_GPU_ENV, USE_GPU_ENV
 from azure_trainer.errors import ConfigError
-from azure_trainer.spec import GPU_DEFAULT_SHM_SIZE, classify_environment, plan
+from azure_trainer.planning.spec import GPU_DEFAULT_SHM_SIZE, classify_environment, plan
 
 REPO = Path(__file__).resolve().parents[1]
 JOBS = sorted((REPO / "jobs").glob("*.yaml"))

@@ -1,4 +1,4 @@
-"""Tests of the code-snapshot preflight check (azure_trainer.snapshot)."""
+"""Tests of the code-snapshot preflight check (azure_trainer.azureml.snapshot)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from azure_trainer import snapshot
-from azure_trainer.snapshot import MAX_FILES, MB, check_snapshot, scan_snapshot
+from azure_trainer.azureml import snapshot
+from azure_trainer.azureml.snapshot import MAX_FILES, MB, check_snapshot, scan_snapshot
 
 
 def _sparse(path: Path, size: int) -> None:
@@ -43,7 +43,7 @@ def _codes(findings) -> list[str]:
 def test_module_does_not_import_azure_ai_ml():
     import subprocess
 
-    code = "import sys, azure_trainer.snapshot; print('azure.ai.ml' in sys.modules)"
+    code = "import sys, azure_trainer.azureml.snapshot; print('azure.ai.ml' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from azure_trainer import AzureError, PreflightError, load_config, preflight, submit
-from azure_trainer.azure.workspace import resolve_workspace
+from azure_trainer import AzureMLError, PreflightError, load_config, preflight, submit
+from azure_trainer.azureml.workspace import resolve_workspace
 from azure_trainer.testing import FailingCredential
 
 GPU_ENV = "azureml://registries/azureml/environments/acpt-pytorch-2.2-cuda12.1/labels/latest"
@@ -96,7 +96,7 @@ def test_transient_503s_on_the_put_are_retried_and_one_job_exists(tmp_path, fake
 
 def test_a_put_that_keeps_failing_is_a_clear_error(tmp_path, fake, ml):
     fake.fail_next("PUT", r"/jobs/[^/?]+\?", status=500, times=50)
-    with pytest.raises(AzureError, match=r"submitting job exp-.*: Azure ML answered 500"):
+    with pytest.raises(AzureMLError, match=r"submitting job exp-.*: Azure ML answered 500"):
         submit(load_config(write_job(tmp_path)), ml)
     assert fake.jobs == {}
 
@@ -117,7 +117,7 @@ def test_dry_run_without_preflight_needs_no_client(tmp_path):
 
 def test_not_logged_in_gives_the_login_message(tmp_path, fake):
     ml = fake.ml_client(credential=FailingCredential())
-    with pytest.raises(AzureError, match="az login") as info:
+    with pytest.raises(AzureMLError, match="az login") as info:
         submit(load_config(write_job(tmp_path)), ml)
     assert "Traceback" not in str(info.value) and "\n" not in str(info.value)
     assert fake.requests == []
@@ -267,7 +267,7 @@ def test_config_json_is_found_in_a_parent_azureml_folder(tmp_path):
 
 
 def test_missing_workspace_parts_are_named(tmp_path):
-    with pytest.raises(AzureError, match="--resource-group / AZURE_RESOURCE_GROUP") as info:
+    with pytest.raises(AzureMLError, match="--resource-group / AZURE_RESOURCE_GROUP") as info:
         resolve_workspace({"subscription_id": "s", "name": "w"}, None, environ={}, search_from=tmp_path)
     assert "--subscription" not in str(info.value)
 
@@ -304,13 +304,13 @@ DNS_FAILURE = (
 def sign_in_error(message, env, monkeypatch, cause=None):
     from azure.core.exceptions import ClientAuthenticationError
 
-    from azure_trainer.azure.errors import translated
+    from azure_trainer.azureml.errors import translated
 
     for var in list(SP_ENV) + ["AZURE_CLIENT_CERTIFICATE_PATH"]:
         monkeypatch.delenv(var, raising=False)
     for var, value in env.items():
         monkeypatch.setenv(var, value)
-    with pytest.raises(AzureError) as info:
+    with pytest.raises(AzureMLError) as info:
         with translated("getting job j1"):
             raise ClientAuthenticationError(message=message) from cause
     assert "\n" not in str(info.value) and "s3cr3t" not in str(info.value)
@@ -363,7 +363,7 @@ def test_unreachable_login_endpoint_through_the_real_mlclient(tmp_path, fake, mo
         monkeypatch.setenv(var, value)
     credential = FailingCredential(message=CHAIN_HEAD + f"\tEnvironmentCredential: {DNS_FAILURE}\n")
     with pytest.raises(
-        AzureError, match=r"cannot reach Azure \(network/DNS/proxy: login\.microsoftonline\.com"
+        AzureMLError, match=r"cannot reach Azure \(network/DNS/proxy: login\.microsoftonline\.com"
     ):
         submit(load_config(write_job(tmp_path)), fake.ml_client(credential=credential))
     assert fake.requests == []

@@ -12,8 +12,8 @@ import yaml
 
 from azure_trainer import ConfigError, build_job, load_config, submit, to_yaml
 from azure_trainer.cli import main
-from azure_trainer.local.sweep_runner import objective_value, run_local_sweep, trial_config
-from azure_trainer.sweep import sample_trials
+from azure_trainer.local.sampling import sample_trials
+from azure_trainer.local.sweeps import objective_value, run_local_sweep, trial_config
 from azure_trainer.testing import FakeAzureML, block_network
 
 REPO = Path(__file__).resolve().parents[1]

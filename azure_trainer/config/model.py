@@ -101,7 +101,7 @@ class PerDevice(_Strict):
         return self.gpu if use_gpu else self.cpu
 
 
-class InputSpec(_Strict):
+class InputConfig(_Strict):
     """A job input: a data asset / path (uri_folder, uri_file, mltable, models) or a literal value."""
 
     type: Literal[
@@ -133,7 +133,7 @@ class InputSpec(_Strict):
     description: str | None = None
 
     @model_validator(mode="after")
-    def _check_kind(self) -> InputSpec:
+    def _check_kind(self) -> InputConfig:
         if self.type in LITERAL_TYPES:
             if self.path is not None or self.mode is not None or self.local_path is not None:
                 raise ValueError(
@@ -153,7 +153,7 @@ class InputSpec(_Strict):
         return self.type in LITERAL_TYPES
 
 
-class OutputSpec(_Strict):
+class OutputConfig(_Strict):
     """A job output folder or file; ``${{outputs.NAME}}`` in the command is its path at run time."""
 
     type: Literal["uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model"] = (
@@ -352,8 +352,8 @@ class JobConfig(_Strict):
         default=None, description="Serverless VM size, or {gpu: VM_SIZE, cpu: VM_SIZE}."
     )
     environment: PerDevice = Field(description="Environment reference, or {gpu: REF, cpu: REF}.")
-    inputs: dict[IoName, InputSpec] = Field(default_factory=dict)
-    outputs: dict[IoName, OutputSpec] = Field(default_factory=dict)
+    inputs: dict[IoName, InputConfig] = Field(default_factory=dict)
+    outputs: dict[IoName, OutputConfig] = Field(default_factory=dict)
     instance_count: int = Field(default=1, ge=1, le=1000)
     distribution: Distribution | None = None
     shm_size: str | None = Field(
@@ -399,7 +399,7 @@ class JobConfig(_Strict):
         return _both_flavours(value, "an environment reference")
 
     @field_validator(
-        "inputs", mode="before", json_schema_input_type=dict[IoName, InputSpec | str | int | float | bool]
+        "inputs", mode="before", json_schema_input_type=dict[IoName, InputConfig | str | int | float | bool]
     )
     @classmethod
     def _literal_inputs(cls, value: Any) -> Any:

@@ -10,7 +10,7 @@ Imports neither torch nor azure.ai.ml (torch is imported lazily to detect CUDA f
 """
 
 from .runner import Attempt, LocalRunResult, Rehearsal, parse_input_args, run_local
-from .sweep_runner import LocalSweepResult, TrialResult, run_local_sweep
+from .sweeps import LocalSweepResult, TrialResult, run_local_sweep
 
 __all__ = [
     "Attempt",

@@ -48,7 +48,7 @@ def run_local_command(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace, config, inputs, as_json: bool) -> int:
-    from .sweep_runner import run_local_sweep
+    from .sweeps import run_local_sweep
 
     for flag, value in (
         ("--preempt-after", args.preempt_after),

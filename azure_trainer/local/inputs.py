@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..command_line import placeholders
 from ..config.loader import REMOTE_PREFIXES
-from ..config.model import InputSpec, JobConfig
+from ..config.model import InputConfig, JobConfig
 from ..errors import LocalRunError
-from ..spec import JobSpec
+from ..planning.command_line import placeholders
+from ..planning.spec import JobSpec
 
 __all__ = ["parse_input_args"]
 
@@ -49,7 +49,7 @@ def _where(config: JobConfig, key_path: str) -> str:
 
 
 def _check_path(
-    config: JobConfig, name: str, item: InputSpec, path: Path, source: str, key: str | None
+    config: JobConfig, name: str, item: InputConfig, path: Path, source: str, key: str | None
 ) -> str:
     where = _where(config, key) if key else ""
     how = f"give it with --input {name}=PATH, or set `local_path:` under inputs.{name} in the config"

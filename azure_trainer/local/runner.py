@@ -1,11 +1,11 @@
 """``run-local``: the job's exact command on this machine, from the same :class:`JobSpec` Azure ML gets.
 
-One spec, two backends: :func:`azure_trainer.spec.plan` resolves the config once; the builder turns the
+One spec, two backends: :func:`azure_trainer.planning.spec.plan` resolves the config once; the builder turns the
 spec into an Azure ML command job, this module runs it here (:func:`run_local`):
 
 * ``${{inputs.X}}`` -> the input's local data (:mod:`.inputs`); ``${{outputs.X}}`` ->
   ``RUN_DIR/outputs/X`` (created). Values travel in environment variables
-  (:func:`~azure_trainer.command_line.localize_command`), so no path is ever parsed by the shell.
+  (:func:`~azure_trainer.planning.command_line.localize_command`), so no path is ever parsed by the shell.
 * the command runs with ``bash -c`` in the code folder, a leading ``python`` replaced by the
   interpreter running azure-trainer; environment = ours + the job's ``environment_variables`` (with
   the use_gpu contract) + the placeholder variables.
@@ -37,7 +37,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from ..command_line import localize_command
 from ..config.model import JobConfig
 from ..contract import (
     DISTRIBUTED_ENV,
@@ -48,7 +47,8 @@ from ..contract import (
     REQUIRE_GPU_ENV,
 )
 from ..errors import ApiUsageError, LocalRunError, require_job_config
-from ..spec import plan
+from ..planning.command_line import localize_command
+from ..planning.spec import plan
 from .inputs import _resolve_inputs, parse_input_args
 from .rehearsal import _attempt, _rehearse
 from .results import EXIT_TIMED_OUT, Attempt, LocalRunResult, Rehearsal

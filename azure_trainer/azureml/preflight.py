@@ -14,8 +14,8 @@ from typing import Any
 from ..config.model import JobConfig
 from ..errors import ApiUsageError, require_job_config
 from ..findings import Finding
-from ..spec import JobSpec, plan
-from .environment_kind import environment_device
+from ..planning.spec import JobSpec, plan
+from .environment_device import environment_device
 from .errors import translated
 
 
@@ -94,7 +94,7 @@ def check_secrets(spec: JobSpec, allow_env: list[str]) -> list[Finding]:
 
 def check_snapshot_of(spec: JobSpec) -> list[Finding]:
     """Size and file count of the code snapshot that would be uploaded."""
-    from ..snapshot import check_snapshot
+    from .snapshot import check_snapshot
 
     return check_snapshot(spec.code)
 

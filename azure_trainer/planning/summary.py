@@ -10,8 +10,8 @@ from .spec import JobSpec
 
 def summarize(spec: JobSpec) -> str:
     """Key facts of ``spec``: device, compute, environment, command, distribution, data, env names."""
-    from .config.yaml_source import display_path
-    from .secrets_guard import redact_command, redact_env
+    from ..config.yaml_source import display_path
+    from ..secrets_guard import redact_command, redact_env
 
     rows: list[tuple[str, str]] = [
         ("experiment", spec.experiment),

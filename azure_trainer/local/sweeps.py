@@ -21,10 +21,10 @@ from typing import Any, TextIO
 from ..config.model import JobConfig
 from ..contract import OBJECTIVE_METRIC_ENV
 from ..errors import ApiUsageError, AzureTrainerError, LocalRunError, require_job_config
-from ..sweep import sample_trials
 from .results import EXIT_TIMED_OUT
 from .run_folder import prepare_output_dir
 from .runner import LocalRunResult, run_local, terminate_all
+from .sampling import sample_trials
 
 
 @dataclass

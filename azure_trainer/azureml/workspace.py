@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import AzureError, ConfigError
+from ..errors import AzureMLError, ConfigError
 
 ENV_VARS = {
     "subscription_id": "AZURE_SUBSCRIPTION_ID",
@@ -43,7 +43,7 @@ def resolve_workspace(
     job_config: bool = True,
     dry_run: bool = False,
 ) -> WorkspaceRef:
-    """Merge the four sources (see the module docstring); raise AzureError naming what is missing.
+    """Merge the four sources (see the module docstring); raise AzureMLError naming what is missing.
 
     ``job_config=False`` (commands that take no job config) leaves the job config's ``workspace:`` out
     of the message; ``dry_run=True`` adds that ``--dry-run --no-preflight`` works without a workspace.
@@ -87,7 +87,7 @@ def resolve_workspace(
         )
         if dry_run:
             message += "; `submit --dry-run --no-preflight` prints the job YAML offline, without a workspace"
-        raise AzureError(message)
+        raise AzureMLError(message)
     return WorkspaceRef(
         values["subscription_id"],
         values["resource_group"],
@@ -142,7 +142,7 @@ def default_credential() -> Any:
 
 def make_ml_client(workspace: WorkspaceRef, credential: Any = None, **kwargs: Any) -> Any:
     """The real ``MLClient`` for ``workspace``; ``kwargs`` go to MLClient (e.g. ``transport=``)."""
-    from ..builder import quiet_sdk_logs
+    from .build import quiet_sdk_logs
 
     quiet_sdk_logs()
     from azure.ai.ml import MLClient

@@ -8,7 +8,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from ..errors import AzureError, ConfigError
+from ..errors import AzureMLError, ConfigError
 from .errors import translated
 from .naming import check_job_name
 
@@ -147,7 +147,7 @@ def stream_logs(ml_client: Any, name: str, *, attempts: int = 5, wait_s: float =
             with translated(f"streaming job {name}"):
                 ml_client.jobs.stream(name)
             break
-        except AzureError as exc:
+        except AzureMLError as exc:
             if (
                 not isinstance(exc.__cause__, (ServiceRequestError, ServiceResponseError))
                 or failures >= attempts

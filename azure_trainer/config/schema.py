@@ -10,7 +10,7 @@ SCHEMA_ID = "https://github.com/azure-trainer/azure-trainer/azure-trainer.schema
 
 def job_config_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a ``jobs/*.yaml`` file."""
-    from .config.model import JobConfig
+    from .model import JobConfig
 
     schema = JobConfig.model_json_schema()
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}

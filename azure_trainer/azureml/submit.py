@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.model import JobConfig
-from ..errors import ApiUsageError, AzureError, PreflightError, require_job_config
+from ..errors import ApiUsageError, AzureMLError, PreflightError, require_job_config
 from ..findings import Finding
-from ..spec import plan
+from ..planning.spec import plan
 from .errors import translated
 from .lifecycle import status_text
 from .naming import check_job_name, new_job_name
@@ -54,7 +54,7 @@ def submit(
     config.json; DefaultAzureCredential). ``dry_run`` runs every read-only step and returns the job's
     YAML instead of creating it. Raises :class:`PreflightError` when a check finds an error.
     """
-    from ..builder import build_job, to_yaml
+    from .build import build_job, to_yaml
     from .preflight import format_findings
     from .preflight import preflight as run_preflight
 
@@ -93,7 +93,7 @@ def submit(
     try:
         with translated(f"submitting job {job_name}"):
             created = ml_client.jobs.create_or_update(job)
-    except AzureError:
+    except AzureMLError:
         # The transport's retries are spent. The PUT may still have landed (a reset after the server
         # accepted it): the name is ours, so ask before reporting failure.
         created = _existing(ml_client, job_name)

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 
-from ..errors import AzureError, ConfigError
+from ..errors import AzureMLError, ConfigError
 
 LOGIN_HINT = (
     "not signed in to Azure: run `az login` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
@@ -36,7 +36,7 @@ _AADSTS = re.compile(r"AADSTS\d+:[^.\r\n]*")
 
 @contextlib.contextmanager
 def translated(action: str) -> Iterator[None]:
-    """Run the block; turn SDK exceptions into :class:`AzureError` saying what failed while ``action``."""
+    """Run the block; turn SDK exceptions into :class:`AzureMLError` saying what failed while ``action``."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
@@ -47,32 +47,32 @@ def translated(action: str) -> Iterator[None]:
 
     try:
         yield
-    except (ConfigError, AzureError):
+    except (ConfigError, AzureMLError):
         raise
     except ClientAuthenticationError as exc:
-        raise AzureError(f"{action}: {sign_in_problem(exc)}") from exc
+        raise AzureMLError(f"{action}: {sign_in_problem(exc)}") from exc
     except ResourceNotFoundError as exc:
-        raise AzureError(f"{action}: not found ({_reason(exc)})") from exc
+        raise AzureMLError(f"{action}: not found ({_reason(exc)})") from exc
     except HttpResponseError as exc:
         status = getattr(exc, "status_code", None)
         if status == 403:
-            raise AzureError(
+            raise AzureMLError(
                 f"{action}: access denied; ask for a role on the workspace such as "
                 f"'AzureML Data Scientist' ({_reason(exc)})"
             ) from exc
         if status == 429:
-            raise AzureError(f"{action}: Azure is throttling requests; wait a minute and retry") from exc
-        raise AzureError(f"{action}: Azure ML answered {status}: {_reason(exc)}") from exc
+            raise AzureMLError(f"{action}: Azure is throttling requests; wait a minute and retry") from exc
+        raise AzureMLError(f"{action}: Azure ML answered {status}: {_reason(exc)}") from exc
     except (ServiceRequestError, ServiceResponseError) as exc:
-        raise AzureError(
+        raise AzureMLError(
             f"{action}: cannot reach Azure ML ({_reason(exc)}); check the network, proxy and "
             "the workspace's subscription / resource group / name"
         ) from exc
     except Exception as exc:
         if _is_credential_error(exc):
-            raise AzureError(f"{action}: {sign_in_problem(exc)}") from exc
+            raise AzureMLError(f"{action}: {sign_in_problem(exc)}") from exc
         if type(exc).__module__.startswith("azure.ai.ml"):
-            raise AzureError(f"{action}: {_reason(exc)}") from exc
+            raise AzureMLError(f"{action}: {_reason(exc)}") from exc
         raise
 
 

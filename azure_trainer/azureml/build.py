@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .config.model import JobConfig
-from .errors import ApiUsageError, ConfigError, require_job_config
-from .spec import JobSpec, plan
+from ..config.model import JobConfig
+from ..errors import ApiUsageError, ConfigError, require_job_config
+from ..planning.spec import JobSpec, plan
 
 COMMAND_JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 SWEEP_JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json"
@@ -142,7 +142,7 @@ def _fix_and_redact(text: str, allow_env: Iterable[str] | None, hidden: list[str
     secret-looking environment values, command arguments and input paths as ``***``."""
     import yaml
 
-    from .secrets_guard import redact_command, redact_env, redact_path
+    from ..secrets_guard import redact_command, redact_env, redact_path
 
     data = yaml.safe_load(text)
     changed = False

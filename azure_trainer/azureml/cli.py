@@ -30,7 +30,7 @@ def client_factory(
     """The MLClient the commands use (tests replace this function with one returning a fake).
 
     ``job_config`` and ``dry_run`` only shape the message when no workspace is given (see
-    :func:`~azure_trainer.azure.workspace.resolve_workspace`).
+    :func:`~azure_trainer.azureml.workspace.resolve_workspace`).
     """
     from .workspace import make_ml_client, resolve_workspace
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..config.model import Distribution, InputConfig, JobConfig, OutputConfig, Queue, Sweep
+from ..contract import contract_env
+from ..errors import ConfigError, require_job_config
 from .command_line import placeholder_problem, placeholders, script_command
-from .config.model import Distribution, InputSpec, JobConfig, OutputSpec, Queue, Sweep
-from .contract import contract_env
-from .errors import ConfigError, require_job_config
 
 GPU_DEFAULT_SHM_SIZE = "16g"  # Azure ML's default is 2g: too small for DataLoader workers on a GPU node.
 
@@ -69,8 +69,8 @@ class JobSpec:
     distribution: Distribution | None = None
     shm_size: str | None = None
     timeout: int | None = None
-    inputs: dict[str, InputSpec] = field(default_factory=dict)
-    outputs: dict[str, OutputSpec] = field(default_factory=dict)
+    inputs: dict[str, InputConfig] = field(default_factory=dict)
+    outputs: dict[str, OutputConfig] = field(default_factory=dict)
     user_environment_variables: dict[str, str] = field(default_factory=dict)
     """The job's own ``environment_variables`` (what the secrets guard checks)."""
     display_name: str | None = None
@@ -188,7 +188,7 @@ def plan(config: JobConfig) -> JobSpec:
                 if problem is not None:
                     raise fail(f"args.{arg}", problem)
         if config.sweep is not None:
-            from .sweep import input_for, input_name
+            from .sweep_space import input_for, input_name
 
             for arg, entry in config.sweep.search_space.items():
                 name = input_name(arg)
