@@ -1,12 +1,16 @@
 """azure-trainer: bring back ``use_gpu`` for PyTorch jobs on Azure ML (SDK v2).
 
-The public API (imported lazily, so ``import azure_trainer`` stays cheap)::
+The flow, and the public API (imported lazily, so ``import azure_trainer`` stays cheap)::
 
-    config = load_config("jobs/digits.yaml", overrides=["args.epochs=3"], use_gpu=True)
-    job = build_job(config)                      # azure.ai.ml Command (or SweepJob); no network
-    result = run_local(config)                   # same command, args and env, on this machine
-    findings = preflight(config, ml_client)      # read-only checks before paying
-    result = submit(config, ml_client=None)      # preflight + one create call
+    config = load_config("jobs/digits.yaml", overrides=["args.epochs=3"], use_gpu=True)   # config/
+    spec = plan(config)                          # planning/: the one resolved JobSpec, pure
+    result = run_local(spec)                     # local/: same command, args and env, on this machine
+    job = build_job(spec)                        # azureml/: azure.ai.ml Command (or SweepJob); no network
+    findings = preflight(spec, ml_client)        # azureml/: read-only checks before paying
+    result = submit(spec, ml_client=None)        # azureml/: preflight + one create call
+
+Every backend consumes a JobSpec; each also accepts a JobConfig or a job file's path and plans it once.
+Errors: see :mod:`azure_trainer.errors` (one root, ``AzureTrainerError``).
 """
 
 from __future__ import annotations

@@ -84,14 +84,3 @@ class ApiUsageError(AzureTrainerError, TypeError):
     """The Python API was called with the wrong kind of value (also a TypeError, as Python expects)."""
 
     exit_code = 2
-
-
-def require_job_config(value: Any, function: str) -> None:
-    """Raise ApiUsageError unless ``value`` is a JobConfig (from ``load_config``)."""
-    from .config.model import JobConfig
-
-    if not isinstance(value, JobConfig):
-        raise ApiUsageError(
-            f"{function}() takes a JobConfig (from azure_trainer.load_config(path)), "
-            f"not {type(value).__name__}"
-        )

@@ -260,7 +260,7 @@ def _message(hit: SecretHit) -> str:
         "job's logs. Store the secret in Azure Key Vault and read it at run time with the job's managed "
         "identity (e.g. azure.keyvault.secrets.SecretClient with ManagedIdentityCredential); pass only "
         f"the secret's NAME in the environment (e.g. {hit.name}_SECRET_NAME), never its value. "
-        f"If it is not a secret, add it to `preflight: {{allow_env: [{hit.name}]}}` in the job config."
+        f"If it is not a secret, add it to `preflight: {{allow: [{hit.name}]}}` in the job config."
     )
 
 
@@ -342,7 +342,7 @@ def check_command_line(
         code = "secret-in-args" if hit.severity == "error" else "possible-secret-in-args"
         if name:
             what = f"Argument --{name}"
-            hint = f" If it is not a secret, add {name} to `preflight: {{allow_env: [...]}}`."
+            hint = f" If it is not a secret, add {name} to `preflight: {{allow: [...]}}`."
         else:
             what, hint = "A value in the command", ""
         findings.append(Finding(hit.severity, code, _command_line_message(what, hit.reason, hint)))  # type: ignore[arg-type]

@@ -30,20 +30,20 @@ def config():
         (lambda c: at.load_config(JOB, "args.epochs=3"), "not one string"),
         (lambda c: at.load_config(JOB, [3]), "list of 'KEY.PATH=VALUE' strings"),
         (lambda c: at.load_config(JOB, use_gpu=0), "use_gpu=...) takes True, False or None"),
-        (lambda c: at.build_job("jobs/digits.yaml"), "build_job() takes a JobConfig"),
+        (lambda c: at.build_job(42), "build_job() takes a JobSpec (azure_trainer.plan(config)), a JobConfig"),
         (lambda c: at.plan({"a": 1}), "plan() takes a JobConfig"),
         (lambda c: at.to_yaml(c), "to_yaml() takes the job from build_job(config), not JobConfig"),
-        (lambda c: at.preflight("jobs/digits.yaml"), "preflight() takes a JobConfig"),
+        (lambda c: at.preflight({"a": 1}), "preflight() takes a JobSpec"),
         (lambda c: at.preflight(c, "client"), "preflight() takes an azure.ai.ml.MLClient (or None), not str"),
-        (lambda c: at.submit(None), "submit() takes a JobConfig"),
+        (lambda c: at.submit(None), "submit() takes a JobSpec"),
         (lambda c: at.submit(c, "client", preflight=False), "takes an azure.ai.ml.MLClient"),
         (lambda c: at.submit(c, name=5, dry_run=True, preflight=False), "submit(name=...) takes a job name"),
         (lambda c: at.submit(c, workspace=["a"]), "submit(workspace=...) takes a dict"),
-        (lambda c: at.run_local("jobs/digits.yaml"), "run_local() takes a JobConfig"),
+        (lambda c: at.run_local(["jobs/digits.yaml"]), "run_local() takes a JobSpec"),
         (lambda c: at.run_local(c, nproc="2"), "run_local(nproc=...) takes an int"),
         (lambda c: at.run_local(c, timeout="5"), "run_local(timeout=...) takes a number of seconds"),
         (lambda c: at.run_local(c, inputs=["data=/tmp"]), "run_local(inputs=...) takes a mapping"),
-        (lambda c: at.run_local_sweep("x"), "run_local_sweep() takes a JobConfig"),
+        (lambda c: at.run_local_sweep(3.5), "run_local_sweep() takes a JobSpec"),
         (lambda c: at.run_local_sweep(c, trials="2"), "run_local_sweep(trials=...) takes an int"),
     ],
 )
@@ -55,3 +55,13 @@ def test_wrong_kinds_of_values_are_clear_api_errors(config, call, message, tmp_p
     assert isinstance(info.value, TypeError) and isinstance(info.value, AzureTrainerError)
     assert info.value.exit_code == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_backend_takes_a_spec_a_config_or_a_path_and_they_agree():
+    """One hand-off: a JobSpec as it is; a JobConfig or a path is planned once, to the same spec."""
+    config = at.load_config(JOB)
+    spec = at.plan(config)
+    for job in (spec, config, JOB, str(JOB)):
+        built = at.build_job(job, name="same-name")
+        assert built.command == spec.command and built.compute == spec.compute
+        assert at.to_yaml(built) == at.to_yaml(at.build_job(spec, name="same-name"))

@@ -422,7 +422,7 @@ def test_export_and_dry_run_never_print_a_secret(tmp_path, capsys):
     job.write_text(
         "experiment: e\ncode: src\nscript: t.py\nenvironment: azureml:env:1\n"
         f"environment_variables: {{GITHUB_TOKEN: {secret}, MODE: fast, BUILD_ID: {secret}}}\n"
-        "preflight: {allow_env: [BUILD_ID]}\n"
+        "preflight: {allow: [BUILD_ID]}\n"
     )
     assert main(["export", str(job)]) == 0
     out, err = capsys.readouterr()

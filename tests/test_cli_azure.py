@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import azure_trainer.azureml.cli as azure_cli
 from azure_trainer.cli import main
 from azure_trainer.testing import FakeMLClient
 
@@ -19,18 +18,26 @@ REPO = Path(__file__).resolve().parents[1]
 GPU_ENV = "azureml://registries/azureml/environments/acpt-pytorch-2.2-cuda12.1/labels/latest"
 
 
+_FACTORY: list = []  # the client factory of the running test (set by the `client` fixture)
+
+
 @pytest.fixture
 def client(monkeypatch):
+    """A fake client handed to the CLI by injection; the workspace comes from the environment."""
     fake_client = FakeMLClient()
     seen = []
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000")
+    monkeypatch.setenv("AZURE_RESOURCE_GROUP", "rg-cli")
+    monkeypatch.setenv("AZUREML_WORKSPACE_NAME", "ws-env")
 
-    def factory(workspace, config_workspace=None, **options):
+    def factory(workspace):
         seen.append(workspace)
         return fake_client
 
-    monkeypatch.setattr(azure_cli, "client_factory", factory)
+    _FACTORY.append(factory)
     fake_client.seen_workspaces = seen
-    return fake_client
+    yield fake_client
+    _FACTORY.remove(factory)
 
 
 @pytest.fixture
@@ -52,7 +59,7 @@ def job(tmp_path):
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    code = main(list(argv), client_factory=_FACTORY[-1] if _FACTORY else None)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -63,7 +70,7 @@ def test_submit_prints_name_and_studio_url(client, job, capsys):
     name = out.split()[1]
     assert name.startswith("cli-exp-") and "studio: " in out
     assert client.fake.jobs[name]
-    assert client.seen_workspaces[0]["name"] == "ws-cli"
+    assert client.seen_workspaces[0].name == "ws-cli"  # the flag wins over AZUREML_WORKSPACE_NAME
 
 
 def test_submit_json_and_cpu_flag(client, job, capsys):

@@ -90,8 +90,8 @@ def test_digits_ddp_extends_digits(monkeypatch):
     assert ddp.timeout == base.timeout == 3600
     # overridden per device; the CPU env path (written relative to jobs/) resolves into environments/
     gpu, cpu = plan(ddp), plan(load_config("jobs/digits-ddp.yaml", use_gpu=False))
-    assert gpu.environment.ref == REGISTRY_REF and gpu.environment.kind == "registry"
-    assert Path(cpu.environment.ref) == CPU_ENV_YAML and cpu.environment.kind == "file"
+    assert gpu.environment.ref == REGISTRY_REF and gpu.environment.source == "registry"
+    assert Path(cpu.environment.ref) == CPU_ENV_YAML and cpu.environment.source == "file"
     assert gpu.world_size == 2
 
 
@@ -160,7 +160,7 @@ def test_cpu_without_any_compute_is_serverless_default(tmp_path):
 def test_environment_references(tmp_path, ref, kind, name_version):
     spec = plan(load_config(job_file(tmp_path, f"environment: {ref}\n")))
     assert spec.environment.ref == ref
-    assert spec.environment.kind == kind == classify_environment(ref)
+    assert spec.environment.source == kind == classify_environment(ref)
     assert spec.environment.name_version == name_version
     if kind == "registry":
         assert spec.environment.registry == ref.split("/")[3]
@@ -169,7 +169,7 @@ def test_environment_references(tmp_path, ref, kind, name_version):
 def test_local_environment_file_is_resolved_against_the_config_folder(tmp_path):
     write(tmp_path / "envs" / "e.yaml", "name: e\nimage: python:3.11\n")
     spec = plan(load_config(job_file(tmp_path / "jobs", "environment: ../envs/e.yaml\n")))
-    assert spec.environment.kind == "file"
+    assert spec.environment.source == "file"
     assert Path(spec.environment.ref) == (tmp_path / "envs" / "e.yaml").resolve()
     assert spec.environment.name_version == ("e", None, None)
 

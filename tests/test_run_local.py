@@ -15,7 +15,7 @@ import pytest
 
 from azure_trainer.cli import main
 from azure_trainer.config import load_config
-from azure_trainer.local import run_local, runner
+from azure_trainer.local import run_local
 
 REPO = Path(__file__).resolve().parents[1]
 JOBS = REPO / "jobs"
@@ -80,7 +80,7 @@ def test_failing_script_exit_code_comes_through(capsys, tmp_path):
     assert "exit code:  7" in err
 
     # --json: stdout is the result only; the job's output goes to stderr.
-    code, out, err = run_cli(capsys, FIX / "fail.yaml", "--json", "--output-dir", tmp_path / "j")
+    code, out, err = run_cli(capsys, FIX / "fail.yaml", "--json", "--run-dir", tmp_path / "j")
     assert code == 7
     assert json.loads(out)["exit_code"] == 7 and "failing on purpose" in err
 
@@ -97,7 +97,7 @@ def test_nasty_paths_survive_every_quoting_context(capsys, tmp_path):
         f"data={data}",
         "--input",
         f"table={data / 't a;b.csv'}",
-        "--output-dir",
+        "--run-dir",
         run_dir,
     )
     assert code == 0, err
@@ -140,7 +140,7 @@ def test_nasty_paths_survive_every_quoting_context(capsys, tmp_path):
 
 def test_local_path_and_optional_block(capsys, tmp_path):
     # local_path from the config (made absolute by the loader); an optional input given -> its block stays.
-    code, _, err = run_cli(capsys, FIX / "argv.yaml", "--input", "extra=a b", "--output-dir", tmp_path / "r")
+    code, _, err = run_cli(capsys, FIX / "argv.yaml", "--input", "extra=a b", "--run-dir", tmp_path / "r")
     assert code == 0, err
     argv = json.loads((tmp_path / "r" / "outputs" / "result" / "argv.json").read_text())["argv"]
     assert argv[1] == str(FIX / "data") and argv[7] == str(FIX / "data" / "table.csv")
@@ -168,9 +168,9 @@ def test_local_path_and_optional_block(capsys, tmp_path):
         ),
         ("fail.yaml", ["--timeout", "inf"], "--timeout inf: give a number of seconds >= 0"),
         ("fail.yaml", ["--preempt-after", "inf"], "--preempt-after inf"),
-        ("fail.yaml", ["--output-dir", ""], "--output-dir: give a folder name"),
-        ("fail.yaml", ["--output-dir", "a-file/run"], "--output-dir a-file/run: cannot create it"),
-        ("fail.yaml", ["--output-dir", "users-folder"], "holds other files and is not a run folder"),
+        ("fail.yaml", ["--run-dir", ""], "--run-dir: give a folder name"),
+        ("fail.yaml", ["--run-dir", "a-file/run"], "--run-dir a-file/run: cannot create it"),
+        ("fail.yaml", ["--run-dir", "users-folder"], "holds other files and is not a run folder"),
         (
             "fail.yaml",
             [
@@ -201,9 +201,9 @@ def test_bad_local_input_is_a_clear_error(capsys, tmp_path, job, args, message):
 
 def test_a_run_folder_is_reused_and_an_empty_folder_taken(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
-    code, _, _ = run_cli(capsys, FIX / "fail.yaml", "--output-dir", tmp_path / "empty")
+    code, _, _ = run_cli(capsys, FIX / "fail.yaml", "--run-dir", tmp_path / "empty")
     assert code == 7 and run_json(tmp_path / "empty")["exit_code"] == 7
-    code, _, _ = run_cli(capsys, FIX / "fail.yaml", "--output-dir", tmp_path / "empty")  # a rerun: reused
+    code, _, _ = run_cli(capsys, FIX / "fail.yaml", "--run-dir", tmp_path / "empty")  # a rerun: reused
     assert code == 7 and (tmp_path / "empty" / "log.txt").read_text().count("run folder") == 2
 
 
@@ -217,7 +217,7 @@ def test_nproc_on_a_job_without_distribution_warns(capsys, tmp_path):
 
 def test_a_failing_rank_is_reported_without_torchruns_traceback(capsys, tmp_path):
     code, _, err = run_cli(
-        capsys, FIX / "ranks.yaml", "--set", "command=python exit_code.py", "--output-dir", tmp_path / "d"
+        capsys, FIX / "ranks.yaml", "--set", "command=python exit_code.py", "--run-dir", tmp_path / "d"
     )
     assert code == 7
     assert "rank 0 exited 7 first" in err or "rank 1 exited 7 first" in err
@@ -225,12 +225,6 @@ def test_a_failing_rank_is_reported_without_torchruns_traceback(capsys, tmp_path
     assert "Traceback" not in err and "ChildFailedError" not in err
     log = (tmp_path / "d" / "log.txt").read_text()
     assert "ChildFailedError" in log  # kept for whoever needs it
-
-
-def test_missing_torch_names_the_train_extra(capsys, monkeypatch):
-    monkeypatch.setattr(runner, "_torch_available", lambda: False)
-    code, _, err = run_cli(capsys, FIX / "ranks.yaml")
-    assert code == 2 and "pip install 'azure-trainer[train]'" in err and "Traceback" not in err
 
 
 def test_ctrl_c_forwards_sigterm_and_keeps_the_exit_code(tmp_path):
@@ -242,7 +236,7 @@ def test_ctrl_c_forwards_sigterm_and_keeps_the_exit_code(tmp_path):
             "azure_trainer",
             "run-local",
             str(FIX / "sigterm.yaml"),
-            "--output-dir",
+            "--run-dir",
             str(run_dir),
         ],
         stdout=subprocess.PIPE,
@@ -272,9 +266,7 @@ def test_ctrl_c_forwards_sigterm_and_keeps_the_exit_code(tmp_path):
 
 
 def test_preemption_rehearsal_logic(capsys, tmp_path):
-    code, _, err = run_cli(
-        capsys, FIX / "sigterm.yaml", "--preempt-after", "3", "--output-dir", tmp_path / "p"
-    )
+    code, _, err = run_cli(capsys, FIX / "sigterm.yaml", "--preempt-after", "3", "--run-dir", tmp_path / "p")
     assert code == 0, err
     assert (
         "preemption rehearsal: PASSED — SIGTERM at step 5 → checkpoint → resumed at step 5 → finished" in err
@@ -285,15 +277,15 @@ def test_preemption_rehearsal_logic(capsys, tmp_path):
     assert data["resumed_from_step"] == 5
 
     # A run that ends before SIGTERM lands: inconclusive, non-zero.
-    code, _, err = run_cli(capsys, FIX / "argv.yaml", "--preempt-after", "60", "--output-dir", tmp_path / "q")
+    code, _, err = run_cli(capsys, FIX / "argv.yaml", "--preempt-after", "60", "--run-dir", tmp_path / "q")
     assert code == 1 and "INCONCLUSIVE" in err and "before SIGTERM was due" in err
     # A script that fails on its own: the rehearsal fails with its exit code.
-    code, _, err = run_cli(capsys, FIX / "fail.yaml", "--preempt-after", "60", "--output-dir", tmp_path / "f")
+    code, _, err = run_cli(capsys, FIX / "fail.yaml", "--preempt-after", "60", "--run-dir", tmp_path / "f")
     assert code == 7 and "FAILED" in err and "expected exit 75" in err
 
 
 def test_distributed_fixture_sets_rank_env_and_prefixes_lines(capsys, tmp_path):
-    code, out, err = run_cli(capsys, FIX / "ranks.yaml", "--output-dir", tmp_path / "d")
+    code, out, err = run_cli(capsys, FIX / "ranks.yaml", "--run-dir", tmp_path / "d")
     assert code == 0, err
     assert "[rank 0] hello from rank 0 of 2" in out and "[rank 1] hello from rank 1 of 2" in out
     results = tmp_path / "d" / "outputs" / "result"
@@ -309,7 +301,7 @@ def test_distributed_fixture_sets_rank_env_and_prefixes_lines(capsys, tmp_path):
         FIX / "ranks.yaml",
         "--nproc",
         "3",
-        "--output-dir",
+        "--run-dir",
         tmp_path / "e",
         "--set",
         "command=python ranks.py --out ${{outputs.result}} --fail-rank 2 --code 9",
@@ -357,7 +349,7 @@ def test_strict_device_fails_like_the_cloud(capsys, tmp_path):
     if _cuda():
         pytest.skip("a CUDA device is visible here")
     code, _, err = run_cli(
-        capsys, JOBS / "digits.yaml", *FAST, "--strict-device", "--output-dir", tmp_path / "s"
+        capsys, JOBS / "digits.yaml", *FAST, "--strict-device", "--run-dir", tmp_path / "s"
     )
     assert code == 78
     assert "the script exited 78" in err and "--strict-device" in err
@@ -366,7 +358,7 @@ def test_strict_device_fails_like_the_cloud(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_distributed_sample_job_runs_two_processes(capsys, tmp_path):
-    code, out, err = run_cli(capsys, JOBS / "digits-ddp.yaml", *FAST, "--output-dir", tmp_path / "ddp")
+    code, out, err = run_cli(capsys, JOBS / "digits-ddp.yaml", *FAST, "--run-dir", tmp_path / "ddp")
     assert code == 0, err
     assert "[rank 0] distributed: world size 2, backend gloo" in out
     script_lines = [line for line in out.splitlines() if line.strip()]
@@ -385,9 +377,7 @@ def test_preemption_rehearsal_resumes_the_reference_script(capsys, tmp_path):
     else:  # time-based; a loaded machine may start the script slowly, so allow one later try
         attempts = [["--preempt-after", "7"], ["--preempt-after", "10"]]
     for i, trigger in enumerate(attempts):
-        code, _, err = run_cli(
-            capsys, JOBS / "digits.yaml", *slow, *trigger, "--output-dir", tmp_path / f"p{i}"
-        )
+        code, _, err = run_cli(capsys, JOBS / "digits.yaml", *slow, *trigger, "--run-dir", tmp_path / f"p{i}")
         data = run_json(tmp_path / f"p{i}")
         if data["preemption"]["verdict"] == "passed" or i == len(attempts) - 1:
             break
@@ -407,7 +397,7 @@ def test_preemption_rehearsal_resumes_the_reference_script(capsys, tmp_path):
 
 def test_the_jobs_timeout_stops_a_local_run_like_azure_ml(capsys, tmp_path):
     # wait_for_sigterm.py waits 60 s for SIGTERM: only the 2 s timeout can end it early.
-    code, _, err = run_cli(capsys, FIX / "sigterm.yaml", "--set", "timeout=2", "--output-dir", tmp_path / "t")
+    code, _, err = run_cli(capsys, FIX / "sigterm.yaml", "--set", "timeout=2", "--run-dir", tmp_path / "t")
     assert code == 124, err
     assert "time limit 2s (the job's `timeout`)" in err
     assert "the job's timeout (2s) has passed: sending SIGTERM" in err
@@ -424,11 +414,11 @@ def test_timeout_flag_overrides_or_lifts_the_jobs_timeout(capsys, tmp_path):
     job.write_text(
         "experiment: sleepy\ncode: .\ncommand: sleep 2 && echo woke\nenvironment: azureml:e:1\ntimeout: 1\n"
     )
-    code, out, err = run_cli(capsys, job, "--timeout", "0", "--output-dir", tmp_path / "lifted")
+    code, out, err = run_cli(capsys, job, "--timeout", "0", "--run-dir", tmp_path / "lifted")
     assert code == 0 and "woke" in out and "time limit" not in err
     assert run_json(tmp_path / "lifted")["time_limit_s"] is None
     code, out, err = run_cli(
-        capsys, job, "--set", "timeout=null", "--timeout", "0.5", "--output-dir", tmp_path / "s"
+        capsys, job, "--set", "timeout=null", "--timeout", "0.5", "--run-dir", tmp_path / "s"
     )
     assert code == 124 and "woke" not in out and "time limit 0.5s (--timeout)" in err
     code, _, err = run_cli(capsys, job, "--timeout", "-1")
@@ -443,7 +433,7 @@ def test_a_rehearsal_cut_short_by_the_timeout_is_inconclusive(capsys, tmp_path):
         "timeout=1",
         "--preempt-after",
         "30",
-        "--output-dir",
+        "--run-dir",
         tmp_path / "r",
     )
     assert code == 124
@@ -458,7 +448,7 @@ def test_mlflow_goes_to_the_run_folder(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("TRAIN_DISABLE_MLFLOW", "0")
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
     fast = ["--set", "args.epochs=1", "--set", "args.max-steps=5", "--cpu"]
-    code, _, err = run_cli(capsys, JOBS / "digits.yaml", *fast, "--output-dir", tmp_path / "m")
+    code, _, err = run_cli(capsys, JOBS / "digits.yaml", *fast, "--run-dir", tmp_path / "m")
     assert code == 0, err
     assert "MLflow logging disabled" not in err
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # for this reading client

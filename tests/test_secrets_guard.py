@@ -178,7 +178,7 @@ def test_long_random_value_is_a_warning():
     (f,) = check_environment_variables({"SETTING": RAND + RAND})
     assert f.severity == "warning"
     assert f.code == "possible-secret-in-env"
-    assert "allow_env" in f.message
+    assert "preflight: {allow: [" in f.message
 
 
 def test_azure_storage_account_key_value_is_flagged():
@@ -213,7 +213,7 @@ def test_message_explains_the_fix():
     assert "Azure ML Studio" in f.message
     assert "Key Vault" in f.message
     assert "managed identity" in f.message
-    assert "add it to `preflight: {allow_env: [HF_TOKEN]}` in the job config" in f.message
+    assert "add it to `preflight: {allow: [HF_TOKEN]}` in the job config" in f.message
 
 
 def test_findings_follow_env_order():

@@ -204,7 +204,7 @@ def test_secrets_in_environment_variables_are_errors_unless_allowed(tmp_path, ml
     findings = preflight(load_config(write_job(tmp_path, body)), ml)
     assert codes(findings) == ["secret-in-env"]
     assert "abcdef0123456789" not in findings[0].message
-    allowed = body + "preflight: {allow_env: [WANDB_API_KEY]}\n"
+    allowed = body + "preflight: {allow: [WANDB_API_KEY]}\n"
     assert preflight(load_config(write_job(tmp_path, allowed)), ml) == []
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from azure_trainer import ConfigError, build_job, load_config, submit, to_yaml
+from azure_trainer import ConfigError, build_job, load_config, plan, submit, to_yaml
 from azure_trainer.cli import main
 from azure_trainer.local.sampling import sample_trials
-from azure_trainer.local.sweeps import objective_value, run_local_sweep, trial_config
+from azure_trainer.local.sweeps import objective_value, run_local_sweep, trial_spec
 from azure_trainer.testing import FakeAzureML, block_network
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,11 +192,15 @@ def test_sweep_over_a_command_is_refused(tmp_path):
         load_config(path)
 
 
-def test_trial_config_is_the_plain_job_with_the_values():
-    config = load_config(REPO / "jobs/digits-sweep.yaml")
-    trial = trial_config(config, {"lr": 0.002, "width": 16, "batch-size": 64})
-    assert trial.sweep is None and trial.source == config.source
-    assert trial.args["lr"] == 0.002 and trial.args["batch-size"] == 64 and trial.args["epochs"] == 20
+def test_a_trial_is_the_planned_job_with_the_values_and_no_replanning():
+    spec = plan(load_config(REPO / "jobs/digits-sweep.yaml"))
+    trial = trial_spec(spec, {"lr": 0.002, "width": 16, "batch-size": 64})
+    assert trial.sweep is None and trial.source == spec.source and trial.command == spec.command
+    assert trial.inputs["lr"].default == 0.002 and trial.inputs["batch_size"].default == 64
+    assert trial.inputs["width"].default == 16 and "--epochs 20" in trial.command
+    # the trial keeps the objective a sweep trial gets in its environment (the script contract)
+    assert trial.environment_variables["AZURE_TRAINER_OBJECTIVE_METRIC"] == "val_accuracy"
+    assert spec.inputs["lr"].default != 0.002  # the sweep's own spec is untouched
 
 
 def test_local_grid_sweep_picks_the_best_and_reports_a_failure(tmp_path, monkeypatch):
@@ -225,7 +229,7 @@ def test_local_sweep_minimize_and_trials_through_the_cli(tmp_path, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     sweep = dict(GRID, objective={"metric": "val_accuracy", "goal": "minimize"})
     path = sweep_job(tmp_path, sweep)
-    code = main(["run-local", str(path), "--cpu", "--trials", "3", "--output-dir", "out", "--json"])
+    code = main(["run-local", str(path), "--cpu", "--trials", "3", "--run-dir", "out", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and len(data["trials"]) == 3
     values = [t["objective"] for t in data["trials"] if t["objective"] is not None]
@@ -283,15 +287,13 @@ def test_local_sweep_honours_trial_timeout_and_sweep_timeout(tmp_path, monkeypat
     assert by_width[10].ok and result.best is by_width[10]
     # limits.timeout bounds the whole sweep: the slow trial uses it up, the next never starts.
     sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "timeout": 2})
-    code = main(["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--output-dir", "b"])
+    code = main(["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--run-dir", "b"])
     board = capsys.readouterr().out
     assert code == 1 and "failed (exit 124)" in board and "not run: the sweep's timeout passed" in board
     # --timeout overrides limits.trial_timeout for every trial (0: none; here a short one, yet long enough
     # for the quick trial to start and finish on a loaded machine)
     sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "trial_timeout": 600})
-    code = main(
-        ["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--timeout", "4", "--output-dir", "c"]
-    )
+    code = main(["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--timeout", "4", "--run-dir", "c"])
     assert code == 0 and "failed (exit 124)" in capsys.readouterr().out
 
 

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..config.model import JobConfig
-from ..errors import ApiUsageError, ConfigError, require_job_config
-from ..planning.spec import JobSpec, plan
+from ..errors import ApiUsageError, ConfigError
+from ..planning.spec import JobSpec, as_spec
+from . import _sdk
 
 COMMAND_JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 SWEEP_JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json"
@@ -23,21 +24,19 @@ SWEEP_JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/sweepJob.schema.
 def quiet_sdk_logs() -> None:
     """Silence SDK log noise that is not for our users: azure-ai-ml's "experimental class" notices, and
     azure-identity's multi-line credential report (we print one line that says what to do instead)."""
-    for name in ("azure.ai.ml", "azure.ai.ml._utils._experimental"):
+    for name in ("azure.ai.ml", _sdk.EXPERIMENTAL_LOGGER):
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("azure.identity").setLevel(logging.CRITICAL)
 
 
-def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:
-    """Build the Azure ML job for ``config``: an ``azure.ai.ml.entities.Command``, or a ``SweepJob`` when
-    the config has a ``sweep:`` section. No network, no credentials."""
-    if not isinstance(config, JobSpec):
-        require_job_config(config, "build_job")
+def build_job(job: JobSpec | JobConfig | str, *, name: str | None = None) -> Any:
+    """Build the Azure ML job for a planned ``job``: an ``azure.ai.ml.entities.Command``, or a ``SweepJob``
+    when it has a ``sweep:`` section. No network, no credentials. (A JobConfig or a path is planned first.)"""
+    spec = as_spec(job, "build_job")
     quiet_sdk_logs()
     from azure.ai.ml import Input, Output, command, load_environment
 
-    spec = config if isinstance(config, JobSpec) else plan(config)
-    if spec.environment.kind == "file":
+    if spec.environment.source == "file":
         try:
             environment: Any = load_environment(spec.environment.ref)
         except Exception as exc:  # the SDK raises several unrelated types for a bad environment YAML
@@ -104,13 +103,13 @@ def build_job(config: JobConfig | JobSpec, *, name: str | None = None) -> Any:
 
 
 def to_yaml(
-    job: Any, *, allow_env: Iterable[str] = (), redact: bool = True, hidden: list[str] | None = None
+    job: Any, *, allow: Iterable[str] = (), redact: bool = True, hidden: list[str] | None = None
 ) -> str:
     """The job as Azure ML CLI v2 YAML, readable by ``azure.ai.ml.load_job`` and ``az ml job create -f``.
 
     A ``Command`` node dumps with a nested ``component:`` block that load_job rejects, so it is turned
     into its ``CommandJob`` (a ``Sweep`` node into its ``SweepJob``) first. With ``redact`` (the default),
-    secret-looking environment variable values not named in ``allow_env`` are written as ``***``: a
+    secret-looking environment variable values not named in ``allow`` are written as ``***``: a
     secret must never be printed, and must not be a job environment variable in the first place (the
     secrets guard refuses it at submit); so are secret-looking arguments in the command and input paths
     carrying a credential (SAS tokens, URLs with a password). ``hidden``, if given, receives a label for
@@ -120,13 +119,13 @@ def to_yaml(
         raise ApiUsageError(f"to_yaml() takes the job from build_job(config), not {type(job).__name__}")
     quiet_sdk_logs()
     # Command and Sweep *nodes* dump with pipeline-component fields that load_job rejects; dump the job.
-    target = job._to_job() if hasattr(job, "_to_job") else job
+    target = _sdk.job_of_node(job)
     if getattr(target, "type", "") == "sweep" and target.inputs:
         # Searched inputs are left as nulls on the job; the search_space carries them.
         target.inputs = {k: v for k, v in target.inputs.items() if v is not None}
     buffer = io.StringIO()
     target.dump(buffer)
-    text = _fix_and_redact(buffer.getvalue(), allow_env if redact else None, hidden)
+    text = _fix_and_redact(buffer.getvalue(), allow if redact else None, hidden)
     schema = SWEEP_JOB_SCHEMA if getattr(target, "type", "") == "sweep" else COMMAND_JOB_SCHEMA
     return f"$schema: {schema}\n{text}"
 
@@ -137,8 +136,8 @@ def to_yaml(
 _MISPREFIXED = re.compile(r"^azureml:(?!//)(?=[A-Za-z][A-Za-z0-9+.-]*://|[/.~])")
 
 
-def _fix_and_redact(text: str, allow_env: Iterable[str] | None, hidden: list[str] | None) -> str:
-    """Undo the SDK's "azureml:" prefix on plain input paths; with ``allow_env`` not None, write
+def _fix_and_redact(text: str, allow: Iterable[str] | None, hidden: list[str] | None) -> str:
+    """Undo the SDK's "azureml:" prefix on plain input paths; with ``allow`` not None, write
     secret-looking environment values, command arguments and input paths as ``***``."""
     import yaml
 
@@ -154,22 +153,25 @@ def _fix_and_redact(text: str, allow_env: Iterable[str] | None, hidden: list[str
             if isinstance(path, str) and _MISPREFIXED.match(path):
                 item["path"] = path = path[len("azureml:") :]
                 changed = True
-            if allow_env is not None and isinstance(path, str) and redact_path(path) != path:
+            if allow is not None and isinstance(path, str) and redact_path(path) != path:
                 item["path"] = redact_path(path)
                 changed = True
                 if hidden is not None:
                     hidden.append(f"input {name}'s path")
-        if allow_env is None:
+        if allow is None:
             continue
         env = holder.get("environment_variables")
         if isinstance(env, dict):
-            redacted = redact_env({k: str(v) for k, v in env.items()}, allow=allow_env)
-            if redacted != {k: str(v) for k, v in env.items()}:
+            plain = {k: str(v) for k, v in env.items()}
+            redacted = redact_env(plain, allow=allow)
+            if redacted != plain:
                 holder["environment_variables"] = redacted
                 changed = True
+                if hidden is not None:
+                    hidden.extend(k for k in plain if redacted[k] != plain[k])
         command = holder.get("command")
         if isinstance(command, str):
-            safe, labels = redact_command(command, allow_env)
+            safe, labels = redact_command(command, allow)
             if labels:
                 holder["command"] = safe
                 changed = True

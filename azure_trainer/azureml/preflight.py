@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config.model import JobConfig
-from ..errors import ApiUsageError, require_job_config
+from ..errors import ApiUsageError
 from ..findings import Finding
-from ..planning.spec import JobSpec, plan
+from ..planning.spec import JobSpec, as_spec
 from .environment_device import environment_device
 from .errors import translated
 
@@ -29,31 +29,25 @@ class VmInfo:
     family: str | None
 
 
-def preflight(config: JobConfig | JobSpec, ml_client: Any = None) -> list[Finding]:
-    """Run every check for ``config`` against the workspace behind ``ml_client``; return the findings.
+def preflight(job: JobSpec | JobConfig | str, ml_client: Any = None) -> list[Finding]:
+    """Run every check for a planned ``job`` against the workspace behind ``ml_client``; return the findings.
 
     Errors mean the job would fail or waste money; warnings mean it would run but probably not as meant.
-    Finding codes listed in the config's ``preflight.skip`` are dropped. ``ml_client=None`` builds the
-    real client (workspace from the environment, the config's ``workspace:`` or config.json).
+    Finding codes listed in the job's ``preflight.skip`` are dropped. ``ml_client=None`` builds the
+    real client (workspace from the environment, the job's ``workspace:`` or config.json).
     """
-    if not isinstance(config, JobSpec):
-        require_job_config(config, "preflight")
+    spec = as_spec(job, "preflight")
     if ml_client is None:
         from .workspace import make_ml_client, resolve_workspace
 
-        ml_client = make_ml_client(resolve_workspace(None, getattr(config, "workspace", None)))
+        ml_client = make_ml_client(resolve_workspace(None, spec.workspace))
     elif not hasattr(ml_client, "compute"):
         raise ApiUsageError(
             f"preflight() takes an azure.ai.ml.MLClient (or None), not {type(ml_client).__name__}"
         )
-    spec = config if isinstance(config, JobSpec) else plan(config)
-    allow_env: list[str] = []
-    skip: set[str] = set()
-    if isinstance(config, JobConfig):
-        allow_env = list(config.preflight.allow_env)
-        skip = set(config.preflight.skip)
+    skip = set(spec.preflight.skip)
     findings: list[Finding] = []
-    findings += check_secrets(spec, allow_env)
+    findings += check_secrets(spec)
     findings += check_snapshot_of(spec)
     sizes = _vm_sizes(ml_client)
     vm = None
@@ -79,15 +73,14 @@ def preflight(config: JobConfig | JobSpec, ml_client: Any = None) -> list[Findin
     return [f for f in findings if f.code not in skip]
 
 
-def check_secrets(spec: JobSpec, allow_env: list[str]) -> list[Finding]:
+def check_secrets(spec: JobSpec) -> list[Finding]:
     """Secret-looking environment variables, arguments and input paths (values are never shown)."""
     from ..secrets_guard import check_command_line, check_environment_variables, check_input_paths
 
+    allow = spec.preflight.allow
     return [
-        *check_environment_variables(spec.user_environment_variables, allow=allow_env),
-        *check_command_line(
-            spec.args if spec.script else {}, None if spec.script else spec.command, allow_env
-        ),
+        *check_environment_variables(spec.user_environment_variables, allow=allow),
+        *check_command_line(spec.args if spec.script else {}, None if spec.script else spec.command, allow),
         *check_input_paths({name: item.path for name, item in spec.inputs.items()}),
     ]
 
@@ -283,7 +276,7 @@ def check_environment(spec: JobSpec, ml_client: Any) -> list[Finding]:
     """The environment resolves; CUDA-or-not matches use_gpu."""
     ref = spec.environment
     name = ref.ref
-    if ref.kind == "file":
+    if ref.source == "file":
         from azure.ai.ml import load_environment
 
         try:
@@ -299,7 +292,7 @@ def check_environment(spec: JobSpec, ml_client: Any) -> list[Finding]:
     else:
         env_name, version, label = ref.name_version
         try:
-            if ref.kind == "registry":
+            if ref.source == "registry":
                 from .workspace import registry_client
 
                 with translated(f"looking up environment {name}"):

@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from azure_trainer.findings import Finding
+from ..findings import Finding
+from . import _sdk
 
 __all__ = [
     "MB",
@@ -210,31 +211,6 @@ class _Pruner:
 # --------------------------------------------------------------------------------------------
 
 
-def _load_ignore_file(code_dir: Path) -> Any:
-    """The SDK's own ignore-file object for ``code_dir`` (lazy import: azure.ai.ml is slow to load)."""
-    from azure.ai.ml._utils._asset_utils import get_ignore_file
-
-    return get_ignore_file(code_dir)
-
-
-def _patterns_of(ignore: Any) -> list[Any]:
-    # IgnoreFile caches its compiled patterns in _path_spec; fill the cache the way it does
-    if getattr(ignore, "_path_spec", None) is None:
-        ignore._path_spec = ignore._create_pathspec()
-    return list(ignore._path_spec)
-
-
-def _rel_for_match(ignore: Any, real_dir: str) -> str | None:
-    """``real_dir`` as the SDK's matcher sees it (relative to the ignore file's folder)."""
-    from azure.ai.ml._utils._pathspec import normalize_file
-
-    try:
-        rel = os.path.relpath(real_dir, ignore.base_path)
-    except ValueError:  # another drive (Windows): the SDK excludes such files
-        return None
-    return normalize_file(rel)
-
-
 def scan_snapshot(code_dir: Path | str) -> SnapshotReport:
     """List what azure-ai-ml would upload from ``code_dir``, without walking ignored folders.
 
@@ -250,9 +226,9 @@ def scan_snapshot(code_dir: Path | str) -> SnapshotReport:
         entry = SnapshotEntry(root.name, size)
         return SnapshotReport(root, 1, size, None, (entry,), (entry,), (root.name,))
 
-    ignore = _load_ignore_file(root)
+    ignore = _sdk.ignore_file(root)
     ignore_path = Path(ignore.path) if ignore.exists() else None
-    pruner = _Pruner(_patterns_of(ignore)) if ignore_path else _Pruner([])
+    pruner = _Pruner(_sdk.ignore_patterns(ignore)) if ignore_path else _Pruner([])
 
     files: list[str] = []
     sizes: list[tuple[int, str]] = []
@@ -282,7 +258,7 @@ def scan_snapshot(code_dir: Path | str) -> SnapshotReport:
                     loops.append(rel)
                     continue
                 if pruner:
-                    match_rel = _rel_for_match(ignore, sub_real)
+                    match_rel = _sdk.relative_for_match(ignore, sub_real)
                     if match_rel is not None and pruner.excludes_all_under(match_rel):
                         pruned.append(rel)
                         continue

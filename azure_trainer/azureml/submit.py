@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.model import JobConfig
-from ..errors import ApiUsageError, AzureMLError, PreflightError, require_job_config
+from ..errors import ApiUsageError, AzureMLError, PreflightError
 from ..findings import Finding
-from ..planning.spec import plan
+from ..planning.spec import JobSpec, as_spec
 from .errors import translated
 from .lifecycle import status_text
 from .naming import check_job_name, new_job_name
@@ -40,7 +40,7 @@ class SubmitResult:
 
 
 def submit(
-    config: JobConfig,
+    job: JobSpec | JobConfig | str,
     ml_client: Any = None,
     *,
     dry_run: bool = False,
@@ -48,17 +48,17 @@ def submit(
     name: str | None = None,
     workspace: dict[str, str | None] | None = None,
 ) -> SubmitResult:
-    """Preflight-check ``config`` and submit it to Azure ML through ``ml_client``.
+    """Preflight-check a planned ``job`` and submit it to Azure ML through ``ml_client``.
 
-    ``ml_client=None`` builds the real client (workspace from ``workspace`` / environment / config /
-    config.json; DefaultAzureCredential). ``dry_run`` runs every read-only step and returns the job's
+    ``ml_client=None`` builds the real client (workspace from ``workspace`` / environment / the job's
+    ``workspace:`` / config.json; DefaultAzureCredential). ``dry_run`` runs every read-only step and returns the job's
     YAML instead of creating it. Raises :class:`PreflightError` when a check finds an error.
     """
     from .build import build_job, to_yaml
     from .preflight import format_findings
     from .preflight import preflight as run_preflight
 
-    require_job_config(config, "submit")
+    spec = as_spec(job, "submit")
     if name is not None and not isinstance(name, str):
         raise ApiUsageError(f"submit(name=...) takes a job name string, not {type(name).__name__}")
     if workspace is not None and not isinstance(workspace, dict):
@@ -70,15 +70,14 @@ def submit(
         raise ApiUsageError(
             f"submit() takes an azure.ai.ml.MLClient (or None), not {type(ml_client).__name__}"
         )
-    spec = plan(config)
     job_name = check_job_name(name) if name else new_job_name(spec.experiment)
-    job = build_job(config, name=job_name)
+    azure_job = build_job(spec, name=job_name)
     if ml_client is None and (preflight or not dry_run):
         from .workspace import make_ml_client, resolve_workspace
 
-        ml_client = make_ml_client(resolve_workspace(workspace, config.workspace))
+        ml_client = make_ml_client(resolve_workspace(workspace, spec.workspace))
 
-    findings: list[Finding] = run_preflight(config, ml_client) if preflight else []
+    findings: list[Finding] = run_preflight(spec, ml_client) if preflight else []
     errors = [f for f in findings if f.is_error]
     if errors:
         raise PreflightError(
@@ -87,12 +86,12 @@ def submit(
         )
     if dry_run:
         return SubmitResult(
-            job_name, None, "dry-run", findings, to_yaml(job, allow_env=config.preflight.allow_env)
+            job_name, None, "dry-run", findings, to_yaml(azure_job, allow=spec.preflight.allow)
         )
 
     try:
         with translated(f"submitting job {job_name}"):
-            created = ml_client.jobs.create_or_update(job)
+            created = ml_client.jobs.create_or_update(azure_job)
     except AzureMLError:
         # The transport's retries are spent. The PUT may still have landed (a reset after the server
         # accepted it): the name is ours, so ask before reporting failure.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AzureMLError, ConfigError
+from . import _sdk
 
 ENV_VARS = {
     "subscription_id": "AZURE_SUBSCRIPTION_ID",
@@ -98,13 +99,9 @@ def resolve_workspace(
 
 def find_config_json(start: str | Path = ".") -> Path | None:
     """The config.json ``MLClient.from_config`` would use, or None."""
-    from azure.ai.ml._file_utils.file_utils import traverse_up_path_and_find_file
-
     for folder in (".azureml", "aml_config", None):
         for file_name in ("config.json", "project.json"):
-            found = traverse_up_path_and_find_file(
-                path=Path(start), file_name=file_name, directory_name=folder, num_levels=20
-            )
+            found = _sdk.find_config_json_file(Path(start), file_name, folder)
             if found:
                 return Path(found)
     return None
@@ -158,11 +155,9 @@ def make_ml_client(workspace: WorkspaceRef, credential: Any = None, **kwargs: An
 
 def registry_client(ml_client: Any, registry_name: str) -> Any:
     """An ``MLClient`` for an Azure ML registry sharing ``ml_client``'s credential and pipeline options."""
-    if hasattr(ml_client, "for_registry"):  # a duck-typed client (tests) knows how to make its twin
-        return ml_client.for_registry(registry_name)
     from azure.ai.ml import MLClient
 
-    kwargs = dict(getattr(ml_client, "_kwargs", {}) or {})
+    credential, kwargs = _sdk.client_options(ml_client)
     for key in ("cloud", "user_agent", "registry_reference", "workspace_reference"):
         kwargs.pop(key, None)
-    return MLClient(ml_client._credential, registry_name=registry_name, **kwargs)
+    return MLClient(credential, registry_name=registry_name, **kwargs)

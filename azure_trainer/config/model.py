@@ -25,11 +25,7 @@ from pydantic import (
 
 from ..findings import FINDING_CODES
 
-INPUT_ASSET_TYPES = ("uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model")
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
-OUTPUT_TYPES = ("uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model")
-INPUT_MODES = ("ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download")
-OUTPUT_MODES = ("rw_mount", "upload", "direct")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 _SHM_RE = re.compile(r"^\d+[bkmgBKMG]?$")
@@ -196,8 +192,9 @@ class Workspace(_Strict):
 class Preflight(_Strict):
     """Tuning of the checks run before submitting."""
 
-    allow_env: list[str] = Field(
-        default_factory=list, description="Environment variable names the secrets guard must not flag."
+    allow: list[str] = Field(
+        default_factory=list,
+        description="Names (environment variables, arguments) whose values the secrets guard must accept.",
     )
     skip: list[FindingCode] = Field(
         default_factory=list, description="Finding codes to skip, e.g. quota-unknown."
@@ -373,6 +370,11 @@ class JobConfig(_Strict):
     def source(self) -> str | None:
         """The file this config was loaded from (None when built in code)."""
         return self._source
+
+    @property
+    def locations(self) -> dict[str, tuple[str, int | None]]:
+        """Dotted key path -> (file, line) where each value was written (or ``--set ...``)."""
+        return dict(self._locations)
 
     def locate(self, key_path: str) -> tuple[str | None, int | None]:
         """``(file, line)`` where ``key_path`` (dotted, e.g. ``compute.gpu``) or its nearest parent was written."""

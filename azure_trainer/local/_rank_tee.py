@@ -1,6 +1,6 @@
 """One torchrun worker of ``azure-trainer run-local``: run the job's command, prefix its output with its rank.
 
-    python _rank_tee.py STATE_DIR -- COMMAND [ARG...]
+    AZT_RANK_STATE_DIR=STATE_DIR python _rank_tee.py -- COMMAND [ARG...]
 
 torchrun starts one of these per rank (``--no-python``), each in its own session. It runs COMMAND
 (``bash -c <the job's command>``) in the same process group, so a signal to the group reaches both;
@@ -40,11 +40,15 @@ def _pump(src, fd: int, prefix: bytes) -> None:
     src.close()
 
 
+STATE_ENV = "AZT_RANK_STATE_DIR"  # supervisor.RANK_STATE_ENV (a test keeps them equal)
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[1] != "--":
-        print("usage: _rank_tee.py STATE_DIR -- COMMAND [ARG...]", file=sys.stderr)
+    state_dir = os.environ.get(STATE_ENV)
+    if len(argv) < 2 or argv[0] != "--" or not state_dir:
+        print(f"usage: {STATE_ENV}=DIR _rank_tee.py -- COMMAND [ARG...]", file=sys.stderr)
         return 2
-    state_dir, command = argv[0], argv[2:]
+    command = argv[1:]
     rank = os.environ.get("RANK", "?")
     prefix = f"[rank {rank}] ".encode()
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config.loader import REMOTE_PREFIXES
-from ..config.model import InputConfig, JobConfig
+from ..config.model import InputConfig
 from ..errors import LocalRunError
 from ..planning.command_line import placeholders
 from ..planning.spec import JobSpec
 
-__all__ = ["parse_input_args"]
+__all__ = ["parse_input_args", "resolve_inputs"]
 
 
 def parse_input_args(items: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -41,17 +41,8 @@ def _literal(value: Any) -> str:
     return str(value)  # as the Azure ML SDK renders literal inputs (True/False for booleans)
 
 
-def _where(config: JobConfig, key_path: str) -> str:
-    file, line = config.locate(key_path)
-    if not file:
-        return ""
-    return f" ({file}:{line})" if line else f" ({file})"
-
-
-def _check_path(
-    config: JobConfig, name: str, item: InputConfig, path: Path, source: str, key: str | None
-) -> str:
-    where = _where(config, key) if key else ""
+def _check_path(spec: JobSpec, name: str, item: InputConfig, path: Path, source: str, key: str | None) -> str:
+    where = spec.where(key) if key else ""
     how = f"give it with --input {name}=PATH, or set `local_path:` under inputs.{name} in the config"
     if not path.exists():
         raise LocalRunError(f"input {name!r}: {source} {path} does not exist{where}; {how}")
@@ -67,8 +58,8 @@ def _check_path(
     return str(path)
 
 
-def _resolve_inputs(
-    config: JobConfig, spec: JobSpec, given: Mapping[str, str], warnings: list[str]
+def resolve_inputs(
+    spec: JobSpec, given: Mapping[str, str], warnings: list[str]
 ) -> dict[tuple[str, str], str | None]:
     """The local value of each input: ``{("inputs", name): value or None}``."""
     unknown = sorted(set(given) - set(spec.inputs))
@@ -85,22 +76,22 @@ def _resolve_inputs(
                 values[key] = raw
             else:
                 values[key] = _check_path(
-                    config, name, item, Path(raw).expanduser().resolve(), "the --input path", None
+                    spec, name, item, Path(raw).expanduser().resolve(), "the --input path", None
                 )
         elif item.is_literal:
             values[key] = None if item.default is None else _literal(item.default)
         elif item.local_path:
             values[key] = _check_path(
-                config, name, item, Path(item.local_path), "local_path", f"inputs.{name}.local_path"
+                spec, name, item, Path(item.local_path), "local_path", f"inputs.{name}.local_path"
             )
         elif item.path and not item.path.startswith(REMOTE_PREFIXES):
-            values[key] = _check_path(config, name, item, Path(item.path), "path", f"inputs.{name}.path")
+            values[key] = _check_path(spec, name, item, Path(item.path), "path", f"inputs.{name}.path")
         elif item.optional:
             values[key] = None
         elif name in used:
             raise LocalRunError(
                 f"input {name!r} has no local data: its path {item.path} is on Azure ML"
-                f"{_where(config, f'inputs.{name}')}; give it with --input {name}=PATH, "
+                f"{spec.where(f'inputs.{name}')}; give it with --input {name}=PATH, "
                 f"or add `local_path: PATH` under inputs.{name} in the config"
             )
         else:

@@ -8,56 +8,54 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Mapping
-from pathlib import Path
 
 from ..contract import EXIT_OK, EXIT_PREEMPTED, PREEMPT_AT_STEP_ENV
+from .prepare import LocalLaunch, status_file
 from .results import Attempt, Rehearsal
-from .run_folder import _last_metrics
-from .supervisor import _Console, _Supervisor, _Watcher
+from .run_folder import last_metrics
+from .status import read_status
+from .supervisor import Console, Supervisor, Watcher
 
 
-def _attempt(
-    number: int,
-    sup: _Supervisor,
-    argv: list[str],
-    env: Mapping[str, str],
-    cwd: Path,
-    distributed: bool,
-    sigterm_after: float | None,
-    preempt_at_step: int | None,
-) -> Attempt:
-    watcher = _Watcher()
+def run_attempt(number: int, sup: Supervisor, launch: LocalLaunch) -> Attempt:
+    """Start the command once (``number`` 1, or 2 for a rehearsal's restart) and record how it went."""
+    watcher = Watcher()
+    path = status_file(launch.run_dir, number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # a reused run folder: not an old run's report
+    rehearsing = number == 1
     t0 = time.monotonic()
     code, sigterm_at = sup.run(
-        argv, env, cwd, on_line=watcher, sigterm_after=sigterm_after, distributed=distributed
+        launch.argv,
+        launch.attempt_env(number),
+        launch.cwd,
+        on_line=watcher,
+        sigterm_after=launch.preempt_after if rehearsing else None,
+        distributed=launch.distributed,
     )
+    status = read_status(path)
     return Attempt(
         number=number,
         exit_code=code,
         duration_s=round(time.monotonic() - t0, 3),
         sigterm_at_s=None if sigterm_at is None else round(sigterm_at, 3),
-        preempt_at_step=preempt_at_step,
-        preempted_at_step=watcher.preempted_at_step,
-        resumed_from_step=watcher.resumed_from_step,
-        device=watcher.device,
+        preempt_at_step=launch.preempt_at_step if rehearsing else None,
+        preempted_at_step=_first(status.preempted_at_step, watcher.preempted_at_step),
+        resumed_from_step=_first(status.resumed_from_step, watcher.resumed_from_step),
+        device=status.device or watcher.device,
         interrupted=bool(sup.interrupted),
         timed_out=sup.timed_out,
+        status=status,
     )
 
 
-def _rehearse(
-    attempts: list[Attempt],
-    sup: _Supervisor,
-    out: _Console,
-    argv: list[str],
-    env: Mapping[str, str],
-    cwd: Path,
-    distributed: bool,
-    outputs_dir: Path,
-    preempt_after: float | None,
-    preempt_at_step: int | None,
-) -> Rehearsal:
+def _first(*values):
+    return next((v for v in values if v is not None), None)
+
+
+def run_rehearsal(attempts: list[Attempt], sup: Supervisor, out: Console, launch: LocalLaunch) -> Rehearsal:
+    """The preemption rehearsal after attempt 1 (which got SIGTERM): restart, and judge the resume."""
+    preempt_after, preempt_at_step = launch.preempt_after, launch.preempt_at_step
     first = attempts[0]
     trigger = f"after {preempt_after:g}s" if preempt_after is not None else f"at step {preempt_at_step}"
     if first.timed_out:
@@ -99,12 +97,12 @@ def _rehearse(
         + (f" after a checkpoint at step {stopped}" if stopped is not None else "")
         + "; restarting the same command with the same outputs and checkpoints"
     )
-    second = _attempt(2, sup, argv, env, cwd, distributed, None, None)
+    second = run_attempt(2, sup, launch)
     attempts.append(second)
     if sup.interrupted:
         return _verdict(out, Rehearsal("inconclusive", "interrupted during the restart", trigger, stopped))
     resumed = second.resumed_from_step
-    metrics = _last_metrics(outputs_dir)
+    metrics = last_metrics(launch.outputs_dir)
     if resumed is None and isinstance(metrics.get("resumed_from_step"), int):
         resumed = second.resumed_from_step = metrics["resumed_from_step"]
     acc = metrics.get("test_accuracy")
@@ -163,6 +161,6 @@ def _rehearse(
     )
 
 
-def _verdict(out: _Console, rehearsal: Rehearsal) -> Rehearsal:
+def _verdict(out: Console, rehearsal: Rehearsal) -> Rehearsal:
     out.note(f"preemption rehearsal: {rehearsal.verdict.upper()} — {rehearsal.message}")
     return rehearsal

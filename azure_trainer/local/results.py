@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import EXIT_NO_GPU, EXIT_OK, EXIT_PREEMPTED
+from .status import ScriptStatus
 
 __all__ = ["EXIT_TIMED_OUT", "Attempt", "LocalRunResult", "Rehearsal"]
 
@@ -39,6 +40,8 @@ class Attempt:
     """Stopped by Ctrl-C / SIGTERM to run-local."""
     timed_out: bool = False
     """Stopped because it ran past the time limit (the job's ``timeout`` or ``--timeout``)."""
+    status: ScriptStatus | None = field(default=None, repr=False)
+    """What the script reported through the contract's status channel (None: not read)."""
 
 
 @dataclass
@@ -125,7 +128,7 @@ def _explain_exit(code: int) -> str:
     if code == EXIT_OK:
         return " (finished)"
     if code == EXIT_PREEMPTED:
-        return " (preempted: checkpoint written; rerun with the same --output-dir to resume)"
+        return " (preempted: checkpoint written; rerun with the same --run-dir to resume)"
     if code == EXIT_NO_GPU:
         return " (a GPU was required and no CUDA device is visible)"
     if code == EXIT_TIMED_OUT:

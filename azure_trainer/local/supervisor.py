@@ -29,7 +29,10 @@ from typing import Any, TextIO
 from ..contract import EXIT_PREEMPTED
 from ..errors import LocalRunError
 
-__all__ = ["GRACE_S", "terminate_all"]
+__all__ = ["GRACE_S", "RANK_STATE_ENV", "Console", "Supervisor", "terminate_all"]
+
+RANK_STATE_ENV = "AZT_RANK_STATE_DIR"
+"""Where each torchrun worker's ``_rank_tee.py`` records its process group and exit code."""
 
 GRACE_S = 30.0
 """Seconds a child gets between SIGTERM and SIGKILL (Azure ML gives a preempted node about as long)."""
@@ -42,7 +45,7 @@ _RESUMED = re.compile(r"\bresum(?:ed|ing)\b.*\b(?:from|at)\b", re.I)
 _PREEMPTED = re.compile(r"\bpreempted\b.*\bcheckpoint", re.I)
 
 
-class _Console:
+class Console:
     """Where the child's lines and our notes go: the terminal (unless quiet) and log.txt."""
 
     def __init__(self, log: TextIO, stream: bool, console: TextIO | None) -> None:
@@ -86,7 +89,7 @@ class _Console:
                     out.flush()
 
 
-class _Watcher:
+class Watcher:
     """Parses the script's lines: device, resumed-from step, preempted-at step."""
 
     def __init__(self) -> None:
@@ -125,7 +128,7 @@ def _step_of(text: str) -> int | None:
     return int(steps[-1]) if steps else None
 
 
-_ACTIVE: set[_Supervisor] = set()
+_ACTIVE: set[Supervisor] = set()
 """Supervisors with a running child: a caller running jobs from worker threads (a parallel local
 sweep) cannot receive signals there, so it stops them all with :func:`terminate_all`."""
 
@@ -136,10 +139,10 @@ def terminate_all(why: str) -> None:
         supervisor.terminate(why)
 
 
-class _Supervisor:
+class Supervisor:
     """Runs the child in its own session(s); turns our SIGINT/SIGTERM into SIGTERM for it, then SIGKILL."""
 
-    def __init__(self, console: _Console, grace_s: float = GRACE_S, time_limit: float | None = None) -> None:
+    def __init__(self, console: Console, grace_s: float = GRACE_S, time_limit: float | None = None) -> None:
         self.console = console
         self.grace_s = grace_s
         self.time_limit = time_limit
@@ -230,7 +233,7 @@ class _Supervisor:
             stack.callback(_ACTIVE.discard, self)
             if distributed:
                 self.state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="azt-ranks-")))
-                argv = [a.replace("{STATE_DIR}", str(self.state_dir)) for a in argv]
+                env = {**env, RANK_STATE_ENV: str(self.state_dir)}
             else:
                 self.state_dir = None
             started = time.monotonic()

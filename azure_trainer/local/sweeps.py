@@ -1,13 +1,14 @@
-"""A sweep, locally: the trials of a ``sweep:`` config run one by one (or K at a time) with run_local.
+"""A sweep, locally: the trials of a ``sweep:`` job run one by one (or K at a time) with run_local.
 
-Each trial is the plain job with the searched arguments set to the trial's values, so it runs exactly
-the command an Azure ML trial runs. Each gets its own run folder under the sweep's folder; a failing
+Each trial is the planned job with its searched inputs set to the trial's values (:func:`trial_spec`,
+no re-planning), so it runs exactly the command an Azure ML trial runs. Each gets its own run folder under the sweep's folder; a failing
 trial is reported in the leaderboard, not fatal. The objective is the last value of the metric the
 trial wrote to ``metrics.jsonl`` (the value the script logged last to MLflow).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -19,10 +20,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..config.model import JobConfig
-from ..contract import OBJECTIVE_METRIC_ENV
-from ..errors import ApiUsageError, AzureTrainerError, LocalRunError, require_job_config
+from ..errors import ApiUsageError, AzureTrainerError, LocalRunError
+from ..planning.spec import JobSpec, as_spec
+from ..planning.sweep_space import input_name
 from .results import EXIT_TIMED_OUT
-from .run_folder import prepare_output_dir
+from .run_folder import check_run_dir, create_folder
 from .runner import LocalRunResult, run_local, terminate_all
 from .sampling import sample_trials
 
@@ -112,15 +114,15 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def trial_config(config: JobConfig, params: dict[str, Any]) -> JobConfig:
-    """The plain job a trial runs: no ``sweep``, the searched arguments set to ``params``, and the
-    objective metric in its environment, as an Azure ML trial gets it (the script contract)."""
-    env = dict(config.environment_variables)
-    if config.sweep is not None:
-        env[OBJECTIVE_METRIC_ENV] = config.sweep.objective.metric
-    return config.model_copy(
-        update={"sweep": None, "args": {**config.args, **params}, "environment_variables": env}
-    )
+def trial_spec(spec: JobSpec, params: dict[str, Any]) -> JobSpec:
+    """The plain job one trial runs: no ``sweep``, each searched input's value set from ``params``
+    (keyed by argument name), and the objective metric kept for its environment (the script contract),
+    as an Azure ML trial gets them."""
+    inputs = dict(spec.inputs)
+    for arg, value in params.items():
+        name = input_name(arg)
+        inputs[name] = inputs[name].model_copy(update={"default": value})
+    return dataclasses.replace(spec, sweep=None, inputs=inputs)
 
 
 def objective_value(run_dir: Path, metric: str) -> float | None:
@@ -138,7 +140,7 @@ def objective_value(run_dir: Path, metric: str) -> float | None:
 
 
 def run_local_sweep(
-    config: JobConfig,
+    job: JobSpec | JobConfig | str,
     *,
     trials: int | None = None,
     parallel: int = 1,
@@ -149,7 +151,7 @@ def run_local_sweep(
     trial_timeout: float | None = None,
     strict_device: bool = False,
 ) -> LocalSweepResult:
-    """Run ``config``'s sweep locally and return every trial's result, best first in the leaderboard.
+    """Run a planned ``job``'s sweep locally and return every trial's result, best first in the leaderboard.
 
     ``trials``: how many (grid: all combinations by default; random: ``limits.max_total_trials``);
     bayesian sampling falls back to random draws (there is no optimiser locally). ``parallel`` trials
@@ -158,11 +160,11 @@ def run_local_sweep(
     after ``limits.timeout`` of sweep no trial starts and running ones are stopped, as Azure ML does.
     ``strict_device`` is passed to every trial (see :func:`run_local`).
     """
-    require_job_config(config, "run_local_sweep")
+    spec = as_spec(job, "run_local_sweep")
     for label, value in (("trials", trials), ("parallel", parallel)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ApiUsageError(f"run_local_sweep({label}=...) takes an int, not {value!r}")
-    sweep = config.sweep
+    sweep = spec.sweep
     if sweep is None:
         raise LocalRunError("this job has no `sweep:` section")
     if trials is not None and trials < 1:
@@ -171,16 +173,17 @@ def run_local_sweep(
         raise LocalRunError(f"--parallel {parallel}: give a number >= 1")
     if trial_timeout is not None and not (math.isfinite(trial_timeout) and trial_timeout >= 0):
         raise LocalRunError(f"--timeout {trial_timeout}: give a number of seconds >= 0 (0: no limit)")
-    per_trial = (sweep.limits.trial_timeout or config.timeout) if trial_timeout is None else trial_timeout
+    per_trial = (sweep.limits.trial_timeout or spec.timeout) if trial_timeout is None else trial_timeout
     deadline = time.monotonic() + sweep.limits.timeout if sweep.limits.timeout else None
     out = console or sys.stderr
     params_list = sample_trials(sweep, trials, seed=seed)
     if sweep_dir is not None:
-        root = prepare_output_dir(
-            sweep_dir, ("sweep.json", "trial-*"), "a sweep folder (no sweep.json or trial-*)"
+        root = create_folder(
+            check_run_dir(sweep_dir, ("sweep.json", "trial-*"), "a sweep folder (no sweep.json or trial-*)"),
+            sweep_dir,
         )
     else:
-        root = Path("runs") / f"{config.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
+        root = Path("runs") / f"{spec.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -209,7 +212,7 @@ def run_local_sweep(
         print(f"run-local: trial {index}: {', '.join(f'{k}={_fmt(v)}' for k, v in params.items())}", file=out)
         try:
             run: LocalRunResult = run_local(
-                trial_config(config, params),
+                trial_spec(spec, params),
                 inputs=inputs,
                 run_dir=run_dir,
                 stream=parallel == 1,

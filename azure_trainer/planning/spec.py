@@ -1,24 +1,42 @@
-"""Planning: a validated :class:`JobConfig` becomes one resolved :class:`JobSpec`.
+"""Planning: a validated :class:`JobConfig` becomes one resolved :class:`JobSpec`, the one hand-off.
 
-The spec is what both backends consume: the local runner and the Azure ML builder. ``use_gpu`` is
-applied here and only here: the compute, environment, shared memory and the contract's environment
-variables all follow from it. Pure: no network, no azure.ai.ml, no torch.
+    job.yml --load--> JobConfig --plan()--> JobSpec --+--> local/   (run_local, run_local_sweep)
+                                                      +--> azureml/ (build_job, preflight, submit)
+
+Every backend consumes a JobSpec and nothing else, so :func:`plan` runs once per command and the
+local run and the Azure ML job cannot disagree about what the job is. ``use_gpu`` is applied here and
+only here: the compute, environment, shared memory and the contract's environment variables all follow
+from it. The spec also carries what the backends need besides the job itself: the preflight settings,
+the workspace section, and where each value was written (for messages). Pure: no network, no
+azure.ai.ml, no torch.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..config.model import Distribution, InputConfig, JobConfig, OutputConfig, Queue, Sweep
+from ..config.model import (
+    Distribution,
+    InputConfig,
+    JobConfig,
+    OutputConfig,
+    Preflight,
+    Queue,
+    Sweep,
+    Workspace,
+)
 from ..contract import contract_env
-from ..errors import ConfigError, require_job_config
+from ..errors import ApiUsageError, ConfigError
 from .command_line import placeholder_problem, placeholders, script_command
 
 GPU_DEFAULT_SHM_SIZE = "16g"  # Azure ML's default is 2g: too small for DataLoader workers on a GPU node.
 
-EnvironmentKind = Literal["registry", "workspace", "file"]
+EnvironmentSource = Literal["registry", "workspace", "file"]
+"""Where an environment comes from: a registry asset, a workspace asset, or a local YAML file."""
 
 
 @dataclass(frozen=True)
@@ -26,25 +44,25 @@ class EnvironmentRef:
     """Where the job's environment comes from: a registry or workspace asset, or a local YAML file."""
 
     ref: str
-    kind: EnvironmentKind
+    source: EnvironmentSource
 
     @property
     def registry(self) -> str | None:
         """The registry name of ``azureml://registries/NAME/...`` references."""
-        if self.kind != "registry":
+        if self.source != "registry":
             return None
         return self.ref.split("/")[3]
 
     @property
     def name_version(self) -> tuple[str, str | None, str | None]:
         """``(name, version, label)`` of a registry or workspace reference."""
-        if self.kind == "registry":
+        if self.source == "registry":
             parts = self.ref.split("/")  # azureml://registries/R/environments/NAME/(versions/V|labels/L)
             name = parts[5]
             version = parts[7] if len(parts) > 7 and parts[6] == "versions" else None
             label = parts[7] if len(parts) > 7 and parts[6] == "labels" else None
             return name, version, label
-        if self.kind == "workspace":
+        if self.source == "workspace":
             body = self.ref.removeprefix("azureml:")
             if "@" in body:
                 name, label = body.split("@", 1)
@@ -80,13 +98,38 @@ class JobSpec:
     sweep: Sweep | None = None
     script: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
+    objective_metric: str | None = None
+    """The metric a sweep's trials must log (a trial of a local sweep keeps it; see the contract)."""
+    preflight: Preflight = field(default_factory=Preflight)
+    workspace: Workspace | None = None
     source: str | None = None
+    """The job file it was planned from (None when the config was built in code)."""
+    locations: Mapping[str, tuple[str, int | None]] = field(default_factory=dict)
+    """Dotted key path -> (file, line) where it was written: for messages that point at the config."""
+    record: Mapping[str, Any] = field(default_factory=dict)
+    """The resolved config as plain data (extends merged, overrides applied): what a run folder records."""
 
     @property
     def environment_variables(self) -> dict[str, str]:
         """What the job runs with: its own variables plus the contract's (which win)."""
-        objective = self.sweep.objective.metric if self.sweep else None
-        return {**self.user_environment_variables, **contract_env(self.use_gpu, objective)}
+        return {**self.user_environment_variables, **contract_env(self.use_gpu, self.objective_metric)}
+
+    def locate(self, key_path: str) -> tuple[str | None, int | None]:
+        """``(file, line)`` where ``key_path`` (dotted, e.g. ``compute.gpu``) or its nearest parent was
+        written; the job file without a line when nothing closer is known."""
+        parts = key_path.split(".")
+        for end in range(len(parts), 0, -1):
+            where = self.locations.get(".".join(parts[:end]))
+            if where is not None:
+                return where
+        return self.source, None
+
+    def where(self, key_path: str) -> str:
+        """`` (file:line)`` for a message about ``key_path``, or an empty string."""
+        file, line = self.locate(key_path)
+        if not file:
+            return ""
+        return f" ({file}:{line})" if line else f" ({file})"
 
     @property
     def processes_per_node(self) -> int:
@@ -101,7 +144,7 @@ class JobSpec:
         return "gpu" if self.use_gpu else "cpu"
 
 
-def classify_environment(ref: str) -> EnvironmentKind:
+def classify_environment(ref: str) -> EnvironmentSource:
     """Tell a registry reference, a workspace reference and a local environment YAML apart."""
     if ref.startswith("azureml://registries/"):
         return "registry"
@@ -112,7 +155,10 @@ def classify_environment(ref: str) -> EnvironmentKind:
 
 def plan(config: JobConfig) -> JobSpec:
     """Resolve ``config`` for its ``use_gpu`` into a :class:`JobSpec`; raise ConfigError if it cannot run."""
-    require_job_config(config, "plan")
+    if not isinstance(config, JobConfig):
+        raise ApiUsageError(
+            f"plan() takes a JobConfig (from azure_trainer.load_config(path)), not {type(config).__name__}"
+        )
     flavour = config.flavour()
 
     def fail(key_path: str, message: str) -> ConfigError:
@@ -237,7 +283,29 @@ def plan(config: JobConfig) -> JobSpec:
         sweep=config.sweep,
         script=config.script,
         args=dict(config.args),
+        objective_metric=config.sweep.objective.metric if config.sweep else None,
+        preflight=config.preflight,
+        workspace=config.workspace,
         source=config.source,
+        locations=dict(config.locations),
+        record=config.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def as_spec(job: JobSpec | JobConfig | str | os.PathLike, function: str) -> JobSpec:
+    """What the public API's entry points accept: a JobSpec as it is, or a JobConfig or a job file's path,
+    planned here, once. Raises ApiUsageError for anything else (naming ``function``)."""
+    if isinstance(job, JobSpec):
+        return job
+    if isinstance(job, JobConfig):
+        return plan(job)
+    if isinstance(job, (str, os.PathLike)):
+        from ..config.loader import load_config
+
+        return plan(load_config(job))
+    raise ApiUsageError(
+        f"{function}() takes a JobSpec (azure_trainer.plan(config)), a JobConfig "
+        f"(azure_trainer.load_config(path)) or the path of a job file, not {type(job).__name__}"
     )
 
 

@@ -24,9 +24,9 @@ def summarize(spec: JobSpec) -> str:
     else:
         rows.append(("compute", "serverless, Azure ML's default instance type"))
     env_ref = spec.environment.ref
-    if spec.environment.kind == "file":
+    if spec.environment.source == "file":
         env_ref = display_path(Path(env_ref))
-    rows.append(("environment", f"{env_ref} ({spec.environment.kind})"))
+    rows.append(("environment", f"{env_ref} ({spec.environment.source})"))
     rows.append(("code", display_path(spec.code)))
     rows.append(("command", redact_command(spec.command)[0]))
     if spec.distribution:

@@ -1,0 +1,134 @@
+"""What the command modules share: option groups, the run context (the injected client factory),
+and output helpers. Standard library only: every command module imports this at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AzureTrainerError, ConfigError
+
+ClientFactory = Callable[[Any], Any]
+"""``factory(workspace: WorkspaceRef) -> MLClient``: how the commands get their client (tests inject a
+fake; the default builds the real MLClient with DefaultAzureCredential)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a command's ``run`` gets besides its arguments."""
+
+    client_factory: ClientFactory | None = None
+
+    def ml_client(
+        self,
+        args: argparse.Namespace,
+        config_workspace: Any = None,
+        *,
+        job_config: bool = False,
+        dry_run: bool = False,
+    ) -> Any:
+        """The MLClient for the workspace named by the flags, the environment, the config or config.json.
+
+        Workspace resolution runs first (a missing workspace is a one-line error naming every way to give
+        it, whatever the factory); ``job_config`` and ``dry_run`` only shape that message.
+        """
+        from ..azureml.workspace import make_ml_client, resolve_workspace
+
+        flags = {
+            "subscription_id": getattr(args, "subscription", None),
+            "resource_group": getattr(args, "resource_group", None),
+            "name": getattr(args, "workspace", None),
+        }
+        workspace = resolve_workspace(flags, config_workspace, job_config=job_config, dry_run=dry_run)
+        return (self.client_factory or make_ml_client)(workspace)
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    """JOB.yaml, --set and --gpu/--cpu: every command that reads a job config takes these."""
+    parser.add_argument("job", metavar="JOB.yaml", help="the job config (see README: The job config)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a config value; VALUE is typed as YAML (e.g. --set args.epochs=3). Repeatable.",
+    )
+    device = parser.add_mutually_exclusive_group()
+    device.add_argument(
+        "--gpu",
+        dest="use_gpu",
+        action="store_const",
+        const=True,
+        default=None,
+        help="use_gpu: true (GPU compute + CUDA environment), whatever the file says",
+    )
+    device.add_argument(
+        "--cpu",
+        dest="use_gpu",
+        action="store_const",
+        const=False,
+        help="use_gpu: false (CPU compute + CPU environment), whatever the file says",
+    )
+
+
+def add_workspace_options(parser: argparse.ArgumentParser) -> None:
+    """--subscription, --resource-group, --workspace (each may also come from elsewhere)."""
+    group = parser.add_argument_group(
+        "workspace (else: environment variables, the config's workspace:, config.json)"
+    )
+    group.add_argument("--subscription", metavar="ID", help="Azure subscription id")
+    group.add_argument("--resource-group", metavar="NAME", help="resource group of the workspace")
+    group.add_argument("--workspace", metavar="NAME", help="Azure ML workspace name")
+
+
+def add_json_option(parser: argparse.ArgumentParser, what: str = "the result") -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+
+
+def load_spec(args: argparse.Namespace) -> Any:
+    """Load the job config the arguments name and plan it: the one JobSpec every backend gets."""
+    from ..config import load_config
+    from ..planning.spec import plan
+
+    return plan(load_config(args.job, args.overrides, use_gpu=args.use_gpu))
+
+
+@contextlib.contextmanager
+def json_errors(enabled: bool) -> Iterator[None]:
+    """With ``--json``, also print a failure as one JSON object on stdout, so scripts can parse it.
+
+    The error propagates unchanged: the CLI still prints its one-line message on stderr and exits with
+    its code.
+    """
+    try:
+        yield
+    except AzureTrainerError as exc:
+        if enabled:
+            print_json({"error": str(exc), "exit_code": exc.exit_code})
+        raise
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def write_or_print(text: str, output: str | None) -> None:
+    """``-o FILE``: write ``text`` there (one line on stderr says so); else print it on stdout."""
+    if output is not None and not output.strip():
+        raise ConfigError("-o/--output: give a file name (or leave -o out to print to stdout)")
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise ConfigError(f"-o {output}: cannot write there: {exc.strerror}") from None
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,24 @@
+"""``azure-trainer cancel NAME``: ask Azure ML to cancel a job."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import Context, add_workspace_options
+
+HELP = "cancel a job"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the job name")
+    add_workspace_options(parser)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ..azureml.lifecycle import cancel_job
+    from ..azureml.naming import check_job_name
+
+    check_job_name(args.name)
+    cancel_job(ctx.ml_client(args), args.name)
+    print(f"cancel requested for {args.name}")
+    return 0

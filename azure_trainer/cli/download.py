@@ -1,0 +1,26 @@
+"""``azure-trainer download NAME``: a job's outputs and logs into a local folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import Context, add_workspace_options
+
+HELP = "download a job's outputs and logs"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the job name")
+    add_workspace_options(parser)
+    parser.add_argument(
+        "-o", "--output", metavar="DIR", default=None, help="destination folder (default: ./downloads/NAME)"
+    )
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ..azureml.lifecycle import download_job, download_target
+
+    target = download_target(args.name, args.output)  # checked before signing in
+    download_job(ctx.ml_client(args), args.name, target)
+    print(f"downloaded {args.name} to {target}")
+    return 0

@@ -1,0 +1,36 @@
+"""``azure-trainer list``: the workspace's most recent jobs."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import Context, add_json_option, add_workspace_options, json_errors, print_json
+
+HELP = "list recent jobs"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_workspace_options(parser)
+    parser.add_argument("--experiment", metavar="NAME", help="only jobs of this experiment")
+    parser.add_argument("--limit", type=int, default=20, metavar="N", help="at most N jobs (default 20)")
+    add_json_option(parser, "the jobs")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ..azureml.lifecycle import check_limit, list_jobs
+
+    with json_errors(args.json):
+        check_limit(args.limit)
+        jobs = list_jobs(ctx.ml_client(args), experiment=args.experiment, limit=args.limit)
+    if args.json:
+        print_json(jobs)
+        return 0
+    if not jobs:
+        print("no jobs")
+        return 0
+    print(f"{'NAME':40}  {'STATUS':11}  {'EXPERIMENT':20}  CREATED")
+    for job in jobs:
+        print(
+            f"{str(job['name']):40}  {str(job['status']):11}  {str(job['experiment']):20}  {job['created'] or ''}"
+        )
+    return 0

@@ -1,0 +1,83 @@
+"""``azure-trainer submit JOB``: preflight, then one create call (``--dry-run``: the job YAML instead)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import PreflightError
+from ._common import (
+    Context,
+    add_job_options,
+    add_json_option,
+    add_workspace_options,
+    json_errors,
+    load_spec,
+    print_json,
+)
+from .logs import watch
+
+HELP = "preflight-check the job, then submit it to Azure ML"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_job_options(parser)
+    add_workspace_options(parser)
+    parser.add_argument(
+        "--dry-run", action="store_true", help="run every check, print the job YAML, create nothing"
+    )
+    parser.add_argument("--no-preflight", action="store_true", help="skip the preflight checks")
+    parser.add_argument("--stream", action="store_true", help="stream the job's logs until it ends")
+    parser.add_argument("--name", metavar="NAME", help="job name (default: <experiment>-<time>-<random>)")
+    add_json_option(parser)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    with json_errors(args.json):
+        return _submit(args, ctx)
+
+
+def _submit(args: argparse.Namespace, ctx: Context) -> int:
+    from ..azureml.naming import check_job_name
+    from ..azureml.preflight import format_findings
+    from ..azureml.submit import submit
+
+    spec = load_spec(args)
+    if args.name:
+        check_job_name(args.name)
+    needs_client = not (args.dry_run and args.no_preflight)
+    client = (
+        ctx.ml_client(args, spec.workspace, job_config=True, dry_run=args.dry_run) if needs_client else None
+    )
+    try:
+        result = submit(spec, client, dry_run=args.dry_run, preflight=not args.no_preflight, name=args.name)
+    except PreflightError as exc:
+        if not args.json:
+            raise
+        print_json(
+            {
+                "status": "preflight-failed",
+                "error": str(exc).splitlines()[0],
+                "exit_code": exc.exit_code,
+                "findings": [f.__dict__ for f in exc.findings],
+            }
+        )
+        return exc.exit_code
+    if args.json:
+        out = result.to_dict()
+        if result.dry_run:
+            out["job_yaml"] = result.job_yaml
+        print_json(out)
+        return 0
+    if result.findings:
+        print(format_findings(result.findings), file=sys.stderr)
+    if result.dry_run:
+        print(result.job_yaml, end="")
+        print(f"dry run: job {result.name} was not submitted", file=sys.stderr)
+        return 0
+    print(f"submitted {result.name} ({result.status})")
+    if result.studio_url:
+        print(f"studio: {result.studio_url}")
+    if args.stream:
+        return watch(client, result.name)
+    return 0

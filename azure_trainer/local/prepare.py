@@ -1,0 +1,300 @@
+"""From a :class:`JobSpec` to a :class:`LocalLaunch`: everything a local run will do, decided without doing it.
+
+``prepare(spec, options, host, run_dir)`` is pure: it reads no clock, probes no GPU and starts nothing.
+What it needs to know of this machine comes in a :class:`Host` (the caller, :func:`~.runner.run_local`,
+measures it once), so tests check the argv, environment, files and warnings of any job on any
+"machine" without a process. :func:`~.execute.execute` then carries the launch out.
+
+How the job becomes local:
+
+* ``${{inputs.X}}`` -> the input's local data (:mod:`.inputs`); ``${{outputs.X}}`` -> ``RUN_DIR/outputs/X``.
+  Values travel in environment variables (:func:`~azure_trainer.planning.command_line.localize_command`),
+  so no path is ever parsed by the shell.
+* the command runs with ``bash -c`` in the code folder, a leading ``python`` replaced by the interpreter
+  running azure-trainer; environment = ours + the job's ``environment_variables`` (with the use_gpu
+  contract) + the placeholder variables.
+* distributed jobs (a ``distribution``, or ``nproc > 1``) run through torchrun on this machine, every
+  worker under a small wrapper (``_rank_tee.py``) that prefixes its lines ``[rank N]``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..contract import DISTRIBUTED_ENV, EXIT_NO_GPU, PREEMPT_AT_STEP_ENV, REQUIRE_GPU_ENV, STATUS_FILE_ENV
+from ..errors import LocalRunError
+from ..planning.command_line import localize_command
+from ..planning.spec import JobSpec
+from .inputs import resolve_inputs
+from .run_folder import command_sh_text, config_yaml_text, secret_names
+
+TRAIN_EXTRA = "pip install 'azure-trainer[train]'"
+NO_GPU_WARNING = (
+    "use_gpu is true but no CUDA device is visible here: training on the CPU; "
+    "--strict-device fails like the cloud"
+)
+RANK_TEE = Path(__file__).with_name("_rank_tee.py")
+_LEADING_PYTHON = re.compile(
+    r"""^(\s*)(?:python3?(?:\.\d+)?|'python3?(?:\.\d+)?'|"python3?(?:\.\d+)?")(?=\s|$)"""
+)
+_OUTER_LAUNCH_ENV = (*DISTRIBUTED_ENV, "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", PREEMPT_AT_STEP_ENV)
+"""Variables of an outer launch that must not leak into ours (torchrun sets its own)."""
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """How to run the job here (``run-local``'s flags; see :func:`~.runner.run_local`)."""
+
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    nproc: int | None = None
+    strict_device: bool = False
+    preempt_after: float | None = None
+    preempt_at_step: int | None = None
+    timeout: float | None = None
+    """Seconds per start of the command; None: the job's own ``timeout``; 0: no limit."""
+
+    def check(self) -> None:
+        """Raise LocalRunError for values no run can use (before anything is created)."""
+        if self.preempt_after is not None and self.preempt_at_step is not None:
+            raise LocalRunError("give --preempt-after or --preempt-at-step, not both")
+        if self.preempt_after is not None and not (
+            math.isfinite(self.preempt_after) and self.preempt_after > 0
+        ):
+            raise LocalRunError(f"--preempt-after {self.preempt_after}: give a number of seconds > 0")
+        if self.preempt_at_step is not None and self.preempt_at_step < 1:
+            raise LocalRunError(f"--preempt-at-step {self.preempt_at_step}: give a step >= 1")
+        if self.nproc is not None and self.nproc < 1:
+            raise LocalRunError(f"--nproc {self.nproc}: give a number of processes >= 1")
+        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout >= 0):
+            raise LocalRunError(f"--timeout {self.timeout}: give a number of seconds >= 0 (0: no limit)")
+
+    @property
+    def rehearsing(self) -> bool:
+        return self.preempt_after is not None or self.preempt_at_step is not None
+
+
+@dataclass(frozen=True)
+class Host:
+    """What a local run needs to know of this machine, measured once by the caller."""
+
+    python: str
+    """The interpreter that runs a leading ``python`` (the one running azure-trainer, which has torch)."""
+    environ: Mapping[str, str]
+    cpu_count: int = 1
+    has_bash: bool = True
+    has_torch: bool = True
+    cuda: bool | None = None
+    """Whether torch sees a CUDA device (None: not probed, because the job did not need to know)."""
+    port: int = 29500
+    """A free TCP port on 127.0.0.1 for torchrun's rendezvous."""
+
+
+@dataclass(frozen=True)
+class LocalLaunch:
+    """Everything a local run will do: what :func:`~.execute.execute` carries out."""
+
+    run_dir: Path
+    cwd: Path
+    argv: list[str]
+    """What is started (torchrun's workers wrapped in ``_rank_tee.py``)."""
+    launcher: list[str]
+    """The same launch as a person would type it (shown, and written to command.sh)."""
+    env: dict[str, str]
+    """The child's whole environment."""
+    shell_text: str
+    """The job's command as given to ``bash -c`` (placeholders as ``"${AZT_...}"`` references)."""
+    files: dict[str, str]
+    """Files of the run folder to write before the start: name -> text (config.yaml, command.sh)."""
+    output_dirs: list[Path]
+    """Folders to create before the start (the job's outputs)."""
+    warnings: list[str]
+    nproc: int
+    distributed: bool
+    time_limit: float | None
+    time_limit_origin: str
+    strict_device: bool
+    cuda: bool | None
+    preempt_after: float | None = None
+    preempt_at_step: int | None = None
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.run_dir / "outputs"
+
+    @property
+    def rehearsing(self) -> bool:
+        return self.preempt_after is not None or self.preempt_at_step is not None
+
+    def attempt_env(self, number: int) -> dict[str, str]:
+        """The environment of start ``number`` of the command (1, or 2 when a rehearsal restarts it)."""
+        env = dict(self.env)
+        env[STATUS_FILE_ENV] = str(status_file(self.run_dir, number))
+        if number == 1 and self.preempt_at_step is not None:
+            env[PREEMPT_AT_STEP_ENV] = str(self.preempt_at_step)
+        return env
+
+
+def status_file(run_dir: Path, attempt: int) -> Path:
+    """Where the script reports attempt ``attempt``'s status events (the contract's status channel)."""
+    return run_dir / ".azure-trainer" / f"status-{attempt}.jsonl"
+
+
+def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> LocalLaunch:
+    """Decide everything about running ``spec`` here, in the run folder ``run_dir``; raise LocalRunError
+    when it cannot run here (a missing input, no bash, no torch for a job that needs it)."""
+    options.check()
+    if spec.sweep is not None:
+        raise LocalRunError(
+            "this job has a `sweep:` section: run its trials with azure_trainer.run_local_sweep "
+            "(the CLI's run-local does it), or drop it with --set sweep=null"
+        )
+    if not host.has_bash:
+        raise LocalRunError("run-local needs bash (Azure ML runs the command with bash); none is on PATH")
+    warnings: list[str] = []
+    values = resolve_inputs(spec, options.inputs, warnings)
+    nproc = options.nproc or spec.world_size
+    distributed = spec.distribution is not None or nproc > 1
+    warnings += _launch_warnings(spec, nproc, distributed, host)
+    require_gpu = _require_gpu(spec, options, host, warnings)
+
+    outputs = run_dir / "outputs"
+    output_dirs = [outputs]
+    for name, out in spec.outputs.items():
+        target = outputs / name
+        output_dirs.append(target.parent if out.type == "uri_file" else target)
+        values[("outputs", name)] = str(target)
+    shell_text, placeholder_env = localize_command(spec.command, values)
+    shell_text, python_replaced = _use_python(shell_text, host.python)
+    if not python_replaced and re.search(r"(?:^|[;&|(\s])python3?\s", shell_text):
+        warnings.append(
+            "the command does not start with python: `python` inside it is the first on PATH "
+            f"({os.path.dirname(host.python)} is put first)"
+        )
+
+    job_env = dict(spec.environment_variables)
+    if require_gpu is not None:
+        job_env[REQUIRE_GPU_ENV] = require_gpu
+    exports = {**job_env, **_local_extras(job_env, host, run_dir, nproc, distributed), **placeholder_env}
+    env = {k: v for k, v in host.environ.items() if k not in _OUTER_LAUNCH_ENV}
+    env["PATH"] = os.path.dirname(host.python) + os.pathsep + env.get("PATH", "")  # `python` = this one
+    env.update(exports)
+
+    bash = ["bash", "-c", shell_text]
+    if distributed:
+        torchrun = [
+            host.python, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(nproc),
+            "--master-addr", "127.0.0.1", "--master-port", str(host.port), "--no-python",
+        ]  # fmt: skip
+        launcher = [*torchrun, *bash]
+        argv = [*torchrun, host.python, "-u", str(RANK_TEE), "--", *bash]
+    else:
+        launcher = argv = bash
+    time_limit, origin = _time_limit(spec, options)
+    files = {
+        "config.yaml": config_yaml_text(spec),
+        "command.sh": command_sh_text(spec.code, exports, secret_names(spec, job_env), launcher),
+    }
+    return LocalLaunch(
+        run_dir=run_dir,
+        cwd=spec.code,
+        argv=argv,
+        launcher=launcher,
+        env=env,
+        shell_text=shell_text,
+        files=files,
+        output_dirs=output_dirs,
+        warnings=warnings,
+        nproc=nproc,
+        distributed=distributed,
+        time_limit=time_limit,
+        time_limit_origin=origin,
+        strict_device=options.strict_device,
+        cuda=host.cuda,
+        preempt_after=options.preempt_after,
+        preempt_at_step=options.preempt_at_step,
+    )
+
+
+def _launch_warnings(spec: JobSpec, nproc: int, distributed: bool, host: Host) -> list[str]:
+    warnings = []
+    if spec.distribution is None and nproc > 1:
+        warnings.append(
+            f"the job has no `distribution`: Azure ML would run one process; --nproc {nproc} starts "
+            f"{nproc} through torchrun here"
+        )
+    if distributed:
+        require_torch(host, "a distributed job (run through torchrun)")
+        if spec.distribution is not None and spec.distribution.type == "mpi":
+            warnings.append(
+                "distribution type mpi runs through torchrun locally: RANK/WORLD_SIZE/LOCAL_RANK are "
+                "set, the OMPI_* variables of mpirun are not"
+            )
+    return warnings
+
+
+def _require_gpu(spec: JobSpec, options: LocalOptions, host: Host, warnings: list[str]) -> str | None:
+    """The contract's AZURE_TRAINER_REQUIRE_GPU for this run: the cloud's "1" is kept only with
+    --strict-device when there is no GPU here (else the script trains on the CPU, with a warning)."""
+    if not spec.use_gpu:
+        return None
+    require_torch(host, "use_gpu: true (checking for a CUDA device)")
+    if host.cuda:
+        return None
+    if options.strict_device:
+        warnings.append(
+            "use_gpu is true and no CUDA device is visible here; --strict-device: the script "
+            f"should stop at once with exit {EXIT_NO_GPU}, as on a CPU-only cloud node"
+        )
+        return None
+    warnings.append(NO_GPU_WARNING)
+    return "0"
+
+
+def require_torch(host: Host, why: str) -> None:
+    if not host.has_torch:
+        raise LocalRunError(
+            f"{why} needs PyTorch, which is not installed for {host.python}; install the train extra: "
+            f"{TRAIN_EXTRA}"
+        )
+
+
+def _local_extras(
+    job_env: Mapping[str, str], host: Host, run_dir: Path, nproc: int, distributed: bool
+) -> dict[str, str]:
+    """Variables a local run adds where neither the job nor the user's environment set them."""
+
+    def unset(name: str) -> bool:
+        return name not in job_env and name not in host.environ
+
+    extra: dict[str, str] = {}
+    if unset("MLFLOW_TRACKING_URI"):
+        extra["MLFLOW_TRACKING_URI"] = (run_dir / "mlruns").as_uri()
+        if "MLFLOW_ALLOW_FILE_STORE" not in host.environ:
+            extra["MLFLOW_ALLOW_FILE_STORE"] = "true"  # mlflow >= 3 refuses a file store unless told
+    if unset("PYTHONUNBUFFERED"):
+        extra["PYTHONUNBUFFERED"] = "1"  # live output through our pipes
+    if distributed:
+        extra["NODE_RANK"] = "0"
+        if unset("OMP_NUM_THREADS"):
+            extra["OMP_NUM_THREADS"] = str(max(1, host.cpu_count // nproc))
+    return extra
+
+
+def _use_python(shell_text: str, python: str) -> tuple[str, bool]:
+    """Replace a leading ``python``/``python3`` token by ``python`` (the interpreter that has torch)."""
+    match = _LEADING_PYTHON.match(shell_text)
+    if not match:
+        return shell_text, False
+    return match.group(1) + shlex.quote(python) + shell_text[match.end() :], True
+
+
+def _time_limit(spec: JobSpec, options: LocalOptions) -> tuple[float | None, str]:
+    if options.timeout is not None:
+        return (options.timeout or None), "--timeout"
+    return (float(spec.timeout) if spec.timeout else None), "the job's `timeout`"

@@ -1,0 +1,128 @@
+"""``prepare(spec, options, host, run_dir)``: everything a local run will do, checked without a process.
+
+The Host is a made-up machine: no torch, a GPU, four cores, an outer launch's RANK leaking in...
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from azure_trainer import LocalRunError, load_config, plan
+from azure_trainer.contract import PREEMPT_AT_STEP_ENV, REQUIRE_GPU_ENV, STATUS_FILE_ENV
+from azure_trainer.local.prepare import NO_GPU_WARNING, RANK_TEE, Host, LocalOptions, prepare, status_file
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "local"
+PYTHON = "/opt/py/bin/python3"
+
+
+def host(**facts) -> Host:
+    values = {
+        "python": PYTHON,
+        "environ": {"PATH": "/usr/bin", "HOME": "/home/u"},
+        "cpu_count": 4,
+        "port": 40123,
+    }
+    return Host(**{**values, **facts})
+
+
+def spec_of(name: str, *overrides: str, use_gpu: bool | None = None):
+    return plan(load_config(FIX / name, list(overrides), use_gpu=use_gpu))
+
+
+def test_a_single_process_job_is_bash_c_in_the_code_folder_with_this_python(tmp_path):
+    launch = prepare(spec_of("argv.yaml"), LocalOptions(), host(), tmp_path / "run")
+    assert launch.argv == launch.launcher == ["bash", "-c", launch.shell_text]
+    assert launch.shell_text.startswith(PYTHON + " echo_argv.py ")
+    assert launch.cwd == (FIX / "scripts").resolve() and not launch.distributed and launch.nproc == 1
+    assert launch.env["PATH"].split(os.pathsep)[0] == "/opt/py/bin"
+    # placeholders travel in variables, never pasted into the shell text
+    assert "${{" not in launch.shell_text and launch.env["AZT_INPUTS_data"] == str((FIX / "data").resolve())
+    assert launch.env["AZT_OUTPUTS_result"] == str(tmp_path / "run" / "outputs" / "result")
+    assert tmp_path / "run" / "outputs" / "result" in launch.output_dirs
+    assert launch.env["MLFLOW_TRACKING_URI"] == (tmp_path / "run" / "mlruns").as_uri()
+    assert launch.env["MY_SETTING"] == "hello world" and launch.env[REQUIRE_GPU_ENV] == "0"
+    assert not (tmp_path / "run").exists()  # pure: nothing was created
+
+
+def test_the_run_folder_files_are_decided_up_front_and_never_hold_a_secret(tmp_path):
+    launch = prepare(spec_of("argv.yaml"), LocalOptions(), host(), tmp_path / "run")
+    assert set(launch.files) == {"config.yaml", "command.sh"}
+    secret = "sk-live-0123456789abcdefghijklmnop"
+    assert launch.env["MY_API_KEY"] == secret  # the child gets it...
+    assert all(secret not in text for text in launch.files.values())  # ...the files do not
+    assert "MY_API_KEY looks like a secret and is not written here" in launch.files["command.sh"]
+
+
+def test_a_distributed_job_runs_torchrun_on_a_free_port_with_each_rank_wrapped(tmp_path):
+    launch = prepare(
+        spec_of("ranks.yaml"), LocalOptions(), host(environ={"RANK": "3", "PATH": "/bin"}), tmp_path
+    )
+    assert launch.distributed and launch.nproc == 2
+    assert launch.argv[:3] == [PYTHON, "-m", "torch.distributed.run"]
+    assert launch.argv[launch.argv.index("--master-port") + 1] == "40123"
+    assert launch.argv[launch.argv.index("--nproc-per-node") + 1] == "2"
+    assert str(RANK_TEE) in launch.argv and str(RANK_TEE) not in launch.launcher
+    assert "RANK" not in launch.env  # an outer launch's rank must not leak in; torchrun sets its own
+    assert launch.env["NODE_RANK"] == "0" and launch.env["OMP_NUM_THREADS"] == "2"  # 4 cores / 2 ranks
+
+
+def test_nproc_overrides_and_a_job_without_distribution_warns(tmp_path):
+    launch = prepare(spec_of("fail.yaml"), LocalOptions(nproc=3), host(), tmp_path)
+    assert launch.distributed and launch.nproc == 3
+    assert any("Azure ML would run one process" in w for w in launch.warnings)
+
+
+@pytest.mark.parametrize(
+    ("facts", "options", "require_gpu", "warning"),
+    [
+        ({"cuda": False}, LocalOptions(), "0", NO_GPU_WARNING),
+        ({"cuda": False}, LocalOptions(strict_device=True), "1", "--strict-device: the script should stop"),
+        ({"cuda": True}, LocalOptions(), "1", None),
+    ],
+)
+def test_use_gpu_on_this_machine(tmp_path, facts, options, require_gpu, warning):
+    spec = spec_of("fail.yaml", "compute=gpu-cluster", use_gpu=True)
+    launch = prepare(spec, options, host(**facts), tmp_path)
+    assert launch.env[REQUIRE_GPU_ENV] == require_gpu
+    if warning:
+        assert any(warning in w for w in launch.warnings)
+    else:
+        assert launch.warnings == []
+
+
+def test_missing_torch_and_bash_are_one_line_errors_naming_the_fix(tmp_path):
+    with pytest.raises(LocalRunError, match=r"pip install 'azure-trainer\[train\]'"):
+        prepare(spec_of("ranks.yaml"), LocalOptions(), host(has_torch=False), tmp_path)
+    with pytest.raises(LocalRunError, match="needs bash"):
+        prepare(spec_of("fail.yaml"), LocalOptions(), host(has_bash=False), tmp_path)
+
+
+def test_each_attempt_reports_to_its_own_status_file_and_only_the_first_is_preempted(tmp_path):
+    launch = prepare(spec_of("fail.yaml"), LocalOptions(preempt_at_step=5), host(), tmp_path)
+    first, second = launch.attempt_env(1), launch.attempt_env(2)
+    assert first[STATUS_FILE_ENV] == str(status_file(tmp_path, 1)) != second[STATUS_FILE_ENV]
+    assert first[PREEMPT_AT_STEP_ENV] == "5" and PREEMPT_AT_STEP_ENV not in second
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (LocalOptions(nproc=0), "--nproc 0: give a number of processes >= 1"),
+        (LocalOptions(timeout=float("nan")), "--timeout nan: give a number of seconds >= 0"),
+        (LocalOptions(preempt_after=-1), "--preempt-after -1: give a number of seconds > 0"),
+        (LocalOptions(preempt_at_step=0), "--preempt-at-step 0: give a step >= 1"),
+    ],
+)
+def test_unusable_options_are_refused_before_anything(tmp_path, options, message):
+    with pytest.raises(LocalRunError, match=message.replace("(", r"\(")):
+        prepare(spec_of("fail.yaml"), options, host(), tmp_path)
+
+
+def test_time_limit_comes_from_the_job_unless_timeout_says_otherwise(tmp_path):
+    spec = spec_of("fail.yaml", "timeout=30")
+    assert prepare(spec, LocalOptions(), host(), tmp_path).time_limit == 30
+    assert prepare(spec, LocalOptions(timeout=5), host(), tmp_path).time_limit == 5
+    assert prepare(spec, LocalOptions(timeout=0), host(), tmp_path).time_limit is None
