@@ -65,6 +65,7 @@ def only_run(tmp_path: Path) -> Path:
 # -- fast: fixture scripts, no torch in the child ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_failing_script_exit_code_comes_through(capsys, tmp_path):
     code, out, err = run_cli(capsys, FIX / "fail.yaml")
     assert code == 7
@@ -85,6 +86,7 @@ def test_failing_script_exit_code_comes_through(capsys, tmp_path):
     assert json.loads(out)["exit_code"] == 7 and "failing on purpose" in err
 
 
+@pytest.mark.slow
 def test_nasty_paths_survive_every_quoting_context(capsys, tmp_path):
     data = tmp_path / NASTY
     data.mkdir()
@@ -138,6 +140,7 @@ def test_nasty_paths_survive_every_quoting_context(capsys, tmp_path):
     assert again["argv"] == record["argv"] and again["env"]["MY_API_KEY"] == "from-env"
 
 
+@pytest.mark.slow
 def test_local_path_and_optional_block(capsys, tmp_path):
     # local_path from the config (made absolute by the loader); an optional input given -> its block stays.
     code, _, err = run_cli(capsys, FIX / "argv.yaml", "--input", "extra=a b", "--run-dir", tmp_path / "r")
@@ -199,6 +202,7 @@ def test_bad_local_input_is_a_clear_error(capsys, tmp_path, job, args, message):
     assert len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.slow
 def test_a_run_folder_is_reused_and_an_empty_folder_taken(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     code, _, _ = run_cli(capsys, FIX / "fail.yaml", "--run-dir", tmp_path / "empty")
@@ -207,6 +211,7 @@ def test_a_run_folder_is_reused_and_an_empty_folder_taken(capsys, tmp_path):
     assert code == 7 and (tmp_path / "empty" / "log.txt").read_text().count("run folder") == 2
 
 
+@pytest.mark.slow
 def test_nproc_on_a_job_without_distribution_warns(capsys, tmp_path):
     code, _, err = run_cli(
         capsys, FIX / "ranks.yaml", "--nproc", "2", "--set", "distribution=null", "--set", "instance_count=1"
@@ -215,6 +220,7 @@ def test_nproc_on_a_job_without_distribution_warns(capsys, tmp_path):
     assert "the job has no `distribution`: Azure ML would run one process; --nproc 2 starts 2" in err
 
 
+@pytest.mark.slow
 def test_a_failing_rank_is_reported_without_torchruns_traceback(capsys, tmp_path):
     code, _, err = run_cli(
         capsys, FIX / "ranks.yaml", "--set", "command=python exit_code.py", "--run-dir", tmp_path / "d"
@@ -227,6 +233,7 @@ def test_a_failing_rank_is_reported_without_torchruns_traceback(capsys, tmp_path
     assert "ChildFailedError" in log  # kept for whoever needs it
 
 
+@pytest.mark.slow
 def test_ctrl_c_forwards_sigterm_and_keeps_the_exit_code(tmp_path):
     run_dir = tmp_path / "r"
     proc = subprocess.Popen(
@@ -265,6 +272,7 @@ def test_ctrl_c_forwards_sigterm_and_keeps_the_exit_code(tmp_path):
     assert b"SIGINT received: sending SIGTERM" in err
 
 
+@pytest.mark.slow
 def test_preemption_rehearsal_logic(capsys, tmp_path):
     code, _, err = run_cli(capsys, FIX / "sigterm.yaml", "--preempt-after", "3", "--run-dir", tmp_path / "p")
     assert code == 0, err
@@ -284,6 +292,7 @@ def test_preemption_rehearsal_logic(capsys, tmp_path):
     assert code == 7 and "FAILED" in err and "expected exit 75" in err
 
 
+@pytest.mark.slow
 def test_distributed_fixture_sets_rank_env_and_prefixes_lines(capsys, tmp_path):
     code, out, err = run_cli(capsys, FIX / "ranks.yaml", "--run-dir", tmp_path / "d")
     assert code == 0, err
@@ -310,6 +319,7 @@ def test_distributed_fixture_sets_rank_env_and_prefixes_lines(capsys, tmp_path):
     assert "[rank 2] rank 2 failing on purpose" in err and "rank 2 exited 9 first" in err
 
 
+@pytest.mark.slow
 def test_api_returns_a_result(tmp_path):
     config = load_config(FIX / "fail.yaml")
     result = run_local(config, run_dir=tmp_path / "api", stream=False)
@@ -395,6 +405,7 @@ def test_preemption_rehearsal_resumes_the_reference_script(capsys, tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_jobs_timeout_stops_a_local_run_like_azure_ml(capsys, tmp_path):
     # wait_for_sigterm.py waits 60 s for SIGTERM: only the 2 s timeout can end it early.
     code, _, err = run_cli(capsys, FIX / "sigterm.yaml", "--set", "timeout=2", "--run-dir", tmp_path / "t")
@@ -409,6 +420,7 @@ def test_the_jobs_timeout_stops_a_local_run_like_azure_ml(capsys, tmp_path):
     assert (tmp_path / "t" / "outputs" / "result" / "checkpoint").read_text() == "SIGTERM"
 
 
+@pytest.mark.slow
 def test_timeout_flag_overrides_or_lifts_the_jobs_timeout(capsys, tmp_path):
     job = tmp_path / "sleepy.yaml"
     job.write_text(
@@ -425,6 +437,7 @@ def test_timeout_flag_overrides_or_lifts_the_jobs_timeout(capsys, tmp_path):
     assert code == 2 and "--timeout -1" in err and "0: no limit" in err
 
 
+@pytest.mark.slow
 def test_a_rehearsal_cut_short_by_the_timeout_is_inconclusive(capsys, tmp_path):
     code, _, err = run_cli(
         capsys,

@@ -203,6 +203,7 @@ def test_a_trial_is_the_planned_job_with_the_values_and_no_replanning():
     assert spec.inputs["lr"].default != 0.002  # the sweep's own spec is untouched
 
 
+@pytest.mark.slow
 def test_local_grid_sweep_picks_the_best_and_reports_a_failure(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config(sweep_job(tmp_path, GRID), use_gpu=False)
@@ -225,6 +226,7 @@ def test_local_grid_sweep_picks_the_best_and_reports_a_failure(tmp_path, monkeyp
     assert told == {"val_accuracy"}
 
 
+@pytest.mark.slow
 def test_local_sweep_minimize_and_trials_through_the_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     sweep = dict(GRID, objective={"metric": "val_accuracy", "goal": "minimize"})
@@ -236,6 +238,7 @@ def test_local_sweep_minimize_and_trials_through_the_cli(tmp_path, monkeypatch, 
     assert values[0] == min(values)
 
 
+@pytest.mark.slow
 def test_local_sweep_with_only_failures_exits_1(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     sweep = dict(
@@ -275,6 +278,7 @@ def test_local_sweep_of_the_real_script_with_an_unlogged_objective_fails_fast(tm
     )
 
 
+@pytest.mark.slow
 def test_local_sweep_honours_trial_timeout_and_sweep_timeout(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     space = {"lr": {"type": "choice", "values": [0.01]}, "width": {"type": "choice", "values": [99, 10]}}
@@ -333,6 +337,7 @@ def test_submit_sweep_is_preflighted_on_the_trials_compute(tmp_path):
     assert fake.requests_matching("PUT", r"/jobs/") == []
 
 
+@pytest.mark.slow
 def test_strict_device_reaches_every_trial(tmp_path, monkeypatch, capsys):
     import torch
 

@@ -12,8 +12,6 @@ from ..errors import AzureMLError, ConfigError
 from .errors import translated
 from .naming import check_job_name
 
-TERMINAL_STATES = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
-
 
 def status_text(status: Any) -> str | None:
     """A job status as plain text: the SDK's status is a str Enum whose str() is 'JobStatus.X'."""

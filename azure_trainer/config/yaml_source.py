@@ -34,11 +34,6 @@ class SourceMap:
                 return where
         return None, None
 
-    def update(self, other: SourceMap) -> None:
-        """Take over ``other``'s locations (and hidden key paths)."""
-        self.locations.update(other.locations)
-        self.hidden.update(other.hidden)
-
     def drop_under(self, prefix: KeyPath) -> None:
         """Forget every location at or under ``prefix`` (the value there was replaced whole)."""
         n = len(prefix)
