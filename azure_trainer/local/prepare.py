@@ -58,6 +58,8 @@ class LocalOptions:
     preempt_at_step: int | None = None
     timeout: float | None = None
     """Seconds per start of the command; None: the job's own ``timeout``; 0: no limit."""
+    mlflow_store: Path | None = None
+    """The MLflow file store to log into (a local sweep's, shared by its trials); None: ``RUN_DIR/mlruns``."""
 
     def check(self) -> None:
         """Raise LocalRunError for values no run can use (before anything is created)."""
@@ -120,6 +122,8 @@ class LocalLaunch:
     time_limit_origin: str
     strict_device: bool
     cuda: bool | None
+    mlflow_store: Path | None
+    """The local MLflow store the script logs into; None when the user's MLFLOW_TRACKING_URI points elsewhere."""
     preempt_after: float | None = None
     preempt_at_step: int | None = None
 
@@ -131,9 +135,15 @@ class LocalLaunch:
     def rehearsing(self) -> bool:
         return self.preempt_after is not None or self.preempt_at_step is not None
 
-    def attempt_env(self, number: int) -> dict[str, str]:
-        """The environment of start ``number`` of the command (1, or 2 when a rehearsal restarts it)."""
-        env = dict(self.env)
+    @property
+    def gpu_required(self) -> bool:
+        """Whether the script is told a GPU is required (the cloud's fail-fast, kept by --strict-device)."""
+        return self.env.get(REQUIRE_GPU_ENV) == "1"
+
+    def attempt_env(self, number: int, extra: Mapping[str, str] = ()) -> dict[str, str]:
+        """The environment of start ``number`` of the command (1, or 2 when a rehearsal restarts it), plus
+        ``extra`` (e.g. the MLflow run it logs into)."""
+        env = {**self.env, **dict(extra)}
         env[STATUS_FILE_ENV] = str(status_file(self.run_dir, number))
         if number == 1 and self.preempt_at_step is not None:
             env[PREEMPT_AT_STEP_ENV] = str(self.preempt_at_step)
@@ -180,7 +190,9 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
     job_env = dict(spec.environment_variables)
     if require_gpu is not None:
         job_env[REQUIRE_GPU_ENV] = require_gpu
-    exports = {**job_env, **_local_extras(job_env, host, run_dir, nproc, distributed), **placeholder_env}
+    store = _mlflow_store(job_env, host, options, run_dir)
+    extras = _local_extras(job_env, host, nproc, distributed, store, spec.experiment)
+    exports = {**job_env, **extras, **placeholder_env}
     env = {k: v for k, v in host.environ.items() if k not in _OUTER_LAUNCH_ENV}
     env["PATH"] = os.path.dirname(host.python) + os.pathsep + env.get("PATH", "")  # `python` = this one
     env.update(exports)
@@ -216,6 +228,7 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
         time_limit_origin=origin,
         strict_device=options.strict_device,
         cuda=host.cuda,
+        mlflow_store=store,
         preempt_after=options.preempt_after,
         preempt_at_step=options.preempt_at_step,
     )
@@ -264,8 +277,17 @@ def require_torch(host: Host, why: str) -> None:
         )
 
 
+def _mlflow_store(
+    job_env: Mapping[str, str], host: Host, options: LocalOptions, run_dir: Path
+) -> Path | None:
+    """The local MLflow store of this run, unless the job or the user's environment names a tracking URI."""
+    if "MLFLOW_TRACKING_URI" in job_env or "MLFLOW_TRACKING_URI" in host.environ:
+        return None
+    return options.mlflow_store or run_dir / "mlruns"
+
+
 def _local_extras(
-    job_env: Mapping[str, str], host: Host, run_dir: Path, nproc: int, distributed: bool
+    job_env: Mapping[str, str], host: Host, nproc: int, distributed: bool, store: Path | None, experiment: str
 ) -> dict[str, str]:
     """Variables a local run adds where neither the job nor the user's environment set them."""
 
@@ -273,8 +295,10 @@ def _local_extras(
         return name not in job_env and name not in host.environ
 
     extra: dict[str, str] = {}
-    if unset("MLFLOW_TRACKING_URI"):
-        extra["MLFLOW_TRACKING_URI"] = (run_dir / "mlruns").as_uri()
+    if store is not None:
+        extra["MLFLOW_TRACKING_URI"] = store.as_uri()
+        if unset("MLFLOW_EXPERIMENT_NAME"):
+            extra["MLFLOW_EXPERIMENT_NAME"] = experiment  # where Azure ML puts the job's run
         if "MLFLOW_ALLOW_FILE_STORE" not in host.environ:
             extra["MLFLOW_ALLOW_FILE_STORE"] = "true"  # mlflow >= 3 refuses a file store unless told
     if unset("PYTHONUNBUFFERED"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Mapping
 
 from ..contract import EXIT_OK, EXIT_PREEMPTED, PREEMPT_AT_STEP_ENV
 from .prepare import LocalLaunch, status_file
@@ -17,8 +18,11 @@ from .status import read_status
 from .supervisor import Console, Supervisor, Watcher
 
 
-def run_attempt(number: int, sup: Supervisor, launch: LocalLaunch) -> Attempt:
-    """Start the command once (``number`` 1, or 2 for a rehearsal's restart) and record how it went."""
+def run_attempt(
+    number: int, sup: Supervisor, launch: LocalLaunch, extra_env: Mapping[str, str] = ()
+) -> Attempt:
+    """Start the command once (``number`` 1, or 2 for a rehearsal's restart) and record how it went;
+    ``extra_env`` is added to the launch's environment (e.g. the MLflow run to log into)."""
     watcher = Watcher()
     path = status_file(launch.run_dir, number)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,7 +31,7 @@ def run_attempt(number: int, sup: Supervisor, launch: LocalLaunch) -> Attempt:
     t0 = time.monotonic()
     code, sigterm_at = sup.run(
         launch.argv,
-        launch.attempt_env(number),
+        launch.attempt_env(number, extra_env),
         launch.cwd,
         on_line=watcher,
         sigterm_after=launch.preempt_after if rehearsing else None,
@@ -53,7 +57,13 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
-def run_rehearsal(attempts: list[Attempt], sup: Supervisor, out: Console, launch: LocalLaunch) -> Rehearsal:
+def run_rehearsal(
+    attempts: list[Attempt],
+    sup: Supervisor,
+    out: Console,
+    launch: LocalLaunch,
+    extra_env: Mapping[str, str] = (),
+) -> Rehearsal:
     """The preemption rehearsal after attempt 1 (which got SIGTERM): restart, and judge the resume."""
     preempt_after, preempt_at_step = launch.preempt_after, launch.preempt_at_step
     first = attempts[0]
@@ -97,7 +107,7 @@ def run_rehearsal(attempts: list[Attempt], sup: Supervisor, out: Console, launch
         + (f" after a checkpoint at step {stopped}" if stopped is not None else "")
         + "; restarting the same command with the same outputs and checkpoints"
     )
-    second = run_attempt(2, sup, launch)
+    second = run_attempt(2, sup, launch, extra_env)
     attempts.append(second)
     if sup.interrupted:
         return _verdict(out, Rehearsal("inconclusive", "interrupted during the restart", trigger, stopped))

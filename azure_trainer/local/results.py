@@ -18,6 +18,8 @@ __all__ = ["EXIT_TIMED_OUT", "Attempt", "LocalRunResult", "Rehearsal"]
 
 EXIT_TIMED_OUT = 124
 """run-local's exit code when the job ran past its timeout and was stopped (as timeout(1) has it)."""
+EXIT_GPU_REQUIREMENT_IGNORED = 1
+"""run-local's exit code when the script was told a GPU is required, none was visible, and it finished."""
 
 
 @dataclass
@@ -67,7 +69,9 @@ class LocalRunResult:
     run_dir: Path
     duration_s: float
     device: str | None
+    """The device the script reported training on (the contract's status channel); None if it said none."""
     final_metrics: dict[str, Any]
+    """The latest value of each metric the script logged (MLflow, else the status channel, else metrics.jsonl)."""
     command: str
     """The shell text run with ``bash -c`` (placeholders as ``"${AZT_...}"`` references)."""
     launcher: list[str] = field(default_factory=list)
@@ -83,6 +87,15 @@ class LocalRunResult:
     time_limit_s: float | None = None
     """The limit each start of the command had (the job's ``timeout`` or ``--timeout``), None for none."""
     timed_out: bool = False
+    device_visible: str | None = None
+    """What this machine offered: "cuda" or "cpu" (None when the job did not need to know)."""
+    gpu_requirement_ignored: bool = False
+    metric_history: list[dict[str, Any]] = field(default_factory=list)
+    """Every logged value: ``{"metric": NAME, "step": N, "value": X}``, in order."""
+    metrics_source: str | None = None
+    """Where the metrics came from: "mlflow", "status" or "metrics.jsonl" (None: nothing was logged)."""
+    mlflow_run_id: str | None = None
+    mlflow_store: str | None = None
 
     @property
     def test_accuracy(self) -> float | None:
@@ -95,6 +108,8 @@ class LocalRunResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        for attempt in data["attempts"]:
+            attempt.pop("status", None)  # its metrics are metric_history
         data["run_dir"] = str(self.run_dir)
         data["test_accuracy"] = self.test_accuracy
         data["resumed"] = self.resumed
@@ -105,16 +120,28 @@ class LocalRunResult:
         lines = [
             f"run folder: {self.run_dir}",
             f"exit code:  {self.exit_code}{_explain_exit(self.exit_code)}",
-            f"duration:   {self.duration_s:.1f}s on {self.device or 'an unknown device'}"
-            + (f", {self.nproc} processes" if self.distributed else ""),
+            f"duration:   {self.duration_s:.1f}s" + (f", {self.nproc} processes" if self.distributed else ""),
+            f"device:     {self._device_text()}",
         ]
+        if self.gpu_requirement_ignored:
+            lines.append(
+                "GPU:        the script ignored the GPU requirement (told a GPU is required, none visible, it "
+                "finished anyway)"
+            )
         if self.timed_out:
             lines.append(
                 f"timed out:  stopped after the time limit of {self.time_limit_s:g}s (the job's `timeout`, "
                 "or --timeout); Azure ML would cancel it too. Raise it, or --timeout 0 for no limit here"
             )
-        if self.test_accuracy is not None:
-            lines.append(f"test_accuracy: {self.test_accuracy:.4f}")
+        if self.final_metrics:
+            names = self._recent_metric_names()
+            shown = ", ".join(f"{name} {_number(self.final_metrics[name])}" for name in names[-6:])
+            more = len(names) - 6
+            lines.append(
+                f"metrics:    {shown}"
+                + (f" (+{more} more)" if more > 0 else "")
+                + f" [{self.metrics_source}]"
+            )
         if self.resumed_from_step and self.preemption is None:
             lines.append(f"resumed from a checkpoint at step {self.resumed_from_step}")
         if self.preemption is not None:
@@ -122,6 +149,24 @@ class LocalRunResult:
                 f"preemption rehearsal: {self.preemption.verdict.upper()} — {self.preemption.message}"
             )
         return "\n".join(lines)
+
+    def _recent_metric_names(self) -> list[str]:
+        """Metric names, least recently logged first (the final test metrics come last)."""
+        last = {row["metric"]: i for i, row in enumerate(self.metric_history)}
+        return sorted(self.final_metrics, key=lambda name: last.get(name, -1))
+
+    def _device_text(self) -> str:
+        if self.device is not None:
+            text = f"{self.device} (reported by the script)"
+            if self.device != "cuda" and self.device_visible == "cuda":
+                text += "; a GPU is visible here and it was not used"
+            return text
+        here = f" (this machine offers {self.device_visible})" if self.device_visible else ""
+        return f"not reported by the script{here}; see README: Your own script, for the status channel"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _explain_exit(code: int) -> str:

@@ -31,6 +31,7 @@ from .prepare import Host, LocalOptions, prepare
 from .results import Attempt, LocalRunResult, Rehearsal
 from .run_folder import choose_run_dir, create_folder
 from .supervisor import terminate_all as terminate_all  # re-exported (the local sweep uses it)
+from .tracking import TrackedRun, start_run
 
 __all__ = ["Attempt", "LocalRunResult", "Rehearsal", "parse_input_args", "run_local"]
 
@@ -64,11 +65,28 @@ def run_local(
     """
     spec = as_spec(job, "run_local")
     options = _options(inputs, nproc, strict_device, preempt_after, preempt_at_step, timeout)
+    return run_with_options(spec, options, run_dir, stream=stream, console=console)
+
+
+def run_with_options(
+    spec: JobSpec,
+    options: LocalOptions,
+    run_dir: str | Path | None,
+    *,
+    parent: TrackedRun | None = None,
+    stream: bool = True,
+    console: TextIO | None = None,
+) -> LocalRunResult:
+    """:func:`run_local` for callers that already hold LocalOptions (a local sweep's trials: their MLflow
+    store and ``parent`` run are the sweep's)."""
     options.check()
     folder = choose_run_dir(spec.experiment, run_dir)
     launch = prepare(spec, options, measure_host(spec), folder)
     create_folder(folder, run_dir if run_dir is not None else folder)
-    return execute(launch, stream=stream, console=console)
+    tracked = None
+    if launch.mlflow_store is not None:
+        tracked = start_run(launch.mlflow_store, spec.experiment, folder.name, parent=parent)
+    return execute(launch, tracked=tracked, stream=stream, console=console)
 
 
 def _options(

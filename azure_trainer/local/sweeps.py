@@ -3,7 +3,9 @@
 Each trial is the planned job with its searched inputs set to the trial's values (:func:`trial_spec`,
 no re-planning), so it runs exactly the command an Azure ML trial runs. Each gets its own run folder under the sweep's folder; a failing
 trial is reported in the leaderboard, not fatal. The objective is the last value of the metric the
-trial wrote to ``metrics.jsonl`` (the value the script logged last to MLflow).
+trial logged: read back from MLflow (one parent run for the sweep, a child run per trial, in one store at
+``SWEEP_DIR/mlruns``, as an Azure ML sweep lays them out), else from the contract's status channel or the
+reference script's metrics.jsonl.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from ..config.model import JobConfig
 from ..errors import ApiUsageError, AzureTrainerError, LocalRunError
 from ..planning.spec import JobSpec, as_spec
 from ..planning.sweep_space import input_name
+from .prepare import LocalOptions
 from .results import EXIT_TIMED_OUT
 from .run_folder import check_run_dir, create_folder
-from .runner import LocalRunResult, run_local, terminate_all
+from .runner import LocalRunResult, run_with_options, terminate_all
 from .sampling import sample_trials
+from .tracking import end_run, start_run
 
 
 @dataclass
@@ -125,18 +129,11 @@ def trial_spec(spec: JobSpec, params: dict[str, Any]) -> JobSpec:
     return dataclasses.replace(spec, sweep=None, inputs=inputs)
 
 
-def objective_value(run_dir: Path, metric: str) -> float | None:
-    """The last value of ``metric`` in the trial's metrics.jsonl files (None if never written)."""
-    value = None
-    for path in sorted(run_dir.rglob("metrics.jsonl")):
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get(metric), (int, float)):
-                value = float(record[metric])
-    return value
+def objective_value(run: LocalRunResult, metric: str) -> float | None:
+    """The trial's last logged value of ``metric`` (MLflow, else the status channel, else metrics.jsonl),
+    or None if it never logged it."""
+    value = run.final_metrics.get(metric)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def run_local_sweep(
@@ -189,6 +186,8 @@ def run_local_sweep(
         except OSError as exc:
             raise LocalRunError(f"cannot create the sweep folder {root}: {exc.strerror or exc}") from None
     result = LocalSweepResult(sweep.objective.metric, sweep.objective.goal, sweep.sampling, root)
+    store = Path(root).resolve() / "mlruns"  # one store: the parent run and a child run per trial
+    parent = start_run(store, spec.experiment, Path(root).name, tags={"azure-trainer.sweep": "parent"})
     if sweep.sampling == "bayesian":
         print("run-local: bayesian sampling runs as random draws locally (no optimiser here)", file=out)
     print(f"run-local: sweep of {len(params_list)} trial(s), {parallel} at a time, in {root}", file=out)
@@ -210,20 +209,26 @@ def run_local_sweep(
                 )
             limit = left if limit is None else min(limit, left)
         print(f"run-local: trial {index}: {', '.join(f'{k}={_fmt(v)}' for k, v in params.items())}", file=out)
+        options = LocalOptions(
+            inputs=dict(inputs or {}),
+            strict_device=strict_device,
+            timeout=limit if limit is not None else 0,
+            mlflow_store=store,
+        )
         try:
-            run: LocalRunResult = run_local(
+            run: LocalRunResult = run_with_options(
                 trial_spec(spec, params),
-                inputs=inputs,
-                run_dir=run_dir,
+                options,
+                run_dir,
+                parent=parent,
                 stream=parallel == 1,
                 console=console,
-                timeout=limit if limit is not None else 0,
-                strict_device=strict_device,
             )
         except AzureTrainerError as exc:
             return TrialResult(index, params, 2, None, str(run_dir), 0.0, error=str(exc))
-        value = objective_value(run.run_dir, sweep.objective.metric) if run.exit_code == 0 else None
+        value = objective_value(run, sweep.objective.metric) if run.exit_code == 0 else None
         if run.exit_code == 0 and value is None:
+            logged = ", ".join(sorted(run.final_metrics)) or "nothing"
             return TrialResult(
                 index,
                 params,
@@ -231,7 +236,7 @@ def run_local_sweep(
                 None,
                 str(run.run_dir),
                 run.duration_s,
-                error=f"no {sweep.objective.metric} in metrics.jsonl",
+                error=f"the trial logged no {sweep.objective.metric} (it logged: {logged})",
             )
         print(
             f"run-local: trial {index} finished: exit {run.exit_code}"
@@ -249,6 +254,8 @@ def run_local_sweep(
                 result.trials = [f.result() for f in futures]
     except KeyboardInterrupt:
         terminate_all("Ctrl-C")
+        end_run(parent, 130)
         raise
+    end_run(parent, result.exit_code)
     (root / "sweep.json").write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
     return result
