@@ -147,7 +147,6 @@ def test_full_job_fields(tmp_path):
         "OMP_NUM_THREADS": "4",
         "NCCL_DEBUG": "INFO",
         "AZURE_TRAINER_REQUIRE_GPU": "1",
-        "AZURE_TRAINER_USE_GPU": "1",
     }
     data = input_data(job.inputs["data"])
     assert (data.type, data.path, data.mode) == ("uri_folder", "azureml:digits:2", "download")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from azure_trainer.config import JobConfig, load_config, validate_config
-from azure_trainer.contract import REQUIRE_GPU_ENV, USE_GPU_ENV
+from azure_trainer.contract import REQUIRE_GPU_ENV
 from azure_trainer.errors import ConfigError
 from azure_trainer.planning.spec import GPU_DEFAULT_SHM_SIZE, classify_environment, plan
 
@@ -249,7 +249,7 @@ def test_contract_environment_variables(tmp_path, use_gpu):
     )
     spec = plan(load_config(path, use_gpu=use_gpu))
     flag = "1" if use_gpu else "0"
-    assert spec.environment_variables == {"OMP_NUM_THREADS": "4", REQUIRE_GPU_ENV: flag, USE_GPU_ENV: flag}
+    assert spec.environment_variables == {"OMP_NUM_THREADS": "4", REQUIRE_GPU_ENV: flag}
     assert spec.user_environment_variables == {"OMP_NUM_THREADS": "4"}
 
 

@@ -1,11 +1,11 @@
-"""The reference training script, run for real in subprocesses on the CPU.
-
-Fast settings throughout (few epochs, one torch thread per process) so the whole file takes about
-two minutes on 2 cores.
+"""The reference training script on the CPU: argument checks and short runs in this process
+(``train.main``), and the few behaviours that need a process of their own (exit codes, signals,
+torchrun, MLflow) in subprocesses, each merged so that one run checks as much as it can.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -28,6 +28,7 @@ sys.path.insert(0, str(SCRIPTS))
 
 import data as data_mod  # noqa: E402
 import model as model_mod  # noqa: E402
+import train  # noqa: E402
 
 FAST = ["--epochs", "5", "--threads", "1"]
 EPOCH_KEYS = {
@@ -42,20 +43,22 @@ EPOCH_KEYS = {
     "lr",
     "resumed_from_step",
 }
+STEPS_PER_EPOCH = 19  # digits: 1258 training images / batch 64, drop_last
 
 
 def env(**extra) -> dict:
+    """The environment of a script subprocess: ours without the contract's or torchrun's variables."""
     e = {
         k: v
         for k, v in os.environ.items()
-        if k
-        not in ("AZURE_TRAINER_REQUIRE_GPU", "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+        if not k.startswith("AZURE_TRAINER_")
+        and k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
     }
     e.update({"PYTHONUNBUFFERED": "1", "TRAIN_DISABLE_MLFLOW": "1"}, **extra)
     return e
 
 
-def train(args, *, cwd=None, timeout=120, script=TRAIN, extra_env=None):
+def train_process(args, *, cwd=None, timeout=120, script=TRAIN, extra_env=None):
     return subprocess.run(
         [sys.executable, str(script), *args],
         cwd=cwd or ROOT,
@@ -66,8 +69,8 @@ def train(args, *, cwd=None, timeout=120, script=TRAIN, extra_env=None):
     )
 
 
-def torchrun(args, timeout=180):
-    cmd = [
+def torchrun_cmd(args) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "torch.distributed.run",
@@ -77,11 +80,72 @@ def torchrun(args, timeout=180):
         str(TRAIN),
         *args,
     ]
-    return subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout)
+
+
+def torchrun(args, timeout=180, extra_env=None):
+    return subprocess.run(
+        torchrun_cmd(args),
+        cwd=ROOT,
+        env=env(**(extra_env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class Result:
+    """What ``train.main`` returned and printed."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@contextlib.contextmanager
+def _torch_state_restored():
+    """train.main changes process-wide state (SIGTERM handler, threads, determinism): put it back."""
+    handler = signal.getsignal(signal.SIGTERM)
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+
+
+@pytest.fixture
+def run_main(monkeypatch, capsys):
+    """Run train.main(args) in this process with ``env`` added; argparse's SystemExit becomes a code."""
+    for name in list(os.environ):
+        if name.startswith("AZURE_TRAINER_") or name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TRAIN_DISABLE_MLFLOW", "1")
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+
+    def run(args, **extra_env) -> Result:
+        capsys.readouterr()
+        with monkeypatch.context() as m, _torch_state_restored():
+            for k, v in extra_env.items():
+                m.setenv(k, v)
+            try:
+                code = train.main([str(a) for a in args])
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 2
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return run
 
 
 def read_metrics(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def read_status(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def state_dict(path: Path) -> dict:
@@ -105,10 +169,27 @@ def digits_raw_test() -> tuple[data_mod.Split, torch.Tensor]:
     return ds.test, torch.as_tensor(images[te])
 
 
+# -- whole runs in a process of their own -------------------------------------------------------------
+
+
 @pytest.mark.slow
-def test_digits_accuracy_metrics_schema_and_model_rebuild(tmp_path):
-    out = tmp_path / "out"
-    r = train([*FAST, "--output-dir", str(out)])
+def test_digits_run_metrics_mlflow_status_channel_and_model_rebuild(tmp_path, monkeypatch):
+    """One real run checks the banner, metrics.jsonl, accuracy, MLflow, the status channel and model.pt."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # for the client reading the store back
+    store = (tmp_path / "mlruns").as_uri()
+    out, status = tmp_path / "out", tmp_path / "status.jsonl"
+    r = train_process(
+        [*FAST, "--lr", "0.02", "--output-dir", str(out)],
+        extra_env={
+            "TRAIN_DISABLE_MLFLOW": "0",
+            "MLFLOW_TRACKING_URI": store,
+            "MLFLOW_ALLOW_FILE_STORE": "true",  # mlflow 3 refuses its file store unless told; fine for a test
+            "AZURE_TRAINER_STATUS_FILE": str(status),
+        },
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr
     # First log lines: the environment banner.
     first = r.stdout.splitlines()[:3]
@@ -122,7 +203,7 @@ def test_digits_accuracy_metrics_schema_and_model_rebuild(tmp_path):
         assert EPOCH_KEYS <= set(m), set(m) ^ EPOCH_KEYS
         assert m["samples_per_second"] > 0 and m["epoch_time_s"] > 0 and 0 <= m["val_accuracy"] <= 1
         assert m["resumed_from_step"] is None
-    assert [m["step"] for m in epochs] == sorted(m["step"] for m in epochs)
+    assert [m["step"] for m in epochs] == [STEPS_PER_EPOCH * (e + 1) for e in range(5)]
     assert final["final"] is True and {"test_accuracy", "test_loss", "step"} <= set(final)
     assert final["test_accuracy"] >= 0.95, final
 
@@ -137,35 +218,197 @@ def test_digits_accuracy_metrics_schema_and_model_rebuild(tmp_path):
         "image_size": 8,
     }
 
+    # MLflow: the same names and values, one point per epoch at the same step, the arguments as params.
+    assert "MLflow logging disabled" not in r.stdout
+    client = MlflowClient(tracking_uri=store)
+    runs = [run for exp in client.search_experiments() for run in client.search_runs([exp.experiment_id])]
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    run = runs[0]
+    assert run.data.params["lr"] == "0.02" and run.data.params["epochs"] == "5"
+    history = client.get_metric_history(run.info.run_id, "val_accuracy")
+    assert [(m.step, m.value) for m in history] == [(rec["step"], rec["val_accuracy"]) for rec in epochs]
+    assert run.data.metrics["test_accuracy"] == final["test_accuracy"]
+    assert {"train_loss", "val_loss", "samples_per_second", "lr"} <= set(run.data.metrics)
+
+    # The status channel: device, start, one metrics record per metrics line, finished; all rank 0.
+    records = read_status(status)
+    assert [rec["event"] for rec in records] == ["device", "start"] + ["metrics"] * 6 + ["finished"]
+    assert all(rec["rank"] == 0 and isinstance(rec["time"], float) for rec in records)
+    device = records[0]
+    assert (device["device"], device["gpu_required"]) == ("cpu", False) and device["name"]
+    assert records[1]["resumed_from_step"] == 0 and "checkpoint" not in records[1]
+    for rec, line in zip(records[2:-1], lines, strict=True):
+        assert rec["step"] == line["step"]
+        assert rec["values"] == {
+            k: v for k, v in line.items() if k != "step" and type(v) in (int, float) and v is not None
+        }
+    assert records[-1] == {**records[-1], "event": "finished", "step": final["step"]}
+    assert [r["time"] for r in records] == sorted(r["time"] for r in records)
+
 
 @pytest.mark.parametrize("how", ["env", "flag"])
-def test_strict_gpu_mode_exits_78_before_loading_data(tmp_path, how):
+def test_strict_gpu_mode_exits_78_before_loading_data(tmp_path, run_main, how):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    # --data points nowhere: had the script touched the data first it would fail with exit 1 instead.
-    args = ["--data", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "out")]
+    # --data points nowhere: had the script touched the data first it would fail with exit 2 instead.
+    args = ["--data", tmp_path / "missing", "--output-dir", tmp_path / "out"]
+    status = tmp_path / "status.jsonl"
     if how == "env":
-        r = train(args, extra_env={"AZURE_TRAINER_REQUIRE_GPU": "1"})
+        r = run_main(args, AZURE_TRAINER_REQUIRE_GPU="1", AZURE_TRAINER_STATUS_FILE=str(status))
     else:
-        r = train([*args, "--device", "cuda"])
+        r = run_main([*args, "--device", "cuda"], AZURE_TRAINER_STATUS_FILE=str(status))
     assert r.returncode == 78, (r.returncode, r.stderr)
     assert "no CUDA device is visible" in r.stderr
     assert "VM size" in r.stderr and "CPU build of torch" in r.stderr and "CUDA_VISIBLE_DEVICES" in r.stderr
     assert "data " not in r.stdout and not (tmp_path / "out").exists()
+    assert [rec["event"] for rec in read_status(status)] == ["gpu_missing"]
 
 
-def test_cpu_job_without_gpu_requirement_runs(tmp_path):
-    r = train(
+@pytest.mark.slow
+def test_strict_gpu_exit_code_of_the_process(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    r = train_process(["--output-dir", str(tmp_path / "out")], extra_env={"AZURE_TRAINER_REQUIRE_GPU": "1"})
+    assert r.returncode == 78 and "GPU required (AZURE_TRAINER_REQUIRE_GPU=1)" in r.stderr, r.stderr
+
+
+@pytest.mark.slow
+def test_runs_from_inside_train_scripts_without_a_gpu_requirement(tmp_path):
+    r = train_process(
         ["--max-steps", "2", "--threads", "1", "--output-dir", str(tmp_path)],
+        cwd=SCRIPTS,
+        script=Path("train.py"),
         extra_env={"AZURE_TRAINER_REQUIRE_GPU": "0"},
     )
     assert r.returncode == 0, r.stderr
-    assert read_metrics(tmp_path)[-1]["step"] == 2
+    assert (tmp_path / "model.pt").exists() and read_metrics(tmp_path)[-1]["step"] == 2
 
 
-def test_cli_help_and_usage_errors():
-    r = train(["--help"])
-    assert r.returncode == 0
+@pytest.mark.slow
+def test_preempted_mid_epoch_then_resume_is_bit_identical(tmp_path, run_main):
+    """A real SIGTERM at a random step (the preemption rehearsal's hook), exit 75, then a resumed run
+    that ends with exactly the weights of an uninterrupted one."""
+    common = ["--epochs", "3", "--deterministic", "--threads", "1", "--seed", "3"]
+    ref = tmp_path / "ref"
+    assert run_main([*common, "--output-dir", ref]).returncode == 0
+
+    out, status = tmp_path / "run", tmp_path / "status.jsonl"
+    at = random.Random().randint(1, 3 * STEPS_PER_EPOCH - 2)
+    print(f"SIGTERM at step {at}")
+    r = train_process(
+        [*common, "--output-dir", str(out)],
+        extra_env={"AZURE_TRAINER_PREEMPT_AT_STEP": str(at), "AZURE_TRAINER_STATUS_FILE": str(status)},
+    )
+    assert r.returncode == 75, (r.returncode, r.stderr)
+    assert "SIGTERM received" in r.stdout and not (out / "model.pt").exists()
+    preempted = read_status(status)[-1]
+    ckpt = out / "checkpoints" / f"ckpt-{at:09d}.pt"
+    assert preempted == {**preempted, "event": "preempted", "step": at, "checkpoint": str(ckpt)}
+    assert ckpt.exists()
+
+    r2 = run_main([*common, "--output-dir", out], AZURE_TRAINER_STATUS_FILE=str(status))
+    assert r2.returncode == 0, r2.stderr
+    epoch, step = divmod(at, STEPS_PER_EPOCH)
+    assert f"resumed from checkpoint {ckpt} at epoch {epoch} step {step}" in r2.stdout
+    start = [rec for rec in read_status(status) if rec["event"] == "start"][-1]
+    assert start["resumed_from_step"] == at and start["checkpoint"] == str(ckpt)
+    lines = read_metrics(out)
+    assert lines[-1]["final"] and lines[-1]["resumed_from_step"] == at
+    a, b = state_dict(ref / "model.pt"), state_dict(out / "model.pt")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
+    assert lines[-1]["test_accuracy"] == read_metrics(ref)[-1]["test_accuracy"]
+
+
+def _child_with_rank(parent: int, rank: int) -> int | None:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and f"RANK={rank}".encode() in environ:
+            return int(entry)
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the rank-1 worker through /proc")
+def test_two_process_gloo_run_sigterm_on_one_rank_then_resume_to_threshold(tmp_path):
+    """torchrun, 2 ranks: SIGTERM to rank 1 alone stops both at one step with one checkpoint; the rerun
+    resumes it and reaches the accuracy threshold; only rank 0 writes files and log lines."""
+    out, status = tmp_path / "out", tmp_path / "status.jsonl"
+    args = [*FAST, "--output-dir", str(out)]
+    proc = subprocess.Popen(
+        [*torchrun_cmd(args), "--step-delay", "0.04"],
+        cwd=ROOT,
+        env=env(AZURE_TRAINER_STATUS_FILE=str(status)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    head = []
+    for line in proc.stdout:
+        head.append(line)
+        if line.startswith("schedule:"):
+            break
+    time.sleep(random.Random().uniform(0.2, 1.5))
+    rank1 = _child_with_rank(proc.pid, 1)
+    assert rank1 is not None
+    os.kill(rank1, signal.SIGTERM)  # only rank 1 is told; rank 0 must stop at the same step
+    stdout, _ = proc.communicate(timeout=90)
+    stdout = "".join(head) + stdout
+    assert proc.returncode != 0  # torchrun reports the ranks' exit 75 as a failed run (its exit code is 1)
+    assert "exitcode: 75" in stdout
+    assert "distributed: world size 2, backend gloo" in stdout
+    m = re.search(r"checkpoint written at epoch (\d+) step (\d+) \(global step (\d+)\)", stdout)
+    assert m, stdout[-3000:]
+    global_step = int(m.group(3))
+    assert (out / "checkpoints" / f"ckpt-{global_step:09d}.pt").exists() and not (out / "model.pt").exists()
+    records = read_status(status)
+    assert sorted(rec["rank"] for rec in records if rec["event"] == "device") == [0, 1]
+    assert {rec["rank"] for rec in records if rec["event"] != "device"} == {0}
+    assert records[-1]["event"] == "preempted" and records[-1]["step"] == global_step
+
+    r = torchrun(args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"(global step {global_step})" in r.stdout and "resumed from checkpoint" in r.stdout
+    lines = read_metrics(out)
+    final = lines[-1]
+    assert (
+        final["final"] and final["resumed_from_step"] == global_step and final["step"] == 5 * STEPS_PER_EPOCH
+    )
+    assert final["test_accuracy"] >= 0.95
+    # One line per epoch: had rank 1 also written, epochs would appear twice. Global batch 64 over 2 ranks:
+    # the same steps per epoch as one process.
+    assert [m["step"] for m in lines[:-1]] == sorted({m["step"] for m in lines[:-1]})
+    assert lines[-2]["epoch"] == 4
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "metrics.jsonl", "model.pt"]
+    assert r.stdout.count("test loss") == 1  # rank 1 prints nothing either
+
+
+@pytest.mark.slow
+def test_crash_on_one_rank_ends_the_job(tmp_path):
+    t0 = time.monotonic()
+    r = torchrun([*FAST, "--output-dir", str(tmp_path), "--debug-crash-rank", "1"], timeout=120)
+    assert r.returncode != 0
+    assert "rank 1 crashing on purpose" in r.stderr
+    assert time.monotonic() - t0 < 120
+    assert not (tmp_path / "model.pt").exists()
+
+
+# -- in this process ----------------------------------------------------------------------------------
+
+
+def test_help_names_every_flag_and_the_contract(capsys):
+    with pytest.raises(SystemExit) as info:
+        train.parse_args(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
     for flag in (
         "--epochs",
         "--batch-size",
@@ -186,111 +429,60 @@ def test_cli_help_and_usage_errors():
         "data.npz",
         "exit codes",
         "metrics.jsonl",
+        "AZURE_TRAINER_REQUIRE_GPU",
+        "AZURE_TRAINER_PREEMPT_AT_STEP",
+        "AZURE_TRAINER_STATUS_FILE",
     ):
-        assert flag in r.stdout, flag
-    assert train(["--epochs", "0"]).returncode == 2
-    assert train(["--device", "tpu"]).returncode == 2
+        assert flag in text, flag
 
 
-@pytest.mark.slow
-def test_sigterm_mid_epoch_then_resume_is_bit_identical(tmp_path):
-    common = ["--epochs", "3", "--deterministic", "--threads", "1", "--seed", "3"]
-    ref = tmp_path / "ref"
-    r = train([*common, "--output-dir", str(ref)])
-    assert r.returncode == 0, r.stderr
-
-    out = tmp_path / "run"
-    # 57 steps at >= 0.07 s each take >= 4 s: a delay up to 2.5 s lands anywhere in the first ~60% of the
-    # run, and a loaded machine only makes steps slower, never the run shorter.
-    delay = random.Random().uniform(0.3, 2.5)
-    print(f"SIGTERM after {delay:.2f}s of training")
-    proc = subprocess.Popen(
-        [sys.executable, str(TRAIN), *common, "--output-dir", str(out), "--step-delay", "0.07"],
-        cwd=ROOT,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    for line in proc.stdout:  # wait until training is about to start
-        if line.startswith("schedule:"):
-            break
-    time.sleep(delay)
-    proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 75, (proc.returncode, stderr)
-    m = re.search(r"checkpoint written at epoch (\d+) step (\d+) \(global step (\d+)\)", stdout)
-    assert m, stdout
-    epoch, step, global_step = map(int, m.groups())
-    print(f"preempted at epoch {epoch} step {step} (global {global_step})")
-    assert not (out / "model.pt").exists()
-    assert 0 < global_step < 3 * 19
-
-    r2 = train([*common, "--output-dir", str(out)])
-    assert r2.returncode == 0, r2.stderr
-    assert f"at epoch {epoch} step {step}" in r2.stdout and "resumed from checkpoint" in r2.stdout
-    lines = read_metrics(out)
-    assert lines[-1]["final"] and lines[-1]["resumed_from_step"] == global_step
-    a, b = state_dict(ref / "model.pt"), state_dict(out / "model.pt")
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
-    assert lines[-1]["test_accuracy"] == read_metrics(ref)[-1]["test_accuracy"]
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--epochs", "0"],
+        ["--device", "tpu"],
+        ["--lr", "-1"],
+        ["--lr", "nan"],
+        ["--lr", "0"],
+        ["--threads", "-1"],
+        ["--augment-shift", "-1"],
+        ["--label-smoothing", "2"],
+        ["--synthetic-size", "0"],
+        ["--weight-decay", "-1"],
+        ["--checkpoint-every", "-1"],
+        ["--keep-checkpoints", "0"],
+        ["--depth", "10"],
+        ["--width", "100000"],
+        ["--batch-size", "x"],
+    ],
+)
+def test_out_of_range_flags_are_usage_errors(bad, capsys):
+    with pytest.raises(SystemExit) as info:
+        train.parse_args(bad)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and bad[0] in err and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("train.py: error: argument ") or "error:" in err
 
 
-@pytest.mark.slow
-def test_corrupt_newest_checkpoint_falls_back_to_previous(tmp_path):
-    out = tmp_path / "out"
-    r = train(["--epochs", "3", "--max-steps", "38", "--threads", "1", "--output-dir", str(out)])
-    assert r.returncode == 0, r.stderr
-    ckpts = sorted((out / "checkpoints").glob("ckpt-*.pt"))
-    assert [p.name for p in ckpts] == ["ckpt-000000019.pt", "ckpt-000000038.pt"]
-    newest = ckpts[-1]
-    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # truncated mid-write
-    r = train(["--epochs", "3", "--threads", "1", "--output-dir", str(out)])
-    assert r.returncode == 0, r.stderr
-    assert "WARNING: skipping unreadable checkpoint" in r.stderr and newest.name in r.stderr
-    assert "resumed from checkpoint" in r.stdout and "ckpt-000000019.pt at epoch 1 step 0" in r.stdout
-    lines = read_metrics(out)
-    resumed = [m for m in lines if m.get("resumed_from_step") == 19]
-    assert [m.get("epoch") for m in resumed if not m.get("final")] == [1, 2] and resumed[-1]["final"]
+def test_values_on_the_bounds_are_accepted():
+    args = train.parse_args(["--label-smoothing", "0", "--threads", "0", "--depth", "8", "--width", "1024"])
+    assert (args.label_smoothing, args.threads, args.depth, args.width) == (0.0, 0, 8, 1024)
 
 
-@pytest.mark.slow
-def test_two_process_gloo_run_reaches_threshold_and_only_rank0_writes(tmp_path):
-    out = tmp_path / "out"
-    r = torchrun([*FAST, "--output-dir", str(out)])
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "distributed: world size 2, backend gloo" in r.stdout
-    lines = read_metrics(out)
-    # One line per epoch: had rank 1 also written, every epoch would appear twice.
-    assert [m["epoch"] for m in lines[:-1]] == list(range(5)) and lines[-1]["final"]
-    assert lines[-1]["test_accuracy"] >= 0.95
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "metrics.jsonl", "model.pt"]
-    assert r.stdout.count("test loss") == 1  # rank 1 prints nothing either
-    # Global batch 64 over 2 ranks: same steps per epoch as one process.
-    assert lines[0]["step"] == 19
+def test_depth_beyond_what_the_images_allow_is_a_usage_error(tmp_path, run_main):
+    # 8x8: two 2x2 pools, so 3 stages; caught once the data is known.
+    r = run_main(["--depth", "4", "--output-dir", tmp_path])
+    assert r.returncode == 2 and r.stderr.startswith("ERROR: --depth 4 is too deep for 8x8 images"), r.stderr
 
 
-@pytest.mark.slow
-def test_crash_on_one_rank_ends_the_job(tmp_path):
-    t0 = time.monotonic()
-    r = torchrun([*FAST, "--output-dir", str(tmp_path), "--debug-crash-rank", "1"], timeout=120)
-    assert r.returncode != 0
-    assert "rank 1 crashing on purpose" in r.stderr
-    assert time.monotonic() - t0 < 120
-    assert not (tmp_path / "model.pt").exists()
-
-
-@pytest.mark.slow
-def test_data_dir_npz_and_csv_formats(tmp_path):
+def test_data_dir_npz_and_csv_formats(tmp_path, run_main):
     images, labels = data_mod.load_digits_arrays()
     npz_dir = tmp_path / "npz"
     npz_dir.mkdir()
     # (N, H, W) uint8 at a different scale: normalisation must make it irrelevant.
     np.savez(npz_dir / "data.npz", images=(images[:, 0] * 15).astype(np.uint8), labels=labels)
     out = tmp_path / "out"
-    r = train([*FAST, "--data", str(npz_dir), "--output-dir", str(out)])
+    r = run_main([*FAST, "--data", npz_dir, "--output-dir", out])
     assert r.returncode == 0, r.stderr
     assert f"data folder:{npz_dir}: train 1258 / val 269 / test 270, 1x8x8, 10 classes" in r.stdout
     final = read_metrics(out)[-1]
@@ -312,16 +504,16 @@ def test_data_dir_npz_and_csv_formats(tmp_path):
     np.savez(rgb_dir / "data.npz", images=np.repeat(images, 3, axis=1), labels=labels)
     for d, desc in ((csv_dir, "1x8x8"), (rgb_dir, "3x8x8")):
         out = tmp_path / f"out-{d.name}"
-        r = train(["--max-steps", "3", "--threads", "1", "--data", str(d), "--output-dir", str(out)])
+        r = run_main(["--max-steps", "3", "--threads", "1", "--data", d, "--output-dir", out])
         assert r.returncode == 0, r.stderr
         assert f"train 1258 / val 269 / test 270, {desc}" in r.stdout
         assert read_metrics(out)[-1]["step"] == 3
         assert model_mod.load_model(out / "model.pt")[0].config["in_channels"] == int(desc[0])
 
 
-def test_bad_data_dir_is_a_clear_error(tmp_path):
+def test_bad_data_dir_is_a_clear_error(tmp_path, run_main):
     (tmp_path / "d").mkdir()
-    r = train(["--data", str(tmp_path / "d"), "--output-dir", str(tmp_path / "o")])
+    r = run_main(["--data", tmp_path / "d", "--output-dir", tmp_path / "o"])
     assert r.returncode == 2 and "expected data.npz or *.csv" in r.stderr
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and r.stderr.startswith(
         f"ERROR: --data {tmp_path}"
@@ -384,7 +576,7 @@ def _bad_data_cases(tmp_path: Path) -> dict:
     return cases
 
 
-def test_every_bad_data_case_is_a_one_line_error(tmp_path):
+def test_every_bad_data_case_is_a_one_line_error(tmp_path, run_main):
     cases = _bad_data_cases(tmp_path)
     for name, (path, expected) in cases.items():
         with pytest.raises(data_mod.DataError, match=re.escape(expected)) as info:
@@ -392,48 +584,26 @@ def test_every_bad_data_case_is_a_one_line_error(tmp_path):
         assert "\n" not in str(info.value), name
     # Through the script: exit 2, one ERROR line naming --data, no traceback, nothing trained.
     path, expected = cases["nan"]
-    r = train(["--data", str(path), "--output-dir", str(tmp_path / "o")])
+    r = run_main(["--data", path, "--output-dir", tmp_path / "o"])
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith(f"ERROR: --data {path}: ") and expected in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "o" / "metrics.jsonl").exists()
 
 
-def test_out_of_range_flags_are_usage_errors(tmp_path):
-    for bad in (
-        ["--lr", "-1"],
-        ["--lr", "nan"],
-        ["--lr", "0"],
-        ["--threads", "-1"],
-        ["--augment-shift", "-1"],
-        ["--label-smoothing", "2"],
-        ["--synthetic-size", "0"],
-        ["--weight-decay", "-1"],
-        ["--checkpoint-every", "-1"],
-        ["--keep-checkpoints", "0"],
-        ["--depth", "10"],
-        ["--width", "100000"],
-    ):
-        r = train([*bad, "--output-dir", str(tmp_path)])
-        assert r.returncode == 2 and bad[0] in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
-    # --depth deeper than the image allows (8x8: two 2x2 pools, so 3 stages) is caught once the data is known.
-    r = train(["--depth", "4", "--output-dir", str(tmp_path)])
-    assert r.returncode == 2 and r.stderr.startswith("ERROR: --depth 4 is too deep for 8x8 images"), r.stderr
-
-
-def test_unwritable_output_or_checkpoint_dir_fails_before_reading_data(tmp_path):
+def test_unwritable_output_or_checkpoint_dir_fails_before_reading_data(tmp_path, run_main):
     afile = tmp_path / "afile"
     afile.write_text("")
-    missing = ["--data", str(tmp_path / "missing")]  # read first, this would be a --data error
-    r = train([*missing, "--output-dir", str(afile)])
+    missing = ["--data", tmp_path / "missing"]  # read first, this would be a --data error
+    r = run_main([*missing, "--output-dir", afile])
     assert r.returncode == 2 and r.stderr.startswith(f"ERROR: --output-dir {afile}: is a file"), r.stderr
-    r = train([*missing, "--output-dir", str(tmp_path / "o"), "--checkpoint-dir", str(afile / "sub")])
+    r = run_main([*missing, "--output-dir", tmp_path / "o", "--checkpoint-dir", afile / "sub"])
     assert r.returncode == 2 and r.stderr.startswith(f"ERROR: --checkpoint-dir {afile / 'sub'}:"), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_resume_with_other_settings_is_refused_and_old_checkpoints_still_resume(tmp_path):
-    base = ["--max-steps", "3", "--threads", "1", "--output-dir", str(tmp_path)]
-    assert train(base).returncode == 0
+def test_resume_with_other_settings_is_refused_and_old_checkpoints_still_resume(tmp_path, run_main):
+    base = ["--max-steps", "3", "--threads", "1", "--output-dir", tmp_path]
+    assert run_main(base).returncode == 0
     ckpt = tmp_path / "checkpoints" / "ckpt-000000003.pt"
     for changed, expected in (
         (["--batch-size", "512"], "--batch-size 64 -> 512"),
@@ -444,155 +614,72 @@ def test_resume_with_other_settings_is_refused_and_old_checkpoints_still_resume(
             "data --dataset",
         ),
     ):
-        r = train([*base, *changed])
+        r = run_main([*base, *changed])
         assert r.returncode == 2, (changed, r.stderr)
         assert r.stderr.startswith(f"ERROR: checkpoint {ckpt} belongs to a run with other settings"), r.stderr
         assert expected in r.stderr and "--no-resume" in r.stderr and "--output-dir" in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     # Not part of the signature: a raised --max-steps continues the same run.
-    r = train([*base[2:], "--max-steps", "4", "--checkpoint-every", "1"])
+    r = run_main([*base[2:], "--max-steps", "4", "--checkpoint-every", "1"])
     assert r.returncode == 0 and "resumed from checkpoint" in r.stdout, r.stderr
     # A checkpoint from before signatures existed: resumed as before, with a warning.
     newest = tmp_path / "checkpoints" / "ckpt-000000004.pt"
     state = torch.load(newest, weights_only=False)
     del state["signature"]
     torch.save(state, newest)
-    r = train([*base[2:], "--max-steps", "5", "--batch-size", "512"])
+    r = run_main([*base[2:], "--max-steps", "5", "--batch-size", "512"])
     assert r.returncode == 0 and "has no run signature" in r.stderr and "global step 4" in r.stdout
 
 
-def test_no_resume_moves_old_checkpoints_aside_so_a_rerun_resumes_the_new_run(tmp_path):
-    out = ["--threads", "1", "--output-dir", str(tmp_path)]
-    assert train([*out, "--max-steps", "5"]).returncode == 0
+def test_corrupt_newest_checkpoint_falls_back_to_previous(tmp_path, run_main):
+    out = tmp_path / "out"
+    r = run_main(["--epochs", "3", "--max-steps", "38", "--threads", "1", "--output-dir", out])
+    assert r.returncode == 0, r.stderr
+    ckpts = sorted((out / "checkpoints").glob("ckpt-*.pt"))
+    assert [p.name for p in ckpts] == ["ckpt-000000019.pt", "ckpt-000000038.pt"]
+    newest = ckpts[-1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # truncated mid-write
+    r = run_main(["--epochs", "3", "--threads", "1", "--output-dir", out])
+    assert r.returncode == 0, r.stderr
+    assert "WARNING: skipping unreadable checkpoint" in r.stderr and newest.name in r.stderr
+    assert "resumed from checkpoint" in r.stdout and "ckpt-000000019.pt at epoch 1 step 0" in r.stdout
+    lines = read_metrics(out)
+    resumed = [m for m in lines if m.get("resumed_from_step") == 19]
+    assert [m.get("epoch") for m in resumed if not m.get("final")] == [1, 2] and resumed[-1]["final"]
+
+
+def test_no_resume_moves_old_checkpoints_aside_so_a_rerun_resumes_the_new_run(tmp_path, run_main):
+    out = ["--threads", "1", "--output-dir", tmp_path]
+    assert run_main([*out, "--max-steps", "5"]).returncode == 0
     ckpts = tmp_path / "checkpoints"
-    r = train([*out, "--max-steps", "2", "--no-resume", "--batch-size", "128"])
+    r = run_main([*out, "--max-steps", "2", "--no-resume", "--batch-size", "128"])
     assert r.returncode == 0, r.stderr
     (moved,) = ckpts.glob("previous-*")
     assert f"moved the existing checkpoints to {moved}" in r.stdout
     assert [p.name for p in moved.iterdir()] == ["ckpt-000000005.pt"]  # kept, not deleted
     assert [p.name for p in ckpts.glob("ckpt-*.pt")] == ["ckpt-000000002.pt"]
-    r = train([*out, "--max-steps", "3", "--batch-size", "128"])  # the plain rerun after a preemption
+    r = run_main([*out, "--max-steps", "3", "--batch-size", "128"])  # the plain rerun after a preemption
     assert r.returncode == 0 and "ckpt-000000002.pt at epoch 0 step 2" in r.stdout, r.stderr
 
 
-def test_runs_from_inside_train_scripts(tmp_path):
-    r = train(
-        ["--max-steps", "2", "--threads", "1", "--output-dir", str(tmp_path)],
-        cwd=SCRIPTS,
-        script=Path("train.py"),
-    )
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "model.pt").exists() and read_metrics(tmp_path)[-1]["final"] is True
-
-
-def _child_with_rank(parent: int, rank: int) -> int | None:
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and f"RANK={rank}".encode() in environ:
-            return int(entry)
-    return None
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the rank-1 worker through /proc")
-def test_sigterm_on_one_rank_gives_one_consistent_checkpoint_and_resumes(tmp_path):
-    out = tmp_path / "out"
-    args = ["--epochs", "3", "--threads", "1", "--output-dir", str(out)]
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--standalone",
-        str(TRAIN),
-        *args,
-    ]
-    proc = subprocess.Popen(
-        [*cmd, "--step-delay", "0.1"],
-        cwd=ROOT,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    for line in proc.stdout:
-        if line.startswith("schedule:"):
-            break
-    time.sleep(random.Random().uniform(0.5, 3.0))
-    rank1 = _child_with_rank(proc.pid, 1)
-    assert rank1 is not None
-    os.kill(rank1, signal.SIGTERM)  # only rank 1 is told; rank 0 must stop at the same step
-    stdout, _ = proc.communicate(timeout=90)
-    assert proc.returncode != 0  # torchrun reports the ranks' exit 75 as a failed run (its exit code is 1)
-    assert "exitcode: 75" in stdout
-    m = re.search(r"checkpoint written at epoch (\d+) step (\d+) \(global step (\d+)\)", stdout)
-    assert m, stdout[-3000:]
-    global_step = int(m.group(3))
-    assert (out / "checkpoints" / f"ckpt-{global_step:09d}.pt").exists() and not (out / "model.pt").exists()
-
-    r = torchrun(args)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert f"(global step {global_step})" in r.stdout and "resumed from checkpoint" in r.stdout
-    final = read_metrics(out)[-1]
-    assert final["final"] and final["resumed_from_step"] == global_step and final["step"] == 3 * 19
-
-
-def test_unknown_sweep_objective_stops_before_loading_data(tmp_path):
+def test_unknown_sweep_objective_stops_before_loading_data(tmp_path, run_main):
     # --data points nowhere: had the script read data first it would fail with a --data error instead.
-    args = ["--data", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "out")]
-    r = train(args, extra_env={"AZURE_TRAINER_OBJECTIVE_METRIC": "accuracy"})
+    args = ["--data", tmp_path / "missing", "--output-dir", tmp_path / "out"]
+    r = run_main(args, AZURE_TRAINER_OBJECTIVE_METRIC="accuracy")
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert "'accuracy'" in r.stderr and "val_accuracy" in r.stderr and "sweep.objective.metric" in r.stderr
     assert not (tmp_path / "out").exists()
     # Logged, but not with a number on every run (null unless resumed; a counter): no use to rank trials.
     for name in ("resumed_from_step", "epoch"):
-        r = train(args, extra_env={"AZURE_TRAINER_OBJECTIVE_METRIC": name})
+        r = run_main(args, AZURE_TRAINER_OBJECTIVE_METRIC=name)
         assert r.returncode == 2 and f"{name!r}" in r.stderr, (name, r.stderr)
 
 
-def test_known_sweep_objective_is_announced_and_logged(tmp_path):
-    r = train(
-        ["--max-steps", "3", "--threads", "1", "--output-dir", str(tmp_path)],
-        extra_env={"AZURE_TRAINER_OBJECTIVE_METRIC": "val_loss"},
+def test_known_sweep_objective_is_announced_and_logged(tmp_path, run_main):
+    r = run_main(
+        ["--max-steps", "3", "--threads", "1", "--output-dir", tmp_path],
+        AZURE_TRAINER_OBJECTIVE_METRIC="val_loss",
     )
     assert r.returncode == 0, r.stderr
     assert "sweep objective: val_loss" in r.stdout
     assert all("val_loss" in rec for rec in read_metrics(tmp_path) if not rec.get("final"))
-
-
-def test_metrics_reach_mlflow_under_the_same_names(tmp_path, monkeypatch):
-    from mlflow.tracking import MlflowClient
-
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # for the client reading the store back
-    store = (tmp_path / "mlruns").as_uri()
-    out = tmp_path / "out"
-    r = train(
-        ["--epochs", "2", "--max-steps", "30", "--threads", "1", "--lr", "0.02", "--output-dir", str(out)],
-        extra_env={
-            "TRAIN_DISABLE_MLFLOW": "0",
-            "MLFLOW_TRACKING_URI": store,
-            "MLFLOW_ALLOW_FILE_STORE": "true",  # mlflow 3 refuses its file store unless told; fine for a test
-        },
-        timeout=180,
-    )
-    assert r.returncode == 0, r.stderr
-    assert "MLflow logging disabled" not in r.stdout
-    client = MlflowClient(tracking_uri=store)
-    runs = [run for exp in client.search_experiments() for run in client.search_runs([exp.experiment_id])]
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    run = runs[0]
-    assert run.data.params["lr"] == "0.02" and run.data.params["epochs"] == "2"
-    records = read_metrics(out)
-    epochs = [rec for rec in records if not rec.get("final")]
-    history = client.get_metric_history(run.info.run_id, "val_accuracy")
-    assert [(m.step, m.value) for m in history] == [(rec["step"], rec["val_accuracy"]) for rec in epochs]
-    assert run.data.metrics["test_accuracy"] == records[-1]["test_accuracy"]
-    assert {"train_loss", "val_loss", "samples_per_second", "lr"} <= set(run.data.metrics)

@@ -71,6 +71,27 @@ def select_device(requested: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
+def device_name(device: torch.device) -> str:
+    """A human name for the device: the GPU's model, else the CPU's (``platform``'s best guess)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple MPS"
+    return cpu_model_name()
+
+
+def cpu_model_name() -> str:
+    """The CPU's model name from /proc/cpuinfo where there is one, else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "CPU"
+
+
 def bf16_supported(device: torch.device) -> bool:
     """Whether bf16 autocast is worth using on this device (native bf16 on CUDA)."""
     if device.type == "cuda":

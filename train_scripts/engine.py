@@ -56,6 +56,12 @@ def make_scheduler(optimizer, lr: float, total_steps: int):
     )
 
 
+def steps_per_epoch(n_train: int, global_batch: int, world_size: int) -> int:
+    """Optimizer steps per epoch: each rank's share of the data in full batches (drop_last, at least 1)."""
+    per_rank = math.ceil(n_train / world_size)
+    return max(1, per_rank // max(1, global_batch // world_size))
+
+
 class Trainer:
     """Owns the device-resident training split and the step function.
 
@@ -95,10 +101,9 @@ class Trainer:
         self.n = int(self.labels.shape[0])
         self.image_size = int(train.images.shape[-1])
         self.channels = int(train.images.shape[1])
-        self.per_rank = math.ceil(self.n / world_size)
         self.batch_size = max(1, batch_size // world_size)  # --batch-size is global
         # drop_last: every step has the same shape (no recompiles, no tiny noisy last batch)
-        self.steps_per_epoch = max(1, self.per_rank // self.batch_size)
+        self.steps_per_epoch = steps_per_epoch(self.n, batch_size, world_size)
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self._ar_h = torch.arange(self.image_size, device=device)
         self._ar_c = torch.arange(self.channels, device=device).view(1, -1, 1, 1)

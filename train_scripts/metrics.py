@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
+
+from contract import EVENT_METRICS, finite_values, write_status
 
 EPOCH_KEYS = (
     "epoch",
@@ -64,16 +65,10 @@ class MetricsLogger:
             fh.write(json.dumps(record, sort_keys=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+        step = int(record.get("step", 0))
+        numeric = finite_values({k: v for k, v in record.items() if k != "step"})
+        write_status(EVENT_METRICS, step=step, values=numeric)
         if self._mlflow_run is not None:
-            step = int(record.get("step", 0))
-            numeric = {
-                k: float(v)
-                for k, v in record.items()
-                if isinstance(v, (int, float))
-                and not isinstance(v, bool)
-                and k != "step"
-                and math.isfinite(float(v))
-            }
             try:
                 self._mlflow.log_metrics(numeric, step=step)
             except Exception as exc:  # noqa: BLE001

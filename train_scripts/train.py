@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,6 +31,11 @@ import model as model_mod  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from contract import (  # noqa: E402
+    EVENT_DEVICE,
+    EVENT_FINISHED,
+    EVENT_GPU_MISSING,
+    EVENT_PREEMPTED,
+    EVENT_START,
     EXIT_NO_GPU,
     EXIT_OK,
     EXIT_PREEMPTED,
@@ -37,8 +43,10 @@ from contract import (  # noqa: E402
     OBJECTIVE_METRIC_ENV,
     PREEMPT_AT_STEP_ENV,
     REQUIRE_GPU_ENV,
+    STATUS_FILE_ENV,
+    write_status,
 )
-from device import GPURequiredError, environment_lines, select_device  # noqa: E402
+from device import GPURequiredError, device_name, environment_lines, gpu_required, select_device  # noqa: E402
 from metrics import OBJECTIVE_METRICS, MetricsLogger  # noqa: E402
 
 MAX_WIDTH = 1024
@@ -65,6 +73,10 @@ environment:
   {OBJECTIVE_METRIC_ENV}=NAME  a sweep ranks trials by this metric: exit 2 at once if it is not
                             one this script logs with a number on every run
                             ({", ".join(OBJECTIVE_METRICS)}).
+  {PREEMPT_AT_STEP_ENV}=N  preemption rehearsal (run-local --preempt-at-step N): SIGTERM
+                            ourselves at optimizer step N.
+  {STATUS_FILE_ENV}=PATH  append JSON status records (device, start, metrics, preempted,
+                            finished) to PATH, one per line, for the runner (run-local sets it).
   RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT  distributed run (torchrun / Azure ML).
 
 resume (CHECKPOINT_DIR/ckpt-*.pt):
@@ -381,67 +393,70 @@ def configure_determinism(args, device) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
-def run(args) -> int:
-    info = distributed.dist_info_from_env()
-    is_main = info.is_main
+@dataclass
+class Training:
+    """Everything one run of the script works with, built once by :func:`build_training`."""
 
-    def log(*a, **k):
-        if is_main:
+    args: argparse.Namespace
+    info: distributed.DistInfo
+    device: torch.device
+    output_dir: Path
+    ckpt_dir: Path
+    preempt: Preemption
+    ds: data_mod.Dataset
+    val: data_mod.Split
+    test: data_mod.Split
+    raw: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    trainer: engine.Trainer
+    metrics: MetricsLogger
+    signature: dict
+    params: dict
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    resumed_from: int | None = None
+
+    def log(self, *a, **k) -> None:
+        """Print on rank 0 only (every rank runs the same code)."""
+        if self.info.is_main:
             print(*a, **k, flush=True)
 
-    preempt = Preemption()  # from the start: SIGTERM during start-up must not kill us mid-write
-    # 0. A sweep ranks (and early-terminates) trials by a metric it looks up by name: a name this script
-    # never logs would let every trial run to the end unranked, so stop now, before anything is paid for.
-    objective = os.environ.get(OBJECTIVE_METRIC_ENV, "").strip()
+
+def check_objective(objective: str) -> None:
+    """A sweep ranks (and early-terminates) trials by a metric it looks up by name: a name this script
+    never logs would let every trial run to the end unranked, so stop before anything is paid for."""
     if objective and objective not in OBJECTIVE_METRICS:
-        print(
-            f"ERROR: the sweep's objective metric {objective!r} ({OBJECTIVE_METRIC_ENV}) is not logged with a "
+        raise UsageError(
+            f"the sweep's objective metric {objective!r} ({OBJECTIVE_METRIC_ENV}) is not logged with a "
             f"number on every run by this script; it logs {', '.join(OBJECTIVE_METRICS)}: set "
-            f"sweep.objective.metric to one of them",
-            file=sys.stderr,
-            flush=True,
+            f"sweep.objective.metric to one of them"
         )
-        return EXIT_USAGE
-    # 1. Device first: the strict-GPU check must fail before any data is read.
-    if args.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts: set it first
-    try:
-        device = select_device(args.device, info.local_rank)
-    except GPURequiredError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr, flush=True)
-        return EXIT_NO_GPU
-    configure_determinism(args, device)
-    # Then the output folders: an unwritable one would otherwise surface at the first checkpoint, an
-    # epoch (of paid machine time) later.
+
+
+def output_folders(args, info) -> tuple[Path, Path]:
+    """The output and checkpoint folders, proven writable by rank 0: an unwritable one would otherwise
+    surface at the first checkpoint, an epoch (of paid machine time) later."""
     output_dir = Path(args.output_dir)
     ckpt_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else output_dir / "checkpoints"
-    if is_main:
+    if info.is_main:
         ensure_writable_dir(output_dir, "--output-dir")
         ensure_writable_dir(ckpt_dir, "--checkpoint-dir" if args.checkpoint_dir else "--output-dir")
-    for line in environment_lines(device):
-        log(line)
-    if objective:
-        log(f"sweep objective: {objective} (logged to MLflow and metrics.jsonl)")
-    distributed.init(info, device)
-    if info.enabled:
-        log(
-            f"distributed: world size {info.world_size}, "
-            f"backend {'nccl' if device.type == 'cuda' else 'gloo'}"
-        )
-    precision = engine.resolve_precision(args.precision, device)
-    channels_last = args.channels_last == "on" or (args.channels_last == "auto" and device.type == "cuda")
+    return output_dir, ckpt_dir
 
-    # 2. Data, whole splits on the device.
-    t0 = time.perf_counter()
+
+def load_data(args, device, memory_format) -> tuple[data_mod.Dataset, data_mod.Split, data_mod.Split]:
+    """The dataset, with the validation and test splits already on the device."""
     try:
         ds = data_mod.load_dataset(args.dataset, args.data, args.synthetic_size, args.synthetic_image_size)
     except data_mod.DataError as exc:
         raise UsageError(f"--data {args.data}: {exc}") from None
-    mf = torch.channels_last if channels_last else torch.contiguous_format
-    val, test = ds.val.to(device, mf), ds.test.to(device, mf)
-    log(f"{ds.describe()} (loaded in {time.perf_counter() - t0:.2f}s)")
+    return ds, ds.val.to(device, memory_format), ds.test.to(device, memory_format)
 
-    # 3. Model, optimiser, schedule.
+
+def check_model_size(args, ds) -> int:
+    """The parameter count of the requested CNN, or a UsageError when it cannot fit these images."""
     limit = model_mod.max_depth(ds.image_size)
     if args.depth > limit:
         raise UsageError(
@@ -454,9 +469,11 @@ def run(args) -> int:
             f"--width {args.width} --depth {args.depth} gives {n_params:,} parameters, over this small CNN's "
             f"limit of {model_mod.MAX_PARAMETERS:,}; lower --width or --depth"
         )
-    seed_everything(args.seed)
-    raw = model_mod.build_model(ds.in_channels, ds.num_classes, args.width, args.depth, ds.image_size)
-    raw = raw.to(device, memory_format=mf)
+    return n_params
+
+
+def wrap_model(raw, args, info, device):
+    """What runs forward/backward: DDP across ranks, then torch.compile when asked for."""
     model = raw
     if info.enabled:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -464,18 +481,33 @@ def run(args) -> int:
         model = DDP(
             raw, device_ids=[device.index] if device.type == "cuda" else None, gradient_as_bucket_view=True
         )
-    if args.compile:
-        model = torch.compile(model)
+    return torch.compile(model) if args.compile else model
+
+
+def total_steps(args, n_train: int, world_size: int) -> int:
+    """Optimizer steps of the whole run: epochs x steps per epoch, capped by --max-steps."""
+    steps = args.epochs * engine.steps_per_epoch(n_train, args.batch_size, world_size)
+    return steps if args.max_steps is None else min(steps, args.max_steps)
+
+
+def build_training(args, info, device, output_dir, ckpt_dir, preempt) -> Training:
+    """Data, model, optimiser, schedule and loop, logged in two lines; nothing restored yet."""
+    precision = engine.resolve_precision(args.precision, device)
+    channels_last = args.channels_last == "on" or (args.channels_last == "auto" and device.type == "cuda")
+    mf = torch.channels_last if channels_last else torch.contiguous_format
+    t0 = time.perf_counter()
+    ds, val, test = load_data(args, device, mf)
+    log = print if info.is_main else _quiet
+    log(f"{ds.describe()} (loaded in {time.perf_counter() - t0:.2f}s)", flush=True)
+    n_params = check_model_size(args, ds)
+    seed_everything(args.seed)
+    raw = model_mod.build_model(ds.in_channels, ds.num_classes, args.width, args.depth, ds.image_size)
+    raw = raw.to(device, memory_format=mf)
     optimizer = engine.make_optimizer(raw, args.lr, args.weight_decay, device)
-    trainer_probe_steps = max(
-        1, -(-len(ds.train) // info.world_size) // max(1, args.batch_size // info.world_size)
-    )
-    total_steps = args.epochs * trainer_probe_steps
-    if args.max_steps is not None:
-        total_steps = min(total_steps, args.max_steps)
-    scheduler = engine.make_scheduler(optimizer, args.lr, total_steps)
+    steps = total_steps(args, len(ds.train), info.world_size)
+    scheduler = engine.make_scheduler(optimizer, args.lr, steps)
     trainer = engine.Trainer(
-        model,
+        wrap_model(raw, args, info, device),
         raw,
         optimizer,
         scheduler,
@@ -490,199 +522,333 @@ def run(args) -> int:
         label_smoothing=args.label_smoothing,
         channels_last=channels_last,
     )
-    assert trainer.steps_per_epoch == trainer_probe_steps
     log(
         f"model: SmallCNN width {args.width} depth {args.depth}, {n_params:,} parameters "
         f"| precision {precision} "
-        f"| channels_last {channels_last} | compile {args.compile} | fused AdamW {device.type == 'cuda'}"
+        f"| channels_last {channels_last} | compile {args.compile} | fused AdamW {device.type == 'cuda'}",
+        flush=True,
     )
     log(
         f"schedule: {args.epochs} epochs x {trainer.steps_per_epoch} steps (global batch {args.batch_size}), "
-        f"{total_steps} steps in total"
+        f"{steps} steps in total",
+        flush=True,
+    )
+    params = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+    return Training(
+        args=args,
+        info=info,
+        device=device,
+        output_dir=output_dir,
+        ckpt_dir=ckpt_dir,
+        preempt=preempt,
+        ds=ds,
+        val=val,
+        test=test,
+        raw=raw,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        trainer=trainer,
+        metrics=MetricsLogger(output_dir, enabled=info.is_main, params=params),
+        signature=run_signature(args, ds),
+        params=params,
     )
 
-    params = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
-    metrics = MetricsLogger(output_dir, enabled=is_main, params=params)
 
-    # 4. Resume from the newest checkpoint that loads cleanly.
-    epoch, step_in_epoch, global_step, resumed_from = 0, 0, 0, None
-    signature = run_signature(args, ds)
-    if args.no_resume:
-        if is_main:
-            moved = checkpoint.move_aside(ckpt_dir)
-            if moved is not None:
-                log(f"--no-resume: moved the existing checkpoints to {moved} (a rerun resumes this new run)")
-        distributed.barrier()  # no rank may look at the folder while rank 0 is still moving files
-    else:
-        # map to the CPU: RNG states must stay CPU ByteTensors; load_state_dict moves the rest to the device.
-        state, path = checkpoint.load_latest(ckpt_dir, map_location="cpu", log=print if is_main else _quiet)
-        if state is not None and "signature" not in state:
-            log(
-                f"WARNING: checkpoint {path} has no run signature (an older train.py wrote it): resuming "
-                f"without checking that it was written with this command's settings",
-                file=sys.stderr,
-            )
-        elif state is not None and state["signature"] != signature:
-            diffs = "; ".join(signature_differences(state["signature"], signature))
-            raise UsageError(
-                f"checkpoint {path} belongs to a run with other settings ({diffs}): rerun with the "
-                f"checkpoint's settings to resume it, or start a new run with a new --output-dir / "
-                f"--checkpoint-dir, or --no-resume (moves the old checkpoints aside)"
-            )
-        if state is not None:
-            raw.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            sched_state = state["scheduler"]
-            if sched_state.get("total_steps") != scheduler.total_steps:
-                # --max-steps changed since the checkpoint: keep the position, stretch the schedule.
-                log(
-                    f"WARNING: schedule length changed "
-                    f"({sched_state.get('total_steps')} -> {scheduler.total_steps} steps)"
-                )
-                fresh = engine.make_scheduler(
-                    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=args.lr), args.lr, total_steps
-                )
-                sched_state = {
-                    **sched_state,
-                    "total_steps": fresh.total_steps,
-                    "_schedule_phases": fresh._schedule_phases,
-                }
-            scheduler.load_state_dict(sched_state)
-            set_rng_state(state["rng"])
-            epoch, step_in_epoch, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
-            if state.get("sums"):
-                trainer.load_sums_state(state["sums"])
-            resumed_from = global_step
-            log(
-                f"resumed from checkpoint {path} at epoch {epoch} step {step_in_epoch} "
-                f"(global step {global_step})"
-            )
+def start_afresh(tr: Training) -> None:
+    """--no-resume: rank 0 moves the old checkpoints aside; no rank looks before it is done."""
+    if tr.info.is_main:
+        moved = checkpoint.move_aside(tr.ckpt_dir)
+        if moved is not None:
+            tr.log(f"--no-resume: moved the existing checkpoints to {moved} (a rerun resumes this new run)")
+    distributed.barrier()
 
-    def save(ep: int, s: int) -> None:
-        if is_main:
-            st = {
-                "model": raw.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": ep,
-                "step_in_epoch": s,
-                "global_step": global_step,
-                "rng": rng_state(),
-                "sums": trainer.sums_state(),
-                "args": params,
-                "signature": signature,
-            }
-            checkpoint.save_checkpoint(st, ckpt_dir, global_step, keep=args.keep_checkpoints)
 
-    stop_every = args.stop_check_every or (20 if device.type == "cuda" else 1)
-
-    def should_stop() -> bool:
-        # One process: the flag is a plain bool, free to check every step. Several: every rank must stop
-        # at the same step, so they agree through an all-reduce at fixed step multiples.
-        if not info.enabled:
-            return preempt.requested
-        if global_step % stop_every:
-            return False
-        return distributed.any_rank(preempt.requested, device)
-
-    max_steps = args.max_steps if args.max_steps is not None else float("inf")
-    crash_rank = args.debug_crash_rank
-    # Preemption rehearsal (run-local --preempt-at-step N): SIGTERM ourselves on reaching step N, so the
-    # real handler runs and the loop stops at its next stop check, exactly as on a preempted node.
-    preempt_at = int(os.environ.get(PREEMPT_AT_STEP_ENV, "0") or 0)
-    # 5. Train.
-    while epoch < args.epochs and global_step < max_steps:
-        perm, shifts = trainer.epoch_plan(epoch)
-        raw.train()
-        t_epoch, samples_run = time.perf_counter(), 0
-        s = step_in_epoch
-        while s < trainer.steps_per_epoch and global_step < max_steps:
-            if should_stop():
-                save(epoch, s)
-                log(
-                    f"preempted: checkpoint written at epoch {epoch} step {s} (global step {global_step}); "
-                    f"exiting {EXIT_PREEMPTED} so a rerun resumes"
-                )
-                distributed.barrier()
-                metrics.close()
-                return EXIT_PREEMPTED
-            trainer.train_step(perm, shifts, s)
-            s += 1
-            global_step += 1
-            if preempt_at and global_step == preempt_at:
-                os.kill(os.getpid(), signal.SIGTERM)
-            samples_run += trainer.batch_size * info.world_size
-            if crash_rank is not None and info.rank == crash_rank:
-                raise RuntimeError(
-                    f"--debug-crash-rank: rank {info.rank} crashing on purpose at step {global_step}"
-                )
-            if args.step_delay:
-                time.sleep(args.step_delay)
-            if (
-                args.checkpoint_every
-                and global_step % args.checkpoint_every == 0
-                and s < trainer.steps_per_epoch
-            ):
-                save(epoch, s)
-        finished_epoch = s >= trainer.steps_per_epoch
-        train_loss, train_acc, _ = trainer.read_epoch_sums()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        epoch_time = time.perf_counter() - t_epoch
-        val_loss, val_acc = trainer.evaluate(val)
-        record = {
-            "epoch": epoch,
-            "step": global_step,
-            "train_loss": train_loss,
-            "train_accuracy": train_acc,
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "samples_per_second": samples_run / max(epoch_time, 1e-9),
-            "epoch_time_s": epoch_time,
-            "lr": scheduler.get_last_lr()[0],
-            "resumed_from_step": resumed_from,
-        }
-        metrics.log(record)
-        log(
-            f"epoch {epoch:3d} step {global_step:6d} | train loss {train_loss:.4f} acc {train_acc:.4f} | "
-            f"val loss {val_loss:.4f} acc {val_acc:.4f} | {record['samples_per_second']:,.0f} samples/s "
-            f"| {epoch_time:.2f}s | lr {record['lr']:.2e}"
+def check_signature(tr: Training, state: dict, path: Path) -> None:
+    """Refuse a checkpoint written with other trajectory-defining settings (see SIGNATURE_FLAGS)."""
+    if "signature" not in state:
+        tr.log(
+            f"WARNING: checkpoint {path} has no run signature (an older train.py wrote it): resuming "
+            f"without checking that it was written with this command's settings",
+            file=sys.stderr,
         )
-        if finished_epoch:
-            epoch, step_in_epoch = epoch + 1, 0
-            trainer.reset_sums()
-        else:
-            step_in_epoch = s
-        save(epoch, step_in_epoch)
+    elif state["signature"] != tr.signature:
+        diffs = "; ".join(signature_differences(state["signature"], tr.signature))
+        raise UsageError(
+            f"checkpoint {path} belongs to a run with other settings ({diffs}): rerun with the "
+            f"checkpoint's settings to resume it, or start a new run with a new --output-dir / "
+            f"--checkpoint-dir, or --no-resume (moves the old checkpoints aside)"
+        )
 
-    # 6. Test, final line, model.
-    test_loss, test_acc = trainer.evaluate(test)
-    metrics.log(
+
+def restore_scheduler(tr: Training, sched_state: dict) -> None:
+    """Load the schedule; when --max-steps changed, keep its position and stretch it to the new length."""
+    if sched_state.get("total_steps") != tr.scheduler.total_steps:
+        tr.log(
+            f"WARNING: schedule length changed "
+            f"({sched_state.get('total_steps')} -> {tr.scheduler.total_steps} steps)"
+        )
+        probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=tr.args.lr)
+        fresh = engine.make_scheduler(probe, tr.args.lr, tr.scheduler.total_steps)
+        sched_state = {
+            **sched_state,
+            "total_steps": fresh.total_steps,
+            "_schedule_phases": fresh._schedule_phases,
+        }
+    tr.scheduler.load_state_dict(sched_state)
+
+
+def resume(tr: Training) -> Path | None:
+    """Restore the newest checkpoint that loads cleanly; returns its path (None: nothing to resume)."""
+    # map to the CPU: RNG states must stay CPU ByteTensors; load_state_dict moves the rest to the device.
+    state, path = checkpoint.load_latest(
+        tr.ckpt_dir, map_location="cpu", log=print if tr.info.is_main else _quiet
+    )
+    if state is None:
+        return None
+    check_signature(tr, state, path)
+    tr.raw.load_state_dict(state["model"])
+    tr.optimizer.load_state_dict(state["optimizer"])
+    restore_scheduler(tr, state["scheduler"])
+    set_rng_state(state["rng"])
+    tr.epoch, tr.step_in_epoch, tr.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+    if state.get("sums"):
+        tr.trainer.load_sums_state(state["sums"])
+    tr.resumed_from = tr.global_step
+    tr.log(
+        f"resumed from checkpoint {path} at epoch {tr.epoch} step {tr.step_in_epoch} "
+        f"(global step {tr.global_step})"
+    )
+    return path
+
+
+def restore_or_start_afresh(tr: Training) -> None:
+    """Resume (or, with --no-resume, clear the way for a new run), then report the start."""
+    path = None
+    if tr.args.no_resume:
+        start_afresh(tr)
+    else:
+        path = resume(tr)
+    if tr.info.is_main:
+        extra = {"checkpoint": str(path)} if path is not None else {}
+        write_status(EVENT_START, resumed_from_step=tr.global_step if path is not None else 0, **extra)
+
+
+def save(tr: Training, epoch: int, step_in_epoch: int) -> Path | None:
+    """Rank 0 writes a checkpoint at the current global step (the other ranks hold the same state)."""
+    if not tr.info.is_main:
+        return None
+    state = {
+        "model": tr.raw.state_dict(),
+        "optimizer": tr.optimizer.state_dict(),
+        "scheduler": tr.scheduler.state_dict(),
+        "epoch": epoch,
+        "step_in_epoch": step_in_epoch,
+        "global_step": tr.global_step,
+        "rng": rng_state(),
+        "sums": tr.trainer.sums_state(),
+        "args": tr.params,
+        "signature": tr.signature,
+    }
+    return checkpoint.save_checkpoint(state, tr.ckpt_dir, tr.global_step, keep=tr.args.keep_checkpoints)
+
+
+class StopCheck:
+    """Whether to stop for a preemption at this step. One process: the flag is a plain bool, free to
+    check every step. Several: every rank must stop at the same step, so they agree through an
+    all-reduce at fixed step multiples."""
+
+    def __init__(self, tr: Training):
+        self.tr = tr
+        self.every = tr.args.stop_check_every or (20 if tr.device.type == "cuda" else 1)
+
+    def __call__(self) -> bool:
+        tr = self.tr
+        if not tr.info.enabled:
+            return tr.preempt.requested
+        if tr.global_step % self.every:
+            return False
+        return distributed.any_rank(tr.preempt.requested, tr.device)
+
+
+def preempt_rehearsal_step() -> int:
+    """``run-local --preempt-at-step N``: the step at which the script SIGTERMs itself (0: never)."""
+    return int(os.environ.get(PREEMPT_AT_STEP_ENV, "0") or 0)
+
+
+def stop_for_preemption(tr: Training, s: int) -> int:
+    """Checkpoint where the loop stands, say so, and return the exit code that asks for a rerun."""
+    path = save(tr, tr.epoch, s)
+    tr.log(
+        f"preempted: checkpoint written at epoch {tr.epoch} step {s} (global step {tr.global_step}); "
+        f"exiting {EXIT_PREEMPTED} so a rerun resumes"
+    )
+    distributed.barrier()
+    tr.metrics.close()
+    if tr.info.is_main:
+        write_status(EVENT_PREEMPTED, step=tr.global_step, checkpoint=str(path))
+    return EXIT_PREEMPTED
+
+
+def after_step(tr: Training, s: int, preempt_at: int) -> None:
+    """The per-step hooks: the preemption rehearsal, the debugging flags, step checkpoints."""
+    args = tr.args
+    if preempt_at and tr.global_step == preempt_at:
+        # SIGTERM ourselves, so the real handler runs and the loop stops at its next stop check,
+        # exactly as on a preempted node.
+        os.kill(os.getpid(), signal.SIGTERM)
+    if args.debug_crash_rank is not None and tr.info.rank == args.debug_crash_rank:
+        raise RuntimeError(
+            f"--debug-crash-rank: rank {tr.info.rank} crashing on purpose at step {tr.global_step}"
+        )
+    if args.step_delay:
+        time.sleep(args.step_delay)
+    if (
+        args.checkpoint_every
+        and tr.global_step % args.checkpoint_every == 0
+        and s < tr.trainer.steps_per_epoch
+    ):
+        save(tr, tr.epoch, s)
+
+
+def train_epoch(tr: Training, stop: StopCheck, max_steps: float, preempt_at: int) -> int | None:
+    """Run the rest of the current epoch; returns EXIT_PREEMPTED when stopped, else None."""
+    perm, shifts = tr.trainer.epoch_plan(tr.epoch)
+    tr.raw.train()
+    t_epoch, s = time.perf_counter(), tr.step_in_epoch
+    samples = 0
+    while s < tr.trainer.steps_per_epoch and tr.global_step < max_steps:
+        if stop():
+            return stop_for_preemption(tr, s)
+        tr.trainer.train_step(perm, shifts, s)
+        s += 1
+        tr.global_step += 1
+        samples += tr.trainer.batch_size * tr.info.world_size
+        after_step(tr, s, preempt_at)
+    end_epoch(tr, s, samples, t_epoch)
+    return None
+
+
+def end_epoch(tr: Training, s: int, samples: int, t_epoch: float) -> None:
+    """Evaluate, log the epoch's metrics, move the position on and checkpoint it."""
+    train_loss, train_acc, _ = tr.trainer.read_epoch_sums()
+    if tr.device.type == "cuda":
+        torch.cuda.synchronize()
+    epoch_time = time.perf_counter() - t_epoch
+    val_loss, val_acc = tr.trainer.evaluate(tr.val)
+    record = {
+        "epoch": tr.epoch,
+        "step": tr.global_step,
+        "train_loss": train_loss,
+        "train_accuracy": train_acc,
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        "samples_per_second": samples / max(epoch_time, 1e-9),
+        "epoch_time_s": epoch_time,
+        "lr": tr.scheduler.get_last_lr()[0],
+        "resumed_from_step": tr.resumed_from,
+    }
+    tr.metrics.log(record)
+    tr.log(
+        f"epoch {tr.epoch:3d} step {tr.global_step:6d} | train loss {train_loss:.4f} acc {train_acc:.4f} | "
+        f"val loss {val_loss:.4f} acc {val_acc:.4f} | {record['samples_per_second']:,.0f} samples/s "
+        f"| {epoch_time:.2f}s | lr {record['lr']:.2e}"
+    )
+    if s >= tr.trainer.steps_per_epoch:
+        tr.epoch, tr.step_in_epoch = tr.epoch + 1, 0
+        tr.trainer.reset_sums()
+    else:
+        tr.step_in_epoch = s
+    save(tr, tr.epoch, tr.step_in_epoch)
+
+
+def train_loop(tr: Training) -> int | None:
+    """Every remaining epoch; EXIT_PREEMPTED when a preemption stopped it, else None."""
+    max_steps = tr.args.max_steps if tr.args.max_steps is not None else float("inf")
+    stop, preempt_at = StopCheck(tr), preempt_rehearsal_step()
+    while tr.epoch < tr.args.epochs and tr.global_step < max_steps:
+        code = train_epoch(tr, stop, max_steps, preempt_at)
+        if code is not None:
+            return code
+    return None
+
+
+def finish(tr: Training) -> int:
+    """Test, the final metrics line, model.pt; then tell the runner the run finished."""
+    test_loss, test_acc = tr.trainer.evaluate(tr.test)
+    tr.metrics.log(
         {
             "final": True,
-            "epoch": epoch,
-            "step": global_step,
+            "epoch": tr.epoch,
+            "step": tr.global_step,
             "test_loss": test_loss,
             "test_accuracy": test_acc,
-            "resumed_from_step": resumed_from,
+            "resumed_from_step": tr.resumed_from,
         }
     )
-    log(f"test loss {test_loss:.4f} accuracy {test_acc:.4f}")
-    if is_main:
+    tr.log(f"test loss {test_loss:.4f} accuracy {test_acc:.4f}")
+    if tr.info.is_main:
         model_mod.save_model(
-            output_dir / "model.pt",
-            raw,
+            tr.output_dir / "model.pt",
+            tr.raw,
             {
-                "mean": ds.mean,
-                "std": ds.std,
-                "dataset": ds.name,
+                "mean": tr.ds.mean,
+                "std": tr.ds.std,
+                "dataset": tr.ds.name,
                 "test_accuracy": test_acc,
-                "global_step": global_step,
+                "global_step": tr.global_step,
             },
         )
-        log(f"saved {output_dir / 'model.pt'}")
-    metrics.close()
+        tr.log(f"saved {tr.output_dir / 'model.pt'}")
+    tr.metrics.close()
+    if tr.info.is_main:
+        write_status(EVENT_FINISHED, step=tr.global_step)
     return EXIT_OK
+
+
+def choose_device(args, info) -> torch.device | None:
+    """The device for this process, announced on the status channel; None when a required GPU is
+    missing (the error is printed and the runner told)."""
+    if args.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts: set it first
+    try:
+        device = select_device(args.device, info.local_rank)
+    except GPURequiredError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+        write_status(EVENT_GPU_MISSING)
+        return None
+    write_status(
+        EVENT_DEVICE, device=device.type, name=device_name(device), gpu_required=gpu_required(args.device)
+    )
+    return device
+
+
+def run(args) -> int:
+    """The script: checks that cost nothing first, then the device, folders, data, training."""
+    info = distributed.dist_info_from_env()
+    preempt = Preemption()  # from the start: SIGTERM during start-up must not kill us mid-write
+    objective = os.environ.get(OBJECTIVE_METRIC_ENV, "").strip()
+    check_objective(objective)
+    device = choose_device(args, info)  # before any data is read: a missing GPU must fail at once
+    if device is None:
+        return EXIT_NO_GPU
+    configure_determinism(args, device)
+    output_dir, ckpt_dir = output_folders(args, info)
+    log = print if info.is_main else _quiet
+    for line in environment_lines(device):
+        log(line, flush=True)
+    if objective:
+        log(f"sweep objective: {objective} (logged to MLflow and metrics.jsonl)", flush=True)
+    distributed.init(info, device)
+    if info.enabled:
+        log(
+            f"distributed: world size {info.world_size}, "
+            f"backend {'nccl' if device.type == 'cuda' else 'gloo'}",
+            flush=True,
+        )
+    tr = build_training(args, info, device, output_dir, ckpt_dir, preempt)
+    restore_or_start_afresh(tr)
+    code = train_loop(tr)
+    return code if code is not None else finish(tr)
 
 
 def _quiet(*_a, **_k):
@@ -693,12 +859,13 @@ def main(argv=None) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
     args = parse_args(argv)
+    info = distributed.dist_info_from_env()
     try:
         code = run(args)
     except UsageError as exc:
-        if distributed.dist_info_from_env().is_main:
+        if info.is_main:
             print(f"ERROR: {exc}", file=sys.stderr, flush=True)
-        if distributed.dist_info_from_env().enabled:
+        if info.enabled:
             os._exit(EXIT_USAGE)  # every rank finds the same problem; none may wait in a collective
         return EXIT_USAGE
     except Exception:
@@ -706,11 +873,11 @@ def main(argv=None) -> int:
 
         traceback.print_exc()
         sys.stderr.flush()
-        if distributed.dist_info_from_env().enabled:
+        if info.enabled:
             # A collective waiting for a dead peer would hang; leave at once so torchrun ends the job.
             os._exit(1)
         return 1
-    if not distributed.dist_info_from_env().enabled:
+    if not info.enabled:
         return code
     distributed.barrier()
     distributed.shutdown()
