@@ -1,4 +1,5 @@
-"""The Azure-facing CLI commands (submit and the job lifecycle) over the duck-typed FakeMLClient."""
+"""The Azure-facing CLI commands (submit and the job lifecycle): the real MLClient over FakeAzureML,
+handed to ``main`` by injection (``client_factory``)."""
 
 from __future__ import annotations
 
@@ -12,32 +13,18 @@ from pathlib import Path
 import pytest
 
 from azure_trainer.cli import main
-from azure_trainer.testing import FakeMLClient
 
 REPO = Path(__file__).resolve().parents[1]
 GPU_ENV = "azureml://registries/azureml/environments/acpt-pytorch-2.2-cuda12.1/labels/latest"
 
 
-_FACTORY: list = []  # the client factory of the running test (set by the `client` fixture)
-
-
 @pytest.fixture
-def client(monkeypatch):
-    """A fake client handed to the CLI by injection; the workspace comes from the environment."""
-    fake_client = FakeMLClient()
-    seen = []
-    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000")
-    monkeypatch.setenv("AZURE_RESOURCE_GROUP", "rg-cli")
-    monkeypatch.setenv("AZUREML_WORKSPACE_NAME", "ws-env")
-
-    def factory(workspace):
-        seen.append(workspace)
-        return fake_client
-
-    _FACTORY.append(factory)
-    fake_client.seen_workspaces = seen
-    yield fake_client
-    _FACTORY.remove(factory)
+def client(fake, monkeypatch):
+    """The fake, its workspace named by the environment (the CLI resolves it, then asks the factory)."""
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", fake.subscription_id)
+    monkeypatch.setenv("AZURE_RESOURCE_GROUP", fake.resource_group)
+    monkeypatch.setenv("AZUREML_WORKSPACE_NAME", fake.workspace_name)
+    return fake
 
 
 @pytest.fixture
@@ -58,123 +45,133 @@ def job(tmp_path):
     return path
 
 
-def run(capsys, *argv):
-    code = main(list(argv), client_factory=_FACTORY[-1] if _FACTORY else None)
+def run(capsys, *argv, fake=None, credential=None):
+    """``azure-trainer ARGV`` in-process; with ``fake``, its client factory is injected."""
+    factory = fake.client_factory(credential) if fake is not None else None
+    code = main(list(argv), client_factory=factory)
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_submit_prints_name_and_studio_url(client, job, capsys):
-    code, out, err = run(capsys, "submit", str(job), "--workspace", "ws-cli")
+def job_puts(fake):
+    return [r for r in fake.requests_matching("PUT", r"/jobs/[^/?]+\?") if r.status < 300]
+
+
+def test_submit_prints_name_and_studio_url(client, job, capsys, monkeypatch):
+    monkeypatch.setenv("AZUREML_WORKSPACE_NAME", "some-other-workspace")
+    code, out, err = run(capsys, "submit", str(job), "--workspace", client.workspace_name, fake=client)
     assert code == 0, err
     name = out.split()[1]
-    assert name.startswith("cli-exp-") and "studio: " in out
-    assert client.fake.jobs[name]
-    assert client.seen_workspaces[0].name == "ws-cli"  # the flag wins over AZUREML_WORKSPACE_NAME
+    assert name.startswith("cli-exp-") and "studio: " in out and name in out
+    assert list(client.jobs) == [name]
+    # the flag wins over AZUREML_WORKSPACE_NAME; the rest comes from the environment
+    assert {ws.name for ws in client.client_workspaces} == {client.workspace_name}
+    assert client.client_workspaces[0].sources[2] == "command line"
 
 
 def test_submit_json_and_cpu_flag(client, job, capsys):
-    code, out, _ = run(capsys, "submit", str(job), "--cpu", "--json")
+    code, out, _ = run(capsys, "submit", str(job), "--cpu", "--json", fake=client)
     data = json.loads(out)
     assert code == 0 and data["status"] and data["findings"] == []
-    call = client.calls_to("jobs.create_or_update")[0]
-    assert call.args[0].compute == "cpu-cluster"
+    (put,) = job_puts(client)
+    assert put.json["properties"]["computeId"].endswith("/computes/cpu-cluster")
 
 
 def test_submit_refused_by_preflight_exits_1_with_the_table(client, job, capsys):
-    code, out, err = run(capsys, "submit", str(job), "--set", "compute.gpu=cpu-cluster")
+    code, out, err = run(capsys, "submit", str(job), "--set", "compute.gpu=cpu-cluster", fake=client)
     assert code == 1
     assert "gpu-on-cpu-vm" in err and "nothing was submitted" in err and "Traceback" not in err
-    assert client.calls_to("jobs.create_or_update") == []
+    assert job_puts(client) == [] and client.requests_matching("POST", "startPendingUpload") == []
 
 
 def test_no_preflight_skips_the_checks(client, job, capsys):
-    code, out, err = run(capsys, "submit", str(job), "--set", "compute.gpu=cpu-cluster", "--no-preflight")
+    argv = ["submit", str(job), "--set", "compute.gpu=cpu-cluster", "--no-preflight"]
+    code, out, err = run(capsys, *argv, fake=client)
     assert code == 0, err
-    assert client.calls_to("compute.get") == [] and len(client.calls_to("jobs.create_or_update")) == 1
+    assert (
+        client.requests_matching("GET", r"/computes/|/vmSizes|/usages") == [] and len(job_puts(client)) == 1
+    )
 
 
 def test_dry_run_prints_yaml_and_creates_nothing(client, job, capsys):
-    code, out, err = run(capsys, "submit", str(job), "--dry-run")
+    code, out, err = run(capsys, "submit", str(job), "--dry-run", fake=client)
     assert code == 0 and out.startswith("$schema:") and "type: command" in out
     assert "was not submitted" in err
-    assert client.calls_to("jobs.create_or_update") == []
-    assert client.calls_to("compute.get")  # the checks did run
+    assert job_puts(client) == []
+    assert client.requests_matching("GET", r"/computes/gpu-cluster\?")  # the checks did run
 
 
 def test_submit_stream_follows_the_job(client, job, capsys):
-    code, out, err = run(capsys, "submit", str(job), "--stream")
+    client.add_job_log("streamed-1", "epoch 1 loss 0.5\n")
+    client.script_job_status("streamed-1", "Running", "Running", "Completed")
+    code, out, err = run(capsys, "submit", str(job), "--stream", "--name", "streamed-1", fake=client)
     assert code == 0, err
-    assert "Completed" in out and client.calls_to("jobs.stream")
+    assert "submitted streamed-1" in out and "epoch 1 loss 0.5" in out and "job streamed-1: Completed" in out
+    assert client.requests_matching("GET", r"/runs/streamed-1/details")
 
 
 def test_status_list_cancel_download_logs(client, job, capsys, tmp_path):
-    run(capsys, "submit", str(job))
-    name = next(iter(client.fake.jobs))
-    code, out, _ = run(capsys, "status", name, "--json")
+    run(capsys, "submit", str(job), fake=client)
+    name = next(iter(client.jobs))
+    code, out, _ = run(capsys, "status", name, "--json", fake=client)
     assert code == 0 and json.loads(out)["name"] == name and json.loads(out)["experiment"] == "cli-exp"
-    code, out, _ = run(capsys, "status", name)
+    code, out, _ = run(capsys, "status", name, fake=client)
     assert code == 0 and "status" in out and "JobStatus." not in out
-    code, out, _ = run(capsys, "list", "--json", "--experiment", "cli-exp")
+    code, out, _ = run(capsys, "list", "--json", "--experiment", "cli-exp", fake=client)
     assert [j["name"] for j in json.loads(out)] == [name]
-    code, out, _ = run(capsys, "list", "--experiment", "other")
+    code, out, _ = run(capsys, "list", "--experiment", "other", fake=client)
     assert out.strip() == "no jobs"
-    code, out, _ = run(capsys, "cancel", name)
-    assert code == 0 and client.calls_to("jobs.begin_cancel")
-    client.fake.set_job_status(name, "Completed")
-    client.fake.add_job_output_file(name, "model.pt", b"weights")
-    code, out, _ = run(capsys, "download", name, "-o", str(tmp_path / "dl"))
-    assert code == 0 and client.calls_to("jobs.download")
-    assert any(p.name == "model.pt" for p in (tmp_path / "dl").rglob("*"))
-    code, out, _ = run(capsys, "logs", name)
-    assert code == 0 and "Completed" in out
+    code, out, _ = run(capsys, "cancel", name, fake=client)
+    assert code == 0 and client.requests_matching("POST", rf"/jobs/{name}/cancel\?")
+    assert client.jobs[name]["properties"]["status"] == "Canceled"
+    client.add_job_output_file(name, "outputs/model.pt", b"weights")
+    code, out, _ = run(capsys, "download", name, "-o", str(tmp_path / "dl"), fake=client)
+    assert code == 0 and (tmp_path / "dl" / "artifacts" / "outputs" / "model.pt").read_bytes() == b"weights"
+    code, out, _ = run(capsys, "logs", name, fake=client)
+    assert code == 1 and "Canceled" in out
 
 
-def test_logs_ctrl_c_stops_watching_without_cancelling(client, job, capsys, monkeypatch):
-    run(capsys, "submit", str(job))
-    name = next(iter(client.fake.jobs))
-
-    def interrupted(_name):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(client.jobs, "stream", interrupted)
-    code, out, err = run(capsys, "logs", name)
+def test_logs_ctrl_c_stops_watching_without_cancelling(client, job, capsys):
+    run(capsys, "submit", str(job), fake=client)
+    name = next(iter(client.jobs))
+    client.fail_next("GET", rf"/runs/{name}/details", error=KeyboardInterrupt())
+    code, out, err = run(capsys, "logs", name, fake=client)
     assert code == 130 and "keeps running" in err
-    assert client.calls_to("jobs.begin_cancel") == []
+    assert client.requests_matching("POST", "/cancel") == []
 
 
 def test_logs_reconnect_after_a_dropped_connection(client, job, capsys, monkeypatch):
-    from azure.core.exceptions import ServiceRequestError
-
     import azure_trainer.azureml.lifecycle as lifecycle
 
-    run(capsys, "submit", str(job))
-    name = next(iter(client.fake.jobs))
-    client.fail_next("jobs.stream", ServiceRequestError("connection reset"), times=2)
+    run(capsys, "submit", str(job), fake=client)
+    name = next(iter(client.jobs))
+    client.script_job_status(name, "Running", "Completed")
+    # enough failures to outlast azure-core's own retries of one stream, twice
+    details = rf"/runs/{name}/details"
+    attempts_per_stream = 4
+    client.fail_next("GET", details, error="unreachable", times=2 * attempts_per_stream)
     monkeypatch.setattr(lifecycle.time, "sleep", lambda s: None)
-    code, out, err = run(capsys, "logs", name)
-    assert code == 0 and out.count("reconnecting") == 2
-    assert len(client.calls_to("jobs.stream")) == 3
+    code, out, err = run(capsys, "logs", name, fake=client)
+    assert code == 0, err
+    assert out.count("reconnecting") == 2 and f"job {name}: Completed" in out
 
 
 @pytest.mark.parametrize("command", ["status", "logs", "cancel", "download"])
 def test_bad_job_name_is_a_one_line_error(client, capsys, command):
-    code, out, err = run(capsys, command, "bad name;rm")
+    code, out, err = run(capsys, command, "bad name;rm", fake=client)
     assert code == 2 and err.count("\n") == 1 and "bad job name" in err
-    assert client.calls == []
+    assert client.requests == [] and client.client_workspaces == []
 
 
 def test_unknown_job_is_a_clear_error(client, capsys):
-    code, out, err = run(capsys, "status", "no-such-job")
+    code, out, err = run(capsys, "status", "no-such-job", fake=client)
     assert code == 1 and "getting job no-such-job: not found" in err and "Traceback" not in err
 
 
-def test_unreachable_workspace_is_one_line(client, capsys, monkeypatch):
-    from azure.core.exceptions import ServiceRequestError
-
-    client.fail_next("jobs.list", ServiceRequestError("Name or service not known"))
-    code, out, err = run(capsys, "list")
-    assert code == 1 and "cannot reach Azure ML" in err and err.count("\n") == 1
+def test_unreachable_workspace_is_one_line(client, capsys):
+    client.fail_next("GET", r"/jobs\?", error="unreachable", times=20)
+    code, out, err = run(capsys, "list", fake=client)
+    assert code == 1 and "cannot reach Azure ML" in err and err.count("\n") == 1, err
 
 
 def test_not_logged_in_through_the_real_client_factory(job, tmp_path):
@@ -285,18 +282,17 @@ def test_submit_json_with_a_bad_config_prints_json(no_workspace, capsys):
 
 
 def test_submit_json_not_signed_in_prints_json(client, job, capsys):
-    from azure.core.exceptions import ClientAuthenticationError
+    from azure_trainer.testing import FailingCredential
 
-    from azure_trainer.testing.credentials import NOT_LOGGED_IN_MESSAGE
-
-    client.fail_next("compute.get", ClientAuthenticationError(message=NOT_LOGGED_IN_MESSAGE))
-    code, out, err = run(capsys, "submit", str(job), "--json")
+    code, out, err = run(capsys, "submit", str(job), "--json", fake=client, credential=FailingCredential())
     data = json.loads(out)
     assert code == 1 and data["exit_code"] == 1 and "az login" in data["error"] and "Traceback" not in err
+    assert client.requests == []
 
 
 def test_submit_json_preflight_failure_has_error_and_exit_code(client, job, capsys):
-    code, out, err = run(capsys, "submit", str(job), "--json", "--set", "compute.gpu=cpu-cluster")
+    argv = ["submit", str(job), "--json", "--set", "compute.gpu=cpu-cluster"]
+    code, out, err = run(capsys, *argv, fake=client)
     data = json.loads(out)
     assert code == 1 and data["status"] == "preflight-failed" and data["exit_code"] == 1
     assert "nothing was submitted" in data["error"] and data["findings"]
@@ -308,9 +304,10 @@ def test_submit_json_preflight_failure_has_error_and_exit_code(client, job, caps
 @pytest.mark.parametrize("output", ["afile", "afile/sub", ""])
 def test_download_into_an_unusable_folder_is_bad_input(client, capsys, tmp_path, output):
     (tmp_path / "afile").write_text("x")
-    code, out, err = run(capsys, "download", "j1", "-o", str(tmp_path / output) if output else "")
+    argv = ["download", "j1", "-o", str(tmp_path / output) if output else ""]
+    code, out, err = run(capsys, *argv, fake=client)
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and "-o" in err
-    assert client.calls == []
+    assert client.requests == [] and client.client_workspaces == []
 
 
 def test_download_folder_that_cannot_be_created_is_bad_input(client, capsys, tmp_path, monkeypatch):
@@ -320,33 +317,33 @@ def test_download_folder_that_cannot_be_created_is_bad_input(client, capsys, tmp
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(self))
 
     monkeypatch.setattr(Path, "mkdir", refuse)
-    code, out, err = run(capsys, "download", "j1", "-o", str(tmp_path / "x" / "y"))
+    code, out, err = run(capsys, "download", "j1", "-o", str(tmp_path / "x" / "y"), fake=client)
     assert code == 2 and "cannot create the download folder" in err and err.count("\n") == 1
-    assert client.calls_to("jobs.download") == []
+    assert client.requests_matching("GET", r"/jobs/") == []
 
 
 def test_failed_download_leaves_no_empty_folder(client, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "download", "no-such-job")
+    code, out, err = run(capsys, "download", "no-such-job", fake=client)
     assert code == 1 and "not found" in err
     assert not (tmp_path / "downloads").exists()
-    code, out, err = run(capsys, "download", "no-such-job", "-o", "new/deep/dir")
+    code, out, err = run(capsys, "download", "no-such-job", "-o", "new/deep/dir", fake=client)
     assert code == 1 and not (tmp_path / "new").exists()
     (tmp_path / "mine").mkdir()
-    code, out, err = run(capsys, "download", "no-such-job", "-o", "mine/dl")
+    code, out, err = run(capsys, "download", "no-such-job", "-o", "mine/dl", fake=client)
     assert code == 1 and (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "dl").exists()
 
 
-def test_failed_download_keeps_what_was_written(client, capsys, tmp_path, monkeypatch):
-    from azure.core.exceptions import ServiceResponseError
-
-    def half_then_fail(name, *, download_path, **kwargs):
-        (Path(download_path) / "artifacts").mkdir()
-        raise ServiceResponseError("connection reset")
-
-    monkeypatch.setattr(client.jobs, "download", half_then_fail)
-    code, out, err = run(capsys, "download", "j1", "-o", str(tmp_path / "dl"))
-    assert code == 1 and (tmp_path / "dl" / "artifacts").is_dir()
+def test_failed_download_keeps_what_was_written(client, job, capsys, tmp_path):
+    run(capsys, "submit", str(job), "--name", "half-1", fake=client)
+    client.set_job_status("half-1", "Completed")
+    client.add_job_output_file("half-1", "outputs/a.txt", "first")
+    client.add_job_output_file("half-1", "outputs/b.txt", "second")
+    # every try of the second file's download is reset: azure-storage's retries give up
+    client.fail_next("GET", r"dcid\.half-1/outputs/b\.txt", error="reset", times=50)
+    code, out, err = run(capsys, "download", "half-1", "-o", str(tmp_path / "dl"), fake=client)
+    assert code == 1 and err.count("\n") == 1 and "downloading job half-1" in err, err
+    assert (tmp_path / "dl" / "artifacts" / "outputs" / "a.txt").read_text() == "first"
 
 
 # -- sign-in problems ------------------------------------------------------------------------------------

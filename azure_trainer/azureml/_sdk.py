@@ -3,14 +3,17 @@
 azure-ai-ml has no public API for a few things azure-trainer needs: the upload's ignore-file matcher
 (so the snapshot check lists exactly what the SDK would upload), the ``CommandJob`` behind a
 ``command()`` node (only that dumps as load_job-readable YAML), the credential and pipeline options of
-an ``MLClient`` (to build its registry twin), and ``config.json`` discovery as ``MLClient.from_config``
-does it. pyproject.toml caps azure-ai-ml to the minor versions the suite ran against; when that range
+an ``MLClient`` (to build its registry twin), ``config.json`` discovery as ``MLClient.from_config``
+does it, and, for the fake and the offline workspace, routing the SDK's blob clients through a transport
+and shortening ``jobs.stream``'s polling. pyproject.toml caps azure-ai-ml to the minor versions the suite ran against; when that range
 moves, this module is the one to check. Everything here imports azure.ai.ml lazily.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +69,63 @@ def relative_for_match(ignore: Any, real_dir: str) -> str | None:
     except ValueError:
         return None
     return normalize_file(rel)
+
+
+@contextlib.contextmanager
+def blob_storage_through(transport: Any) -> Iterator[None]:
+    """Send the SDK's blob-storage traffic through ``transport`` for the duration (not thread-safe).
+
+    ``azure.ai.ml._artifacts._blob_storage_helper`` builds its ``BlobServiceClient`` / ``ContainerClient``
+    without the MLClient's ``transport=``, so code uploads and log/output downloads would bypass the
+    transport every other call goes through. The two names are swapped, in that module only, for
+    subclasses that add ``transport=`` (azure-storage-blob's documented keyword). The clients they hand
+    out wrap the transport in a ``TransportWrapper`` whose ``sleep`` is a plain ``time.sleep``; it is made
+    to ask the transport, so storage's retry back-off (15 s and up) goes where the transport says. The
+    in-process fake and the offline workspace need this; a real workspace never does.
+    """
+    from azure.ai.ml._artifacts import _blob_storage_helper as helper
+    from azure.storage.blob import BlobServiceClient, ContainerClient
+    from azure.storage.blob._shared.base_client import TransportWrapper
+
+    class _ServiceClient(BlobServiceClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", transport)
+            super().__init__(*args, **kwargs)
+
+    class _ContainerClient(ContainerClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", transport)
+            super().__init__(*args, **kwargs)
+
+    saved = helper.BlobServiceClient, helper.ContainerClient, TransportWrapper.__dict__.get("sleep")
+    helper.BlobServiceClient, helper.ContainerClient = _ServiceClient, _ContainerClient
+    TransportWrapper.sleep = lambda self, duration: self._transport.sleep(duration)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        helper.BlobServiceClient, helper.ContainerClient = saved[0], saved[1]
+        if saved[2] is None:
+            del TransportWrapper.sleep
+        else:
+            TransportWrapper.sleep = saved[2]  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def stream_polling_interval(seconds: float) -> Iterator[None]:
+    """``jobs.stream`` polls run history with ``time.sleep`` (at least 2 s, read at import time); poll every
+    ``seconds`` instead, for the duration."""
+    from azure.ai.ml.operations._run_history_constants import RunHistoryConstants as constants
+
+    saved = (
+        constants._WAIT_COMPLETION_POLLING_INTERVAL_MIN,
+        constants._WAIT_COMPLETION_POLLING_INTERVAL_MAX,
+    )
+    constants._WAIT_COMPLETION_POLLING_INTERVAL_MIN = seconds
+    constants._WAIT_COMPLETION_POLLING_INTERVAL_MAX = seconds
+    try:
+        yield
+    finally:
+        (
+            constants._WAIT_COMPLETION_POLLING_INTERVAL_MIN,
+            constants._WAIT_COMPLETION_POLLING_INTERVAL_MAX,
+        ) = saved

@@ -6,6 +6,7 @@ The SDK's exception is chained (``raise ... from exc``) so ``--debug`` still sho
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -36,44 +37,89 @@ _AADSTS = re.compile(r"AADSTS\d+:[^.\r\n]*")
 
 @contextlib.contextmanager
 def translated(action: str) -> Iterator[None]:
-    """Run the block; turn SDK exceptions into :class:`AzureMLError` saying what failed while ``action``."""
+    """Run the block; turn any exception of the Azure call path into one :class:`AzureMLError` line saying
+    what failed while ``action`` (the original is chained, for ``--debug``).
+
+    Ctrl-C stays Ctrl-C, even where the SDK wrapped it (``jobs.stream`` turns it into a JobException).
+    """
+    try:
+        yield
+    except (ConfigError, AzureMLError):
+        raise
+    except Exception as exc:
+        if any(isinstance(e, KeyboardInterrupt) for e in _chain(exc)):
+            raise KeyboardInterrupt from exc
+        raise azure_ml_error(action, exc) from exc
+
+
+def azure_ml_error(action: str, exc: BaseException) -> AzureMLError:
+    """The one-line AzureMLError for ``exc``, raised by the SDK (or below it) while ``action``."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
+        DecodeError,
         HttpResponseError,
         ResourceNotFoundError,
         ServiceRequestError,
         ServiceResponseError,
     )
 
-    try:
-        yield
-    except (ConfigError, AzureMLError):
-        raise
-    except ClientAuthenticationError as exc:
-        raise AzureMLError(f"{action}: {sign_in_problem(exc)}") from exc
-    except ResourceNotFoundError as exc:
-        raise AzureMLError(f"{action}: not found ({_reason(exc)})") from exc
-    except HttpResponseError as exc:
+    if isinstance(exc, ClientAuthenticationError) or _is_credential_error(exc):
+        return AzureMLError(f"{action}: {sign_in_problem(exc)}")
+    if isinstance(exc, ResourceNotFoundError):
+        return AzureMLError(f"{action}: not found ({_reason(exc)})")
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return AzureMLError(
+            f"{action}: cannot reach Azure ML ({connection_problem(exc)}); check the network, proxy and "
+            "the workspace's subscription / resource group / name"
+        )
+    if isinstance(exc, (DecodeError, json.JSONDecodeError)):
+        return AzureMLError(f"{action}: Azure ML sent an answer that could not be read ({_reason(exc)})")
+    if isinstance(exc, HttpResponseError):
         status = getattr(exc, "status_code", None)
         if status == 403:
-            raise AzureMLError(
+            return AzureMLError(
                 f"{action}: access denied; ask for a role on the workspace such as "
                 f"'AzureML Data Scientist' ({_reason(exc)})"
-            ) from exc
+            )
         if status == 429:
-            raise AzureMLError(f"{action}: Azure is throttling requests; wait a minute and retry") from exc
-        raise AzureMLError(f"{action}: Azure ML answered {status}: {_reason(exc)}") from exc
-    except (ServiceRequestError, ServiceResponseError) as exc:
-        raise AzureMLError(
-            f"{action}: cannot reach Azure ML ({_reason(exc)}); check the network, proxy and "
-            "the workspace's subscription / resource group / name"
-        ) from exc
-    except Exception as exc:
-        if _is_credential_error(exc):
-            raise AzureMLError(f"{action}: {sign_in_problem(exc)}") from exc
-        if type(exc).__module__.startswith("azure.ai.ml"):
-            raise AzureMLError(f"{action}: {_reason(exc)}") from exc
-        raise
+            return AzureMLError(f"{action}: Azure is throttling requests; wait a minute and retry")
+        return AzureMLError(f"{action}: Azure ML answered {status}: {_reason(exc)}")
+    if type(exc).__module__.startswith("azure."):
+        return AzureMLError(f"{action}: {_reason(exc)}")
+    # anything else raised inside the SDK (a KeyError on an answer it did not expect, ...)
+    return AzureMLError(f"{action}: azure-ai-ml failed ({type(exc).__name__}: {_reason(exc)})")
+
+
+def connection_problem(exc: BaseException) -> str:
+    """What went wrong with the connection, in words (not requests' ``('Connection aborted.', ...)``)."""
+    for candidate in _chain_with_args(exc):
+        if isinstance(candidate, ConnectionResetError):
+            return "the connection was reset"
+        if isinstance(candidate, TimeoutError) or "timed out" in str(candidate).lower():
+            return "the connection timed out"
+    text = _reason(exc)
+    if "Connection aborted" in text or "RemoteDisconnected" in text:
+        return "the connection was closed before Azure ML answered"
+    unreachable = _unreachable_host(exc, [str(getattr(e, "message", None) or e) for e in _chain(exc)])
+    return unreachable or text
+
+
+def _chain_with_args(exc: BaseException) -> list[BaseException]:
+    """``exc``'s cause/context chain, plus exceptions carried in their ``args`` (requests nests urllib3's
+    ProtocolError, which nests the OSError, in args rather than as causes)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 20:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        todo.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+        inner = getattr(current, "inner_exception", None) or getattr(current, "error", None)
+        if isinstance(inner, BaseException):
+            todo.append(inner)
+    return seen
 
 
 def sign_in_problem(exc: BaseException, environ: Mapping[str, str] | None = None) -> str:

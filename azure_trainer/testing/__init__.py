@@ -1,30 +1,27 @@
-"""Test doubles for Azure ML, shipped with the package (like ``httpx.MockTransport``).
+"""The fake Azure ML, shipped with the package (like ``httpx.MockTransport``).
 
-* :class:`FakeAzureML` – an azure-core transport serving the Azure ML REST API (ARM, registry, run history,
-  blob storage) in-process, for the *real* ``azure.ai.ml.MLClient``.
-* :class:`FakeMLClient` – a duck-typed stand-in for ``MLClient`` for fast tests above the SDK.
+* :class:`FakeAzureML` – an azure-core transport serving the Azure ML REST API (ARM, registry, run
+  history, blob storage) in-process, for the *real* ``azure.ai.ml.MLClient``; split by resource in
+  ``_state``, ``_compute``, ``_assets``, ``_jobs``, ``_runs``, ``_blobstore`` and ``_http``.
 * :class:`FakeCredential` / :class:`FailingCredential` – token credentials (always works / "not logged in").
+* :func:`block_network` – proves nothing bypassed the fake.
 """
 
 from ._blobstore import FakeBlobStore
-from ._http import FakeResponse, RecordedRequest
+from ._http import FakeResponse, RecordedRequest, azure_error
+from ._state import FakeState
 from .credentials import FailingCredential, FakeCredential
-from .fake_azureml import FakeAzureML, azure_error
-from .fake_mlclient import Call, FakeEntity, FakeMLClient, FakePoller, JobStatus
+from .fake_azureml import FakeAzureML
 from .network import block_network
 
 __all__ = [
-    "Call",
+    "FailingCredential",
     "FakeAzureML",
-    "FakeEntity",
-    "FakeMLClient",
-    "FakePoller",
-    "JobStatus",
-    "block_network",
     "FakeBlobStore",
     "FakeCredential",
-    "FailingCredential",
     "FakeResponse",
+    "FakeState",
     "RecordedRequest",
     "azure_error",
+    "block_network",
 ]

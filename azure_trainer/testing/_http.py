@@ -1,8 +1,9 @@
-"""Low-level HTTP plumbing for the in-process fakes: building azure-core responses
-without a socket, and a tiny regex router."""
+"""HTTP plumbing of the fake Azure ML: azure-core responses built without a socket, the recorded
+request, the ARM error body, and a small regex router. Nothing here knows any Azure ML resource."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -124,6 +125,37 @@ def build_azure_response(request: Any, fake: FakeResponse, *, stream: bool = Fal
             _handle_non_stream_rest_response(out)
         return out
     return RequestsTransportResponse(request, resp, block_size)
+
+
+def azure_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> FakeResponse:
+    """An ARM error response: ``{"error": {"code", "message"}}`` (Azure's common ErrorResponse shape)."""
+    return FakeResponse(status, {"error": {"code": code, "message": message}}, dict(headers or {}))
+
+
+def request_body(request: Any) -> bytes:
+    """The body of an azure-core request as bytes, whatever form the client gave it in."""
+    for attr in ("content", "body", "data"):
+        value = getattr(request, attr, None)
+        if value is None:
+            continue
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, str):
+            return value.encode("utf-8")
+        if hasattr(value, "read"):
+            data = value.read()
+            with contextlib.suppress(Exception):  # a non-seekable stream is read once, as a socket would
+                value.seek(0)
+            return data if isinstance(data, bytes) else str(data).encode()
+        if isinstance(value, (bytearray, memoryview)):
+            return bytes(value)
+        if isinstance(value, (dict, list)):
+            return json.dumps(value).encode()
+        try:  # generators/iterables of chunks
+            return b"".join(bytes(c) for c in value)
+        except TypeError:
+            continue
+    return b""
 
 
 Handler = Callable[..., FakeResponse]
