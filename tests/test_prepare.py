@@ -126,3 +126,15 @@ def test_time_limit_comes_from_the_job_unless_timeout_says_otherwise(tmp_path):
     assert prepare(spec, LocalOptions(), host(), tmp_path).time_limit == 30
     assert prepare(spec, LocalOptions(timeout=5), host(), tmp_path).time_limit == 5
     assert prepare(spec, LocalOptions(timeout=0), host(), tmp_path).time_limit is None
+
+
+def test_the_rank_wrapper_and_the_supervisor_agree_on_where_ranks_report():
+    """_rank_tee.py is standalone (it runs under torchrun), so it spells the variable itself."""
+    import importlib.util
+
+    from azure_trainer.local.supervisor import RANK_STATE_ENV
+
+    spec = importlib.util.spec_from_file_location("rank_tee", RANK_TEE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.STATE_ENV == RANK_STATE_ENV

@@ -11,11 +11,11 @@ import time
 from collections.abc import Mapping
 
 from ..contract import EXIT_OK, EXIT_PREEMPTED, PREEMPT_AT_STEP_ENV
+from .metrics import collect_metrics
 from .prepare import LocalLaunch, status_file
 from .results import Attempt, Rehearsal
-from .run_folder import last_metrics
 from .status import read_status
-from .supervisor import Console, Supervisor, Watcher
+from .supervisor import Console, Supervisor
 
 
 def run_attempt(
@@ -23,7 +23,6 @@ def run_attempt(
 ) -> Attempt:
     """Start the command once (``number`` 1, or 2 for a rehearsal's restart) and record how it went;
     ``extra_env`` is added to the launch's environment (e.g. the MLflow run to log into)."""
-    watcher = Watcher()
     path = status_file(launch.run_dir, number)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)  # a reused run folder: not an old run's report
@@ -33,7 +32,6 @@ def run_attempt(
         launch.argv,
         launch.attempt_env(number, extra_env),
         launch.cwd,
-        on_line=watcher,
         sigterm_after=launch.preempt_after if rehearsing else None,
         distributed=launch.distributed,
     )
@@ -44,17 +42,13 @@ def run_attempt(
         duration_s=round(time.monotonic() - t0, 3),
         sigterm_at_s=None if sigterm_at is None else round(sigterm_at, 3),
         preempt_at_step=launch.preempt_at_step if rehearsing else None,
-        preempted_at_step=_first(status.preempted_at_step, watcher.preempted_at_step),
-        resumed_from_step=_first(status.resumed_from_step, watcher.resumed_from_step),
-        device=status.device or watcher.device,
+        preempted_at_step=status.preempted_at_step,
+        resumed_from_step=status.resumed_from_step,
+        device=status.device,
         interrupted=bool(sup.interrupted),
         timed_out=sup.timed_out,
         status=status,
     )
-
-
-def _first(*values):
-    return next((v for v in values if v is not None), None)
 
 
 def run_rehearsal(
@@ -112,10 +106,7 @@ def run_rehearsal(
     if sup.interrupted:
         return _verdict(out, Rehearsal("inconclusive", "interrupted during the restart", trigger, stopped))
     resumed = second.resumed_from_step
-    metrics = last_metrics(launch.outputs_dir)
-    if resumed is None and isinstance(metrics.get("resumed_from_step"), int):
-        resumed = second.resumed_from_step = metrics["resumed_from_step"]
-    acc = metrics.get("test_accuracy")
+    acc = collect_metrics(None, [second.status], launch.outputs_dir).final.get("test_accuracy")
     acc_text = f", test_accuracy {acc:.4f}" if isinstance(acc, (int, float)) else ""
     if second.exit_code != EXIT_OK:
         why = f"the restarted run exited {second.exit_code}" + (

@@ -6,12 +6,10 @@ command.sh never hold a secret-looking environment value (``***`` / an ``export`
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from ..errors import LocalRunError
 from ..planning.spec import JobSpec
@@ -103,25 +101,3 @@ def command_sh_text(cwd: Path, exports: Mapping[str, str], secrets: set[str], ar
             lines.append(f"export {name}={shlex.quote(value)}")
     lines.append("exec " + " ".join(shlex.quote(a) for a in argv))
     return "\n".join(lines) + "\n"
-
-
-def last_metrics(outputs_dir: Path, since: float = 0.0) -> dict[str, Any]:
-    """The last JSON line of the newest ``metrics.jsonl`` under ``outputs_dir`` written after ``since``."""
-    files = [p for p in outputs_dir.rglob("metrics.jsonl") if p.is_file()] if outputs_dir.is_dir() else []
-    files = [p for p in files if p.stat().st_mtime >= since]  # a reused run folder: not an old run's
-    for path in sorted(files, key=lambda p: p.stat().st_mtime, reverse=True):
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for line in reversed(text.splitlines()):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                return record
-    return {}

@@ -5,8 +5,8 @@ its signals handled.
   group(s) (the script checkpoints and exits 75); after a grace period, or a second Ctrl-C, SIGKILL.
 * distributed jobs run through torchrun, every worker under a small wrapper (``_rank_tee.py``) that
   prefixes its lines ``[rank N]`` and records its process group and exit code for us.
-* the script's lines are watched for its device, the step it resumed from and the step it
-  checkpointed at when preempted.
+* what the script says about itself (device, resume, preemption) is not read from its output: it comes
+  through the contract's status channel (:mod:`.status`), read after each start.
 * :func:`terminate_all` stops every job running in this process (from any thread).
 """
 
@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,11 +38,6 @@ GRACE_S = 30.0
 """Seconds a child gets between SIGTERM and SIGKILL (Azure ML gives a preempted node about as long)."""
 
 _RANK_PREFIX = re.compile(r"^\[rank (\d+)\] ")
-_DEVICE_LINE = re.compile(r"\bdevice: (cuda|cpu|mps)\b")
-_GLOBAL_STEP = re.compile(r"global step (\d+)")
-_ANY_STEP = re.compile(r"\bstep[ =:]+(\d+)")
-_RESUMED = re.compile(r"\bresum(?:ed|ing)\b.*\b(?:from|at)\b", re.I)
-_PREEMPTED = re.compile(r"\bpreempted\b.*\bcheckpoint", re.I)
 
 
 class Console:
@@ -87,45 +82,6 @@ class Console:
                 with contextlib.suppress(OSError, ValueError):
                     out.write(f"run-local: {text}\n")
                     out.flush()
-
-
-class Watcher:
-    """Parses the script's lines: device, resumed-from step, preempted-at step."""
-
-    def __init__(self) -> None:
-        self.device: str | None = None
-        self.resumed_from_step: int | None = None
-        self.preempted_at_step: int | None = None
-        self.gpu_required = False
-
-    def __call__(self, line: str) -> None:
-        rank = _RANK_PREFIX.match(line)
-        body = line[rank.end() :] if rank else line
-        if rank and rank.group(1) != "0":  # other ranks: only their device, if rank 0 says nothing
-            m = _DEVICE_LINE.search(body) if self.device is None else None
-            if m:
-                self.device = m.group(1)
-            return
-        if self.device is None:
-            m = _DEVICE_LINE.search(body)
-            if m:
-                self.device = m.group(1)
-        if self.resumed_from_step is None and _RESUMED.search(body):
-            self.resumed_from_step = _step_of(body)
-        if _PREEMPTED.search(body):
-            step = _step_of(body)
-            if step is not None:
-                self.preempted_at_step = step
-        if "GPU required" in body:
-            self.gpu_required = True
-
-
-def _step_of(text: str) -> int | None:
-    m = _GLOBAL_STEP.search(text)
-    if m:
-        return int(m.group(1))
-    steps = _ANY_STEP.findall(text)
-    return int(steps[-1]) if steps else None
 
 
 _ACTIVE: set[Supervisor] = set()
@@ -221,7 +177,6 @@ class Supervisor:
         env: Mapping[str, str],
         cwd: Path,
         *,
-        on_line: Callable[[str], None],
         sigterm_after: float | None = None,
         distributed: bool = False,
     ) -> tuple[int, float | None]:
@@ -250,8 +205,8 @@ class Supervisor:
             except OSError as exc:
                 raise LocalRunError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
             readers = [
-                threading.Thread(target=self._read, args=(self.proc.stdout, False, on_line), daemon=True),
-                threading.Thread(target=self._read, args=(self.proc.stderr, True, on_line), daemon=True),
+                threading.Thread(target=self._read, args=(self.proc.stdout, False), daemon=True),
+                threading.Thread(target=self._read, args=(self.proc.stderr, True), daemon=True),
             ]
             for t in readers:
                 t.start()
@@ -293,7 +248,7 @@ class Supervisor:
             self.proc = None
             return code, sigterm_at
 
-    def _read(self, pipe, is_err: bool, on_line: Callable[[str], None]) -> None:
+    def _read(self, pipe, is_err: bool) -> None:
         launcher_lines = self.state_dir is not None  # distributed: unprefixed lines are torchrun's own
         for raw in iter(pipe.readline, b""):
             text = raw.decode("utf-8", errors="replace").rstrip("\n")
@@ -304,8 +259,6 @@ class Supervisor:
                 self.launcher_tail.append(text)
                 continue
             self.console.line(text, is_err)
-            with contextlib.suppress(Exception):
-                on_line(text)
         pipe.close()
 
     def _ranks_exit_code(self, launcher_code: int) -> int:
