@@ -39,8 +39,14 @@ Set by ``run-local`` (the local runner reads it back; Azure ML jobs do not get i
         {"event": "finished", "step": N}
               rank 0, at a normal end.
 
-Set by Azure ML's PyTorch distribution (and by ``run-local`` through torchrun): RANK, WORLD_SIZE,
-LOCAL_RANK, NODE_RANK, MASTER_ADDR, MASTER_PORT.
+Set by ``run-local`` on distributed jobs (a script should use it as its process group's timeout):
+    AZURE_TRAINER_COLLECTIVE_TIMEOUT_S  seconds (default 300; the job's environment_variables may set it).
+                                        Once a rank has exited, ranks still running this much later are
+                                        hung in a collective: run-local reports them as hung and stops the
+                                        job, instead of waiting for gloo's 30-minute default.
+
+Set by Azure ML's PyTorch distribution (and by ``run-local`` through torchrun, one agent per node): RANK,
+WORLD_SIZE, LOCAL_RANK, NODE_RANK, MASTER_ADDR, MASTER_PORT.
 
 Exit codes (the reference script's, and the helper's):
     0   finished
@@ -55,6 +61,8 @@ REQUIRE_GPU_ENV = "AZURE_TRAINER_REQUIRE_GPU"
 PREEMPT_AT_STEP_ENV = "AZURE_TRAINER_PREEMPT_AT_STEP"
 OBJECTIVE_METRIC_ENV = "AZURE_TRAINER_OBJECTIVE_METRIC"
 STATUS_FILE_ENV = "AZURE_TRAINER_STATUS_FILE"
+COLLECTIVE_TIMEOUT_ENV = "AZURE_TRAINER_COLLECTIVE_TIMEOUT_S"
+DEFAULT_COLLECTIVE_TIMEOUT_S = 300.0
 
 EVENT_DEVICE = "device"
 EVENT_GPU_MISSING = "gpu_missing"

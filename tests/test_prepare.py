@@ -5,6 +5,7 @@ The Host is a made-up machine: no torch, a GPU, four cores, an outer launch's RA
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def spec_of(name: str, *overrides: str, use_gpu: bool | None = None):
 
 def test_a_single_process_job_is_bash_c_in_the_code_folder_with_this_python(tmp_path):
     launch = prepare(spec_of("argv.yaml"), LocalOptions(), host(), tmp_path / "run")
-    assert launch.argv == launch.launcher == ["bash", "-c", launch.shell_text]
+    (agent,) = launch.agents
+    assert agent.argv == agent.shown == launch.launcher == ["bash", "-c", launch.shell_text]
     assert launch.shell_text.startswith(PYTHON + " echo_argv.py ")
     assert launch.cwd == (FIX / "scripts").resolve() and not launch.distributed and launch.nproc == 1
     assert launch.env["PATH"].split(os.pathsep)[0] == "/opt/py/bin"
@@ -56,23 +58,57 @@ def test_the_run_folder_files_are_decided_up_front_and_never_hold_a_secret(tmp_p
     assert "MY_API_KEY looks like a secret and is not written here" in launch.files["command.sh"]
 
 
-def test_a_distributed_job_runs_torchrun_on_a_free_port_with_each_rank_wrapped(tmp_path):
+def test_a_distributed_job_runs_one_torchrun_agent_per_node_on_a_free_port(tmp_path):
+    """ranks.yaml: 2 nodes x 1 process, as Azure ML runs it: node i gets NODE_RANK=i, RANK=i, LOCAL_RANK=0."""
     launch = prepare(
         spec_of("ranks.yaml"), LocalOptions(), host(environ={"RANK": "3", "PATH": "/bin"}), tmp_path
     )
-    assert launch.distributed and launch.nproc == 2
-    assert launch.argv[:3] == [PYTHON, "-m", "torch.distributed.run"]
-    assert launch.argv[launch.argv.index("--master-port") + 1] == "40123"
-    assert launch.argv[launch.argv.index("--nproc-per-node") + 1] == "2"
-    assert str(RANK_TEE) in launch.argv and str(RANK_TEE) not in launch.launcher
+    assert launch.distributed and launch.wrapped and (launch.nodes, launch.nproc) == (2, 2)
+    for node, agent in enumerate(launch.agents):
+        argv = agent.argv
+        assert argv[:3] == [PYTHON, "-m", "torch.distributed.run"] and agent.env == {"NODE_RANK": str(node)}
+        flags = {flag: argv[argv.index(flag) + 1] for flag in ("--nnodes", "--node-rank", "--nproc-per-node")}
+        assert flags == {"--nnodes": "2", "--node-rank": str(node), "--nproc-per-node": "1"}
+        assert argv[argv.index("--master-port") + 1] == "40123"  # one rendezvous for every node
+        assert str(RANK_TEE) in argv and str(RANK_TEE) not in agent.shown
     assert "RANK" not in launch.env  # an outer launch's rank must not leak in; torchrun sets its own
-    assert launch.env["NODE_RANK"] == "0" and launch.env["OMP_NUM_THREADS"] == "2"  # 4 cores / 2 ranks
+    assert launch.env["OMP_NUM_THREADS"] == "2"  # 4 cores / 2 ranks
+    assert launch.env["AZURE_TRAINER_COLLECTIVE_TIMEOUT_S"] == "300" and launch.collective_timeout == 300
+    script = launch.files["command.sh"]
+    assert script.count("NODE_RANK=0 ") == 1 and script.count("NODE_RANK=1 ") == 1 and "wait" in script
+
+
+def test_nodes_times_processes_per_node_and_nproc_sets_the_processes_per_node(tmp_path):
+    spec = spec_of("ranks.yaml", "distribution.process_count_per_instance=2")
+    launch = prepare(spec, LocalOptions(), host(), tmp_path)
+    assert (launch.nodes, launch.nproc) == (2, 4)
+    assert {a.argv[a.argv.index("--nproc-per-node") + 1] for a in launch.agents} == {"2"}
+    assert prepare(spec, LocalOptions(nproc=3), host(), tmp_path).nproc == 6
+
+
+def test_a_multi_node_job_without_a_distribution_runs_the_command_once_per_node(tmp_path):
+    spec = dataclasses.replace(spec_of("ranks.yaml"), distribution=None)  # Azure ML: each node runs it
+    launch = prepare(spec, LocalOptions(), host(), tmp_path)
+    assert not launch.distributed and launch.wrapped and (launch.nodes, launch.nproc) == (2, 2)
+    assert [a.env for a in launch.agents] == [{"NODE_RANK": "0"}, {"NODE_RANK": "1"}]
+    assert all(a.shown[:2] == ["bash", "-c"] and str(RANK_TEE) in a.argv for a in launch.agents)
+    assert "torch.distributed.run" not in " ".join(launch.agents[0].argv)
+
+
+def test_the_collective_timeout_comes_from_the_job_and_must_be_a_number(tmp_path):
+    spec = spec_of("ranks.yaml", "environment_variables.AZURE_TRAINER_COLLECTIVE_TIMEOUT_S=12")
+    assert prepare(spec, LocalOptions(), host(), tmp_path).collective_timeout == 12
+    bad = spec_of("ranks.yaml", "environment_variables.AZURE_TRAINER_COLLECTIVE_TIMEOUT_S=soon")
+    with pytest.raises(
+        LocalRunError, match="AZURE_TRAINER_COLLECTIVE_TIMEOUT_S='soon'.*give a number of seconds"
+    ):
+        prepare(bad, LocalOptions(), host(), tmp_path)
 
 
 def test_nproc_overrides_and_a_job_without_distribution_warns(tmp_path):
     launch = prepare(spec_of("fail.yaml"), LocalOptions(nproc=3), host(), tmp_path)
-    assert launch.distributed and launch.nproc == 3
-    assert any("Azure ML would run one process" in w for w in launch.warnings)
+    assert launch.distributed and launch.nproc == 3 and len(launch.agents) == 1
+    assert any("Azure ML would run one process per node" in w for w in launch.warnings)
 
 
 @pytest.mark.parametrize(

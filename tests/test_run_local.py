@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -208,7 +209,7 @@ def test_nproc_on_a_job_without_distribution_warns(capsys, tmp_path):
         capsys, FIX / "ranks.yaml", "--nproc", "2", "--set", "distribution=null", "--set", "instance_count=1"
     )
     assert code == 0, err
-    assert "the job has no `distribution`: Azure ML would run one process; --nproc 2 starts 2" in err
+    assert "the job has no `distribution`: Azure ML would run one process per node; --nproc 2 starts 2 per node" in err
 
 
 @pytest.mark.slow
@@ -285,29 +286,31 @@ def test_preemption_rehearsal_logic(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_distributed_fixture_sets_rank_env_and_prefixes_lines(capsys, tmp_path):
-    code, out, err = run_cli(capsys, FIX / "ranks.yaml", "--run-dir", tmp_path / "d")
+    """2 nodes x 2 processes: one torchrun agent per node, each process with Azure ML's values."""
+    two_by_two = ["--set", "distribution.process_count_per_instance=2"]
+    code, out, err = run_cli(capsys, FIX / "ranks.yaml", *two_by_two, "--run-dir", tmp_path / "d")
     assert code == 0, err
-    assert "[rank 0] hello from rank 0 of 2" in out and "[rank 1] hello from rank 1 of 2" in out
+    assert all(f"[rank {r}] hello from rank {r} of 4" in out for r in range(4))
     results = tmp_path / "d" / "outputs" / "result"
-    envs = [json.loads((results / f"rank-{r}.json").read_text()) for r in (0, 1)]
-    assert [e["RANK"] for e in envs] == ["0", "1"] and {e["WORLD_SIZE"] for e in envs} == {"2"}
-    assert {e["MASTER_ADDR"] for e in envs} == {"127.0.0.1"} and envs[0]["NODE_RANK"] == "0"
-    assert envs[0]["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))
-    assert run_json(tmp_path / "d")["nproc"] == 2
+    envs = [json.loads((results / f"rank-{r}.json").read_text()) for r in range(4)]
+    layout = [(e["NODE_RANK"], e["LOCAL_RANK"], e["RANK"], e["WORLD_SIZE"]) for e in envs]
+    assert layout == [("0", "0", "0", "4"), ("0", "1", "1", "4"), ("1", "0", "2", "4"), ("1", "1", "3", "4")]
+    assert {e["MASTER_ADDR"] for e in envs} == {"127.0.0.1"} and len({e["MASTER_PORT"] for e in envs}) == 1
+    assert envs[0]["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 4))
+    data = run_json(tmp_path / "d")
+    assert (data["nodes"], data["nproc"]) == (2, 4) and "2 node(s) x 2 process(es)" in err
 
     # One rank failing: its exit code is the run's, whatever torchrun itself returns.
     code, _, err = run_cli(
         capsys,
         FIX / "ranks.yaml",
-        "--nproc",
-        "3",
         "--run-dir",
         tmp_path / "e",
         "--set",
-        "command=python ranks.py --out ${{outputs.result}} --fail-rank 2 --code 9",
+        "command=python ranks.py --out ${{outputs.result}} --fail-rank 1 --code 9",
     )
     assert code == 9
-    assert "[rank 2] rank 2 failing on purpose" in err and "rank 2 exited 9 first" in err
+    assert "[rank 1] rank 1 failing on purpose" in err and "rank 1 exited 9 first" in err
 
 
 @pytest.mark.slow
@@ -455,3 +458,34 @@ def test_mlflow_goes_to_the_run_folder(capsys, tmp_path, monkeypatch):
     runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert runs[0].data.metrics["test_accuracy"] == run_json(tmp_path / "m")["test_accuracy"]
+
+
+@pytest.mark.slow
+def test_a_rank_hung_in_a_collective_is_reported_and_stopped(capsys, tmp_path):
+    started = time.monotonic()
+    code, out, err = run_cli(
+        capsys,
+        FIX / "ranks.yaml",
+        "--set",
+        "command=python hang.py",
+        "--set",
+        "environment_variables.AZURE_TRAINER_COLLECTIVE_TIMEOUT_S=2",
+        "--run-dir",
+        tmp_path / "h",
+    )
+    assert code == 124, err
+    assert "[rank 0] rank 0 waiting (collective timeout 2s)" in out
+    assert "rank(s) 0 hung: still running 2s after rank 1 exited 0" in err
+    assert run_json(tmp_path / "h")["attempts"][0]["hung_ranks"] == ["0"]
+    assert time.monotonic() - started < 60  # not the 120 s the rank would wait, nor gloo's 30 minutes
+
+
+@pytest.mark.slow
+def test_a_multi_node_job_without_distribution_runs_once_per_node(capsys, tmp_path):
+    from azure_trainer import plan
+
+    spec = dataclasses.replace(plan(load_config(FIX / "ranks.yaml")), distribution=None)
+    result = run_local(spec, run_dir=tmp_path / "n", stream=False)
+    assert result.exit_code == 0 and (result.nodes, result.nproc, result.distributed) == (2, 2, False)
+    log = (tmp_path / "n" / "log.txt").read_text()
+    assert "[node 0] hello from rank None" in log and "[node 1] hello from rank None" in log

@@ -2,7 +2,8 @@
 
     AZT_RANK_STATE_DIR=STATE_DIR python _rank_tee.py -- COMMAND [ARG...]
 
-torchrun starts one of these per rank (``--no-python``), each in its own session. It runs COMMAND
+torchrun starts one of these per rank (``--no-python``), each in its own session (run-local starts one
+per node itself for a multi-node job without a distribution: those lines are ``[node N]``). It runs COMMAND
 (``bash -c <the job's command>``) in the same process group, so a signal to the group reaches both;
 a signal sent to this process alone is forwarded to COMMAND. Every line COMMAND writes to stdout or
 stderr comes out on the same stream as ``[rank N] line``, in one write(2) per line, so the lines of
@@ -49,8 +50,12 @@ def main(argv: list[str]) -> int:
         print(f"usage: {STATE_ENV}=DIR _rank_tee.py -- COMMAND [ARG...]", file=sys.stderr)
         return 2
     command = argv[1:]
-    rank = os.environ.get("RANK", "?")
-    prefix = f"[rank {rank}] ".encode()
+    # a torchrun worker has a RANK; a node of a multi-node job without a distribution has only NODE_RANK
+    if "RANK" in os.environ:
+        rank, label = os.environ["RANK"], f"rank {os.environ['RANK']}"
+    else:
+        rank = label = f"node {os.environ.get('NODE_RANK', '?')}"
+    prefix = f"[{label}] ".encode()
 
     child: list[subprocess.Popen] = []
     pending: list[int] = []

@@ -87,10 +87,13 @@ def _announce(out: Console, launch: LocalLaunch) -> None:
         out.note(
             f"time limit {launch.time_limit:g}s ({launch.time_limit_origin}); --timeout 0 lifts it for a local run"
         )
-    out.note(
-        f"in {launch.cwd}: {' '.join(shlex.quote(a) for a in launch.launcher)}"
-        + (f"  ({launch.nproc} processes, torchrun)" if launch.distributed else "")
-    )
+    for agent in launch.agents:
+        node = f"NODE_RANK={agent.env['NODE_RANK']} " if launch.nodes > 1 else ""
+        out.note(f"in {launch.cwd}: {node}{' '.join(shlex.quote(a) for a in agent.shown)}")
+    if launch.wrapped:
+        per_node = launch.nproc // launch.nodes
+        how = "torchrun" if launch.distributed else "the command once per node"
+        out.note(f"{launch.nodes} node(s) x {per_node} process(es) on this machine ({how})")
 
 
 def _result(
@@ -128,6 +131,7 @@ def _result(
         command=launch.shell_text,
         launcher=launch.launcher,
         nproc=launch.nproc,
+        nodes=launch.nodes,
         distributed=launch.distributed,
         resumed_from_step=last.resumed_from_step,
         preemption=rehearsal,

@@ -13,8 +13,9 @@ How the job becomes local:
 * the command runs with ``bash -c`` in the code folder, a leading ``python`` replaced by the interpreter
   running azure-trainer; environment = ours + the job's ``environment_variables`` (with the use_gpu
   contract) + the placeholder variables.
-* distributed jobs (a ``distribution``, or ``nproc > 1``) run through torchrun on this machine, every
-  worker under a small wrapper (``_rank_tee.py``) that prefixes its lines ``[rank N]``.
+* distributed jobs (a ``distribution``, or ``nproc > 1``) run through torchrun on this machine, one agent
+  per node (``resources.instance_count``), every worker under a small wrapper (``_rank_tee.py``) that
+  prefixes its lines ``[rank N]``; a multi-node job without a distribution runs the command once per node.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..contract import DISTRIBUTED_ENV, EXIT_NO_GPU, PREEMPT_AT_STEP_ENV, REQUIRE_GPU_ENV, STATUS_FILE_ENV
+from ..contract import (
+    COLLECTIVE_TIMEOUT_ENV,
+    DEFAULT_COLLECTIVE_TIMEOUT_S,
+    DISTRIBUTED_ENV,
+    EXIT_NO_GPU,
+    PREEMPT_AT_STEP_ENV,
+    REQUIRE_GPU_ENV,
+    STATUS_FILE_ENV,
+)
 from ..errors import LocalRunError
 from ..planning.command_line import localize_command
 from ..planning.spec import JobSpec
@@ -53,6 +62,7 @@ class LocalOptions:
 
     inputs: Mapping[str, str] = field(default_factory=dict)
     nproc: int | None = None
+    """Processes per node (torchrun's --nproc-per-node); None: the job's ``process_count_per_instance``."""
     strict_device: bool = False
     preempt_after: float | None = None
     preempt_at_step: int | None = None
@@ -98,15 +108,25 @@ class Host:
 
 
 @dataclass(frozen=True)
+class Agent:
+    """One process run-local starts: the command itself, or one node's torchrun agent."""
+
+    argv: list[str]
+    """What is started (torchrun's workers, and plain nodes' commands, wrapped in ``_rank_tee.py``)."""
+    shown: list[str]
+    """The same as a person would type it (no wrapper): shown, and written to command.sh."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to the launch's environment for this process (a node's NODE_RANK)."""
+
+
+@dataclass(frozen=True)
 class LocalLaunch:
     """Everything a local run will do: what :func:`~.execute.execute` carries out."""
 
     run_dir: Path
     cwd: Path
-    argv: list[str]
-    """What is started (torchrun's workers wrapped in ``_rank_tee.py``)."""
-    launcher: list[str]
-    """The same launch as a person would type it (shown, and written to command.sh)."""
+    agents: list[Agent]
+    """One per node: several for a multi-node job, as Azure ML starts one per node."""
     env: dict[str, str]
     """The child's whole environment."""
     shell_text: str
@@ -116,8 +136,11 @@ class LocalLaunch:
     output_dirs: list[Path]
     """Folders to create before the start (the job's outputs)."""
     warnings: list[str]
+    nodes: int
     nproc: int
+    """Processes in all (nodes x processes per node)."""
     distributed: bool
+    """Whether the processes run under torchrun (ranks, and hang detection across them)."""
     time_limit: float | None
     time_limit_origin: str
     strict_device: bool
@@ -126,6 +149,18 @@ class LocalLaunch:
     """The local MLflow store the script logs into; None when the user's MLFLOW_TRACKING_URI points elsewhere."""
     preempt_after: float | None = None
     preempt_at_step: int | None = None
+    collective_timeout: float = DEFAULT_COLLECTIVE_TIMEOUT_S
+    """Seconds the ranks still running may wait for one that has exited before they count as hung."""
+
+    @property
+    def wrapped(self) -> bool:
+        """Whether its processes run under ``_rank_tee.py`` (ranks, or several nodes)."""
+        return self.distributed or self.nodes > 1
+
+    @property
+    def launcher(self) -> list[str]:
+        """The first node's launch as a person would type it."""
+        return self.agents[0].shown
 
     @property
     def outputs_dir(self) -> Path:
@@ -168,9 +203,10 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
         raise LocalRunError("run-local needs bash (Azure ML runs the command with bash); none is on PATH")
     warnings: list[str] = []
     values = resolve_inputs(spec, options.inputs, warnings)
-    nproc = options.nproc or spec.world_size
-    distributed = spec.distribution is not None or nproc > 1
-    warnings += _launch_warnings(spec, nproc, distributed, host)
+    nodes = spec.instance_count
+    per_node = options.nproc or spec.processes_per_node
+    distributed = spec.distribution is not None or per_node > 1
+    warnings += _launch_warnings(spec, nodes, per_node, distributed, host)
     require_gpu = _require_gpu(spec, options, host, warnings)
 
     outputs = run_dir / "outputs"
@@ -190,39 +226,35 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
     job_env = dict(spec.environment_variables)
     if require_gpu is not None:
         job_env[REQUIRE_GPU_ENV] = require_gpu
+    collective_timeout = _collective_timeout(spec, job_env)
     store = _mlflow_store(job_env, host, options, run_dir)
-    extras = _local_extras(job_env, host, nproc, distributed, store, spec.experiment)
+    extras = _local_extras(job_env, host, nodes * per_node, distributed, store, spec.experiment)
+    if distributed:
+        extras[COLLECTIVE_TIMEOUT_ENV] = f"{collective_timeout:g}"
     exports = {**job_env, **extras, **placeholder_env}
     env = {k: v for k, v in host.environ.items() if k not in _OUTER_LAUNCH_ENV}
     env["PATH"] = os.path.dirname(host.python) + os.pathsep + env.get("PATH", "")  # `python` = this one
     env.update(exports)
 
-    bash = ["bash", "-c", shell_text]
-    if distributed:
-        torchrun = [
-            host.python, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(nproc),
-            "--master-addr", "127.0.0.1", "--master-port", str(host.port), "--no-python",
-        ]  # fmt: skip
-        launcher = [*torchrun, *bash]
-        argv = [*torchrun, host.python, "-u", str(RANK_TEE), "--", *bash]
-    else:
-        launcher = argv = bash
+    agents = _agents(["bash", "-c", shell_text], host, nodes, per_node, distributed)
     time_limit, origin = _time_limit(spec, options)
     files = {
         "config.yaml": config_yaml_text(spec),
-        "command.sh": command_sh_text(spec.code, exports, secret_names(spec, job_env), launcher),
+        "command.sh": command_sh_text(
+            spec.code, exports, secret_names(spec, job_env), [(a.shown, a.env) for a in agents]
+        ),
     }
     return LocalLaunch(
         run_dir=run_dir,
         cwd=spec.code,
-        argv=argv,
-        launcher=launcher,
+        agents=agents,
         env=env,
         shell_text=shell_text,
         files=files,
         output_dirs=output_dirs,
         warnings=warnings,
-        nproc=nproc,
+        nodes=nodes,
+        nproc=nodes * per_node,
         distributed=distributed,
         time_limit=time_limit,
         time_limit_origin=origin,
@@ -231,15 +263,57 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
         mlflow_store=store,
         preempt_after=options.preempt_after,
         preempt_at_step=options.preempt_at_step,
+        collective_timeout=collective_timeout,
     )
 
 
-def _launch_warnings(spec: JobSpec, nproc: int, distributed: bool, host: Host) -> list[str]:
+def _agents(bash: list[str], host: Host, nodes: int, per_node: int, distributed: bool) -> list[Agent]:
+    """The processes to start: one per node, as Azure ML starts one per node.
+
+    Distributed: a torchrun agent per node on this machine (static rendezvous on 127.0.0.1), so node
+    ``i``'s processes get ``NODE_RANK=i``, ``LOCAL_RANK`` 0..P-1 and ``RANK = i*P + LOCAL_RANK`` of
+    ``WORLD_SIZE = N*P``, the values Azure ML's distribution gives them. Not distributed: each node runs
+    the command once; several nodes get ``NODE_RANK`` to tell them apart.
+    """
+    tee = [host.python, "-u", str(RANK_TEE), "--"]
+    if not distributed:
+        if nodes == 1:
+            return [Agent(bash, bash)]
+        return [Agent([*tee, *bash], bash, {"NODE_RANK": str(i)}) for i in range(nodes)]
+    agents = []
+    for node in range(nodes):
+        torchrun = [
+            host.python, "-m", "torch.distributed.run", "--nnodes", str(nodes), "--node-rank", str(node),
+            "--nproc-per-node", str(per_node), "--master-addr", "127.0.0.1", "--master-port", str(host.port),
+            "--no-python",
+        ]  # fmt: skip
+        agents.append(Agent([*torchrun, *tee, *bash], [*torchrun, *bash], {"NODE_RANK": str(node)}))
+    return agents
+
+
+def _collective_timeout(spec: JobSpec, job_env: Mapping[str, str]) -> float:
+    """The job's AZURE_TRAINER_COLLECTIVE_TIMEOUT_S, else the default; LocalRunError when unusable."""
+    raw = job_env.get(COLLECTIVE_TIMEOUT_ENV)
+    if raw is None:
+        return DEFAULT_COLLECTIVE_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise LocalRunError(
+            f"environment_variables.{COLLECTIVE_TIMEOUT_ENV}={raw!r}{spec.where('environment_variables')}: "
+            "give a number of seconds > 0"
+        )
+    return value
+
+
+def _launch_warnings(spec: JobSpec, nodes: int, per_node: int, distributed: bool, host: Host) -> list[str]:
     warnings = []
-    if spec.distribution is None and nproc > 1:
+    if spec.distribution is None and per_node > 1:
         warnings.append(
-            f"the job has no `distribution`: Azure ML would run one process; --nproc {nproc} starts "
-            f"{nproc} through torchrun here"
+            f"the job has no `distribution`: Azure ML would run one process per node; --nproc {per_node} "
+            f"starts {per_node} per node through torchrun here"
         )
     if distributed:
         require_torch(host, "a distributed job (run through torchrun)")
@@ -303,8 +377,7 @@ def _local_extras(
             extra["MLFLOW_ALLOW_FILE_STORE"] = "true"  # mlflow >= 3 refuses a file store unless told
     if unset("PYTHONUNBUFFERED"):
         extra["PYTHONUNBUFFERED"] = "1"  # live output through our pipes
-    if distributed:
-        extra["NODE_RANK"] = "0"
+    if distributed or nproc > 1:
         if unset("OMP_NUM_THREADS"):
             extra["OMP_NUM_THREADS"] = str(max(1, host.cpu_count // nproc))
     return extra

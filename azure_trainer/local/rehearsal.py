@@ -28,12 +28,14 @@ def run_attempt(
     path.unlink(missing_ok=True)  # a reused run folder: not an old run's report
     rehearsing = number == 1
     t0 = time.monotonic()
+    env = launch.attempt_env(number, extra_env)
     code, sigterm_at = sup.run(
-        launch.argv,
-        launch.attempt_env(number, extra_env),
+        [(agent.argv, {**env, **agent.env}) for agent in launch.agents],
         launch.cwd,
         sigterm_after=launch.preempt_after if rehearsing else None,
-        distributed=launch.distributed,
+        wrapped=launch.wrapped,
+        ranks=launch.nproc if launch.distributed else None,
+        collective_timeout=launch.collective_timeout,
     )
     status = read_status(path)
     return Attempt(
@@ -47,6 +49,7 @@ def run_attempt(
         device=status.device,
         interrupted=bool(sup.interrupted),
         timed_out=sup.timed_out,
+        hung_ranks=list(sup.hung),
         status=status,
     )
 

@@ -42,6 +42,8 @@ class Attempt:
     """Stopped by Ctrl-C / SIGTERM to run-local."""
     timed_out: bool = False
     """Stopped because it ran past the time limit (the job's ``timeout`` or ``--timeout``)."""
+    hung_ranks: list[str] = field(default_factory=list)
+    """Ranks stopped because they hung in a collective after another rank exited."""
     status: ScriptStatus | None = field(default=None, repr=False)
     """What the script reported through the contract's status channel (None: not read)."""
 
@@ -77,6 +79,7 @@ class LocalRunResult:
     launcher: list[str] = field(default_factory=list)
     """The argv started (bash -c ..., or torchrun ... bash -c ...)."""
     nproc: int = 1
+    nodes: int = 1
     distributed: bool = False
     resumed_from_step: int | None = None
     """Step the (last) attempt resumed from, if it resumed from a checkpoint."""
@@ -120,13 +123,19 @@ class LocalRunResult:
         lines = [
             f"run folder: {self.run_dir}",
             f"exit code:  {self.exit_code}{_explain_exit(self.exit_code)}",
-            f"duration:   {self.duration_s:.1f}s" + (f", {self.nproc} processes" if self.distributed else ""),
+            f"duration:   {self.duration_s:.1f}s" + self._layout_text(),
             f"device:     {self._device_text()}",
         ]
         if self.gpu_requirement_ignored:
             lines.append(
                 "GPU:        the script ignored the GPU requirement (told a GPU is required, none visible, it "
                 "finished anyway)"
+            )
+        hung = sorted({r for a in self.attempts for r in a.hung_ranks})
+        if hung:
+            lines.append(
+                f"hung:       rank(s) {', '.join(hung)} waited in a collective for a rank that had exited; "
+                "stopped (AZURE_TRAINER_COLLECTIVE_TIMEOUT_S)"
             )
         if self.timed_out:
             lines.append(
@@ -149,6 +158,11 @@ class LocalRunResult:
                 f"preemption rehearsal: {self.preemption.verdict.upper()} — {self.preemption.message}"
             )
         return "\n".join(lines)
+
+    def _layout_text(self) -> str:
+        if self.nodes > 1:
+            return f", {self.nodes} nodes x {self.nproc // self.nodes} process(es)"
+        return f", {self.nproc} processes" if self.distributed else ""
 
     def _recent_metric_names(self) -> list[str]:
         """Metric names, least recently logged first (the final test metrics come last)."""

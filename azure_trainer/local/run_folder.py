@@ -81,9 +81,12 @@ def config_yaml_text(spec: JobSpec) -> str:
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def command_sh_text(cwd: Path, exports: Mapping[str, str], secrets: set[str], argv: list[str]) -> str:
+def command_sh_text(
+    cwd: Path, exports: Mapping[str, str], secrets: set[str], nodes: list[tuple[list[str], Mapping[str, str]]]
+) -> str:
     """command.sh: the run's exact command, rerunnable with ``bash command.sh``; a secret-looking value
-    is not written, the script asks for it instead."""
+    is not written, the script asks for it instead. ``nodes`` holds each node's argv and its own
+    variables; several nodes run side by side and the script waits for all of them."""
     lines = [
         "#!/usr/bin/env bash",
         "# The exact command of this azure-trainer run-local run. Rerun it with: bash command.sh",
@@ -99,5 +102,14 @@ def command_sh_text(cwd: Path, exports: Mapping[str, str], secrets: set[str], ar
             )
         else:
             lines.append(f"export {name}={shlex.quote(value)}")
-    lines.append("exec " + " ".join(shlex.quote(a) for a in argv))
+
+    def command(argv: list[str], env: Mapping[str, str], prefix: str = "") -> str:
+        assignments = [f"{k}={shlex.quote(v)}" for k, v in env.items()]
+        return " ".join([*assignments, *([prefix] if prefix else []), *(shlex.quote(a) for a in argv)])
+
+    if len(nodes) == 1:
+        lines.append(command(*nodes[0], prefix="exec"))
+    else:
+        lines += [command(argv, env) + " &" for argv, env in nodes]
+        lines.append('status=0; for pid in $(jobs -p); do wait "$pid" || status=$?; done; exit "$status"')
     return "\n".join(lines) + "\n"

@@ -3,8 +3,9 @@ its signals handled.
 
 * the child runs in its own session; SIGINT/SIGTERM to us becomes SIGTERM to the child's process
   group(s) (the script checkpoints and exits 75); after a grace period, or a second Ctrl-C, SIGKILL.
-* distributed jobs run through torchrun, every worker under a small wrapper (``_rank_tee.py``) that
-  prefixes its lines ``[rank N]`` and records its process group and exit code for us.
+* distributed jobs run through torchrun (one agent per node), every worker under a small wrapper
+  (``_rank_tee.py``) that prefixes its lines ``[rank N]`` and records its process group and exit code for
+  us; ranks still running long after another rank exited are hung in a collective, and are stopped.
 * what the script says about itself (device, resume, preemption) is not read from its output: it comes
   through the contract's status channel (:mod:`.status`), read after each start.
 * :func:`terminate_all` stops every job running in this process (from any thread).
@@ -34,10 +35,16 @@ __all__ = ["GRACE_S", "RANK_STATE_ENV", "Console", "Supervisor", "terminate_all"
 RANK_STATE_ENV = "AZT_RANK_STATE_DIR"
 """Where each torchrun worker's ``_rank_tee.py`` records its process group and exit code."""
 
+EXIT_HUNG = 124
+"""The job's exit code when ranks hung in a collective and were stopped (a timeout, as timeout(1) has it)."""
+
+AGENT_EXIT_GRACE_S = 5.0
+"""Seconds torchrun agents may take to leave once every rank has exited."""
+
 GRACE_S = 30.0
 """Seconds a child gets between SIGTERM and SIGKILL (Azure ML gives a preempted node about as long)."""
 
-_RANK_PREFIX = re.compile(r"^\[rank (\d+)\] ")
+_RANK_PREFIX = re.compile(r"^\[(?:rank \d+|node \d+)\] ")
 
 
 class Console:
@@ -96,7 +103,8 @@ def terminate_all(why: str) -> None:
 
 
 class Supervisor:
-    """Runs the child in its own session(s); turns our SIGINT/SIGTERM into SIGTERM for it, then SIGKILL."""
+    """Runs the job's processes (one, or one per node) in their own sessions; turns our SIGINT/SIGTERM
+    into SIGTERM for them, then SIGKILL; stops ranks hung in a collective."""
 
     def __init__(self, console: Console, grace_s: float = GRACE_S, time_limit: float | None = None) -> None:
         self.console = console
@@ -104,13 +112,15 @@ class Supervisor:
         self.time_limit = time_limit
         """Seconds each run may take before it is stopped like a job past its ``timeout``."""
         self.timed_out = False
-        self.proc: subprocess.Popen | None = None
+        self.hung: list[str] = []
+        """The ranks found hung in the last run (still running long after another rank exited)."""
+        self.procs: list[subprocess.Popen] = []
         self.state_dir: Path | None = None
         self.interrupted = 0  # how many SIGINT/SIGTERM we received
         self.term_sent_at: float | None = None
         self.killed = False
 
-    # -- signals to the child ------------------------------------------------------------------
+    # -- signals to the children ---------------------------------------------------------------
 
     def _worker_groups(self) -> list[int]:
         if self.state_dir is None:
@@ -126,9 +136,12 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, sig)
 
+    def _running(self) -> bool:
+        return any(proc.poll() is None for proc in self.procs)
+
     def terminate(self, why: str) -> None:
-        """SIGTERM the child's process group (distributed: the workers' groups, torchrun reports)."""
-        if self.proc is None or self.proc.poll() is not None or self.term_sent_at is not None:
+        """SIGTERM the job: the workers' process groups (torchrun reports), else each child's own group."""
+        if not self._running() or self.term_sent_at is not None:
             return
         workers = self._worker_groups()
         self.console.note(
@@ -139,14 +152,14 @@ class Supervisor:
                 else ")"
             )
         )
-        self._signal(workers or [self.proc.pid], signal.SIGTERM)
+        self._signal(workers or [proc.pid for proc in self.procs], signal.SIGTERM)
         self.term_sent_at = time.monotonic()
 
     def kill(self, why: str) -> None:
-        if self.proc is None or self.killed:
+        if not self.procs or self.killed:
             return
         self.console.note(f"{why}: sending SIGKILL")
-        self._signal([*self._worker_groups(), self.proc.pid], signal.SIGKILL)
+        self._signal([*self._worker_groups(), *(proc.pid for proc in self.procs)], signal.SIGKILL)
         self.killed = True
 
     def _on_signal(self, signum: int, frame: Any) -> None:  # noqa: ARG002
@@ -173,27 +186,60 @@ class Supervisor:
 
     def run(
         self,
-        argv: list[str],
-        env: Mapping[str, str],
+        processes: list[tuple[list[str], Mapping[str, str]]],
         cwd: Path,
         *,
         sigterm_after: float | None = None,
-        distributed: bool = False,
+        wrapped: bool = False,
+        ranks: int | None = None,
+        collective_timeout: float | None = None,
     ) -> tuple[int, float | None]:
-        """Run ``argv`` to its end; returns ``(exit code, seconds after start when SIGTERM was sent)``."""
-        self.term_sent_at, self.killed, self.timed_out = None, False, False
+        """Run ``processes`` (argv, environment) side by side to their end; return ``(exit code, seconds
+        after the start when SIGTERM was sent)``.
+
+        ``wrapped``: they run their workers under ``_rank_tee.py`` (which reports each rank's exit code);
+        ``ranks``: how many torchrun ranks to expect, for the hang check (None: no check).
+        """
+        self.term_sent_at, self.killed, self.timed_out, self.hung = None, False, False, []
+        self.released = False  # agents killed at their exit barrier once every rank had exited
         self.launcher_tail: collections.deque[str] = collections.deque(maxlen=40)
         _ACTIVE.add(self)
         with contextlib.ExitStack() as stack:
             stack.callback(_ACTIVE.discard, self)
-            if distributed:
+            self.state_dir = None
+            if wrapped:
                 self.state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="azt-ranks-")))
-                env = {**env, RANK_STATE_ENV: str(self.state_dir)}
-            else:
-                self.state_dir = None
             started = time.monotonic()
+            readers = self._start(processes, cwd)
+            sigterm_at = None
+            while self._running():
+                time.sleep(0.1)
+                sigterm_at = self._tick(
+                    time.monotonic() - started, sigterm_after, sigterm_at, ranks, collective_timeout
+                )
+            if sigterm_at is None and self.term_sent_at is not None:
+                sigterm_at = self.term_sent_at - started
+            if wrapped:  # a worker its launcher could not stop must not outlive us (it would hold the pipes)
+                time.sleep(0.05)
+                self._signal(self._worker_groups(), signal.SIGKILL)
+            for reader in readers:
+                reader.join(timeout=10)
+            codes = [
+                proc.returncode if proc.returncode >= 0 else 128 - proc.returncode for proc in self.procs
+            ]
+            launcher_code = next((c for c in codes if c != 0), 0)
+            self.procs = []
+            return (self._ranks_exit_code(launcher_code) if wrapped else launcher_code), sigterm_at
+
+    def _start(
+        self, processes: list[tuple[list[str], Mapping[str, str]]], cwd: Path
+    ) -> list[threading.Thread]:
+        readers = []
+        for argv, env in processes:
+            if self.state_dir is not None:
+                env = {**env, RANK_STATE_ENV: str(self.state_dir)}
             try:
-                self.proc = subprocess.Popen(
+                proc = subprocess.Popen(
                     argv,
                     cwd=cwd,
                     env=dict(env),
@@ -203,53 +249,86 @@ class Supervisor:
                     start_new_session=True,
                 )
             except OSError as exc:
+                self.kill("a process of the job could not start")
                 raise LocalRunError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-            readers = [
-                threading.Thread(target=self._read, args=(self.proc.stdout, False), daemon=True),
-                threading.Thread(target=self._read, args=(self.proc.stderr, True), daemon=True),
-            ]
-            for t in readers:
-                t.start()
-            sigterm_at: float | None = None
-            while True:
-                try:
-                    rc = self.proc.wait(timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                now = time.monotonic()
-                if sigterm_after is not None and sigterm_at is None and now - started >= sigterm_after:
-                    sigterm_at = now - started
-                    self.terminate(f"preemption rehearsal, {sigterm_after:g}s in")
-                if (
-                    self.time_limit is not None
-                    and self.term_sent_at is None
-                    and now - started >= self.time_limit
-                ):
-                    self.timed_out = True
-                    self.terminate(f"the job's timeout ({self.time_limit:g}s) has passed")
-                if (
-                    self.term_sent_at is not None
-                    and not self.killed
-                    and now - self.term_sent_at > self.grace_s
-                ):
-                    self.kill(f"the job did not exit {self.grace_s:.0f}s after SIGTERM")
-            if sigterm_at is None and self.term_sent_at is not None:
-                sigterm_at = self.term_sent_at - started
-            # torchrun is gone; a worker it could not stop must not outlive us (it would hold the pipes).
-            if distributed:
-                time.sleep(0.05)
-                self._signal(self._worker_groups(), signal.SIGKILL)
-            for t in readers:
-                t.join(timeout=10)
-            code = rc if rc >= 0 else 128 - rc
-            if distributed:
-                code = self._ranks_exit_code(code)
-            self.proc = None
-            return code, sigterm_at
+            self.procs.append(proc)
+            for pipe, is_err in ((proc.stdout, False), (proc.stderr, True)):
+                reader = threading.Thread(target=self._read, args=(pipe, is_err), daemon=True)
+                reader.start()
+                readers.append(reader)
+        return readers
+
+    def _tick(
+        self,
+        elapsed: float,
+        sigterm_after: float | None,
+        sigterm_at: float | None,
+        ranks: int | None,
+        collective_timeout: float | None,
+    ) -> float | None:
+        """One look at the running job: the rehearsal's SIGTERM, the time limit, hung ranks, the grace."""
+        if sigterm_after is not None and sigterm_at is None and elapsed >= sigterm_after:
+            sigterm_at = elapsed
+            self.terminate(f"preemption rehearsal, {sigterm_after:g}s in")
+        if self.time_limit is not None and self.term_sent_at is None and elapsed >= self.time_limit:
+            self.timed_out = True
+            self.terminate(f"the job's timeout ({self.time_limit:g}s) has passed")
+        if ranks is not None and collective_timeout is not None and self.term_sent_at is None:
+            self._check_hung(ranks, collective_timeout)
+        if ranks is not None:
+            self._release_agents(ranks)
+        if (
+            self.term_sent_at is not None
+            and not self.killed
+            and time.monotonic() - self.term_sent_at > self.grace_s
+        ):
+            self.kill(f"the job did not exit {self.grace_s:.0f}s after SIGTERM")
+        return sigterm_at
+
+    def _check_hung(self, ranks: int, collective_timeout: float) -> None:
+        """Ranks still running ``collective_timeout`` s after another rank exited wait in a collective
+        for it, and would until the process group's own timeout (gloo's default: 30 minutes)."""
+        exits = self._exits()
+        if not exits or len(exits) >= ranks:
+            return
+        first_at, first_code, first_rank = min(exits)
+        if time.time() - first_at < collective_timeout:
+            return
+        done = {rank for _, _, rank in exits}
+        self.hung = [str(r) for r in range(ranks) if str(r) not in done]
+        self.console.note(
+            f"rank(s) {', '.join(self.hung)} hung: still running {collective_timeout:g}s after rank {first_rank} "
+            f"exited {first_code} (stuck in a collective waiting for it; the limit is "
+            f"AZURE_TRAINER_COLLECTIVE_TIMEOUT_S)"
+        )
+        self.terminate("hung ranks")
+
+    def _release_agents(self, ranks: int) -> None:
+        """Once every rank has exited, the job is over: torchrun agents of several nodes may still wait at
+        their exit barrier for a node that failed (up to 5 minutes, deaf to SIGTERM while they wait); after
+        a short grace they are killed: their workers are done, nothing is lost."""
+        exits = self._exits()
+        if len(exits) < ranks or time.time() - max(when for when, _, _ in exits) < AGENT_EXIT_GRACE_S:
+            return
+        for proc in self.procs:
+            if proc.poll() is None:
+                self.released = True
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+    def _exits(self) -> list[tuple[float, int, str]]:
+        """``(unix time, exit code, rank)`` of every wrapped worker that has exited."""
+        if self.state_dir is None:
+            return []
+        results = []
+        for path in self.state_dir.glob("exit-*"):
+            with contextlib.suppress(OSError, ValueError):
+                code_s, when_s = path.read_text().split()
+                results.append((float(when_s), int(code_s), path.name.removeprefix("exit-")))
+        return results
 
     def _read(self, pipe, is_err: bool) -> None:
-        launcher_lines = self.state_dir is not None  # distributed: unprefixed lines are torchrun's own
+        launcher_lines = self.state_dir is not None  # wrapped: unprefixed lines are the launcher's own
         for raw in iter(pipe.readline, b""):
             text = raw.decode("utf-8", errors="replace").rstrip("\n")
             if launcher_lines and not _RANK_PREFIX.match(text):
@@ -262,28 +341,31 @@ class Supervisor:
         pipe.close()
 
     def _ranks_exit_code(self, launcher_code: int) -> int:
-        """The script's exit code across ranks: the first rank to fail (by time), else 0, else torchrun's."""
-        assert self.state_dir is not None
-        results: list[tuple[float, int, str]] = []
-        for path in self.state_dir.glob("exit-*"):
-            with contextlib.suppress(OSError, ValueError):
-                code_s, when_s = path.read_text().split()
-                results.append((float(when_s), int(code_s), path.name.removeprefix("exit-")))
-        failed = sorted(r for r in results if r[1] != 0)
+        """The script's exit code across ranks: the first rank to fail (by time), else 0, else the launcher's;
+        124 when ranks hung and none failed."""
+        results = self._exits()
+        failed = sorted(r for r in results if r[1] != 0 and r[2] not in self.hung)
         if failed:
             _, code, rank = failed[0]
-            others = ", ".join(f"rank {r} {c}" for _, c, r in failed[1:])
+            others = ", ".join(f"{_label(r)} {c}" for _, c, r in failed[1:])
             if code != EXIT_PREEMPTED:
                 self.console.note(
-                    f"rank {rank} exited {code} first"
+                    f"{_label(rank)} exited {code} first"
                     + (f" (then {others})" if others else "")
-                    + "; torchrun's own report is in log.txt"
+                    + ("; torchrun's own report is in log.txt" if not rank.startswith("node") else "")
                 )
             return code
-        if launcher_code != 0 and len(results) < 1:
+        if self.hung:
+            return EXIT_HUNG
+        if launcher_code != 0 and not results:
             # torchrun failed before any rank ran: its own output is all there is to go on.
             for line in self.launcher_tail:
                 self.console.note(f"torchrun: {line}")
-        if results and launcher_code == 0:
+        if results and (launcher_code == 0 or self.released):
             return 0
         return launcher_code if launcher_code != 0 else (0 if results else 1)
+
+
+def _label(rank: str) -> str:
+    """``rank 3``, or ``node 1`` for a node of a multi-node job without a distribution."""
+    return rank if rank.startswith("node") else f"rank {rank}"
