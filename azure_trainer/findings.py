@@ -60,4 +60,10 @@ FINDING_CODES = (
     "snapshot-too-many-files",
     "snapshot-symlink-loop",
     "snapshot-broken-link",
+    # offline checks of the script and the environment file (checks/)
+    "unknown-script-arg",
+    "script-arg-abbreviated",
+    "script-args-unchecked",
+    "torch-version-mismatch",
+    "other-side-invalid",
 )

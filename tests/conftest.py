@@ -14,6 +14,10 @@ def pytest_configure(config):
     # without a tracking server it has nowhere to write: tracking is off unless a test turns it on
     # (tests/test_train_script.py::test_metrics_reach_mlflow_under_the_same_names does).
     os.environ.setdefault("TRAIN_DISABLE_MLFLOW", "1")
+    # validate caches each script's --help (azure_trainer/checks/script_args.py): never in the user's ~/.cache
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="azt-test-cache-")
 
 
 @pytest.fixture

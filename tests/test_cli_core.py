@@ -270,10 +270,10 @@ def test_validate_does_not_print_secret_values(capsys, in_repo, tmp_path):
         f"extends: {REPO / 'jobs' / 'digits.yaml'}\n"
         "environment_variables: {WANDB_API_KEY: sk-verysecretvalue1234567890abcdef}\n"
     )
-    assert main(["validate", str(job), "--cpu"]) == 0
-    out = capsys.readouterr().out
-    assert "WANDB_API_KEY=" in out
-    assert "sk-verysecretvalue1234567890abcdef" not in out
+    assert main(["validate", str(job), "--cpu"]) == 1  # secret-in-env: refused offline
+    out, err = capsys.readouterr()
+    assert "WANDB_API_KEY=" in out and "secret-in-env" in out
+    assert "sk-verysecretvalue1234567890abcdef" not in out + err
 
 
 # ---------------------------------------------------------------------------------------------

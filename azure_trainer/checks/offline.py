@@ -1,0 +1,84 @@
+"""Every check that needs no Azure, run before any sign-in: by ``validate`` and at the start of ``submit``.
+
+Secrets in environment variables, arguments and input paths; the code snapshot (size, file count,
+ignore files, credential files, links out of the folder); a local environment file against ``use_gpu``
+and against this machine's torch; the job's options against the script's ``--help``. A ``{gpu, cpu}``
+job is checked on both sides: the side that runs decides, the other side's problems are warnings, so a
+``--cpu`` run next week does not fail on a mistake made today. What needs the workspace (the compute and
+its VM size, quota, cost, workspace and registry environments) is listed as not run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..findings import Finding
+from ..planning.spec import JobSpec
+from .environment_file import check_environment_file
+from .script_args import check_script_args
+
+WORKSPACE_CHECKS = (
+    "the compute and its VM size (GPUs, nodes)",
+    "core quota",
+    "the price per hour",
+    "workspace and registry environments",
+)
+"""What only the workspace can answer: run by ``submit`` (and ``submit --dry-run``) after sign-in."""
+
+
+@dataclass
+class OfflineReport:
+    """The offline findings of a job (the running side's, then the other side's as warnings)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    not_run: tuple[str, ...] = WORKSPACE_CHECKS
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+
+def offline_checks(
+    spec: JobSpec, other: JobSpec | None = None, *, python: str | None = None
+) -> OfflineReport:
+    """Run every offline check on ``spec`` (and ``other``, the job's other ``use_gpu`` side, whose errors
+    become warnings); codes in ``preflight.skip`` are dropped."""
+    python = python or sys.executable
+    findings = _checks_of(spec, python)
+    if other is not None:
+        seen = {(f.code, f.message) for f in findings}
+        side = "GPU" if other.use_gpu else "CPU"
+        findings += [
+            dataclasses.replace(
+                f, severity="warning", message=f"on the {side} side (--{side.lower()}): {f.message}"
+            )
+            for f in _checks_of(other, python, with_spec_wide=False)
+            if (f.code, f.message) not in seen
+        ]
+    skip = set(spec.preflight.skip)
+    return OfflineReport([f for f in findings if f.code not in skip])
+
+
+def _checks_of(spec: JobSpec, python: str, *, with_spec_wide: bool = True) -> list[Finding]:
+    """The checks of one side; the ones that do not depend on the side (secrets, snapshot, the script's
+    options) run once, on the running side."""
+    checks: list[Callable[[], list[Finding]]] = [lambda: check_environment_file(spec)]
+    if with_spec_wide:
+        checks = [lambda: _secrets(spec), *checks]  # TODO(lead): the offline snapshot check (issue 16 branch)
+        if "unknown-script-arg" not in spec.preflight.skip:
+            checks.append(lambda: check_script_args(spec, python))
+    return [finding for check in checks for finding in check()]
+
+
+def _secrets(spec: JobSpec) -> list[Finding]:
+    from ..secrets_guard import check_command_line, check_environment_variables, check_input_paths
+
+    allow = spec.preflight.allow
+    return [
+        *check_environment_variables(spec.user_environment_variables, allow=allow),
+        *check_command_line(spec.args if spec.script else {}, None if spec.script else spec.command, allow),
+        *check_input_paths({name: item.path for name, item in spec.inputs.items()}),
+    ]
