@@ -30,6 +30,7 @@ COMMANDS = {
     "cancel": "cancel",
     "download": "download",
     "list": "list_jobs",
+    "report": "report",
 }
 """Command name -> module of this package, in the order ``--help`` lists them."""
 
