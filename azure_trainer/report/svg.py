@@ -81,14 +81,14 @@ class Scale:
 
 def make_scale(values: Sequence[Any], start: float, end: float, *, log: bool | None = None) -> Scale:
     """A scale for ``values``: categorical if any is not a number, log if asked (or, with ``log=None``,
-    if all are positive and span more than two decades), else linear with "nice" padded bounds."""
+    if all are positive and the largest is at least 20 times the smallest), else linear with "nice" padded bounds."""
     if any(not is_number(v) for v in values):
         cats = tuple(dict.fromkeys(str(v) for v in values))
         return Scale(0, 1, start, end, categories=cats)
     nums = [float(v) for v in values] or [0.0, 1.0]
     lo, hi = min(nums), max(nums)
     if log is None:
-        log = lo > 0 and hi / lo > 100
+        log = lo > 0 and hi / lo >= 20
     if log and lo > 0:
         llo, lhi = math.log10(lo), math.log10(hi)
         pad = (lhi - llo) * 0.05 or 0.5
