@@ -17,7 +17,8 @@ EXIT_CODES: dict[int, str] = {
     75: "the script was preempted: it got SIGTERM, wrote a checkpoint and stopped; rerun with the same "
     "--run-dir to resume",
     78: "the script needs a GPU and none is visible (AZURE_TRAINER_REQUIRE_GPU=1, --strict-device)",
-    124: "run-local stopped the job after its time limit (the job's timeout, or --timeout)",
+    124: "run-local stopped the job after its time limit (the job's timeout, or --timeout), or stopped ranks "
+    "hung in a collective after another rank exited (AZURE_TRAINER_COLLECTIVE_TIMEOUT_S)",
     130: "interrupted by Ctrl-C; logs: stopped watching (the job keeps running)",
     137: "the script was killed by SIGKILL (it did not stop within 30 s of SIGTERM, or ran out of memory)",
     143: "the script was killed by SIGTERM without a handler: no checkpoint (install one that checkpoints "
