@@ -101,3 +101,7 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
     except KeyboardInterrupt:
         print("azure-trainer: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `azure-trainer ... | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
+        return 141
