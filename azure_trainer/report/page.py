@@ -33,7 +33,7 @@ table.facts th { color: var(--muted); font-weight: 500; white-space: nowrap; }
 table.facts td { word-break: break-word; }
 code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .notes { margin: 8px 0; padding: 8px 12px; background: #fff6e0; border-left: 3px solid #E69F00; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 14px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 14px; }
 .charts.wide { grid-template-columns: 1fr; }
 svg.chart { width: 100%; height: auto; background: var(--bg); border: 1px solid var(--line); border-radius: 4px; }
 svg .chart-title { font-size: 13px; font-weight: 600; fill: var(--fg); }
