@@ -242,11 +242,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Sequen
     by rich: no colour and no box, so it reads the same in a terminal, a log and a pipe."""
     import io
 
-    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="", expand=False)
+    t = Table(box=None, show_edge=False, pad_edge=False, header_style="", expand=False)
     for i, name in enumerate(header):
         t.add_column(str(name), justify="right" if i in right else "left", overflow="fold")
     for row in rows:

@@ -335,7 +335,7 @@ def test_the_leaderboard_keeps_its_columns():
     )
     lines = result.leaderboard().splitlines()
     assert lines[0].split() == ["rank", "trial", "lr", "acc"]
-    assert [line.split()[:2] for line in lines[2:5]] == [["1", "2"], ["2", "0"], ["-", "1"]]
+    assert [line.split()[:2] for line in lines[1:4]] == [["1", "2"], ["2", "0"], ["-", "1"]]
     assert lines[-1].startswith("best: trial 2 (lr=0.3) acc=0.9500")
 
 
