@@ -209,7 +209,10 @@ def test_nproc_on_a_job_without_distribution_warns(capsys, tmp_path):
         capsys, FIX / "ranks.yaml", "--nproc", "2", "--set", "distribution=null", "--set", "instance_count=1"
     )
     assert code == 0, err
-    assert "the job has no `distribution`: Azure ML would run one process per node; --nproc 2 starts 2 per node" in err
+    assert (
+        "the job has no `distribution`: Azure ML would run one process per node; --nproc 2 starts 2 per node"
+        in err
+    )
 
 
 @pytest.mark.slow
