@@ -24,6 +24,11 @@ class Finding:
     def is_error(self) -> bool:
         return self.severity == "error"
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        """A finding back from its ``--json`` form (``dataclasses.asdict``)."""
+        return cls(data["severity"], data["code"], data["message"])
+
 
 #: Every code a preflight finding can carry (what ``preflight: {skip: [...]}`` may name). Kept here, away
 #: from the checks, so ``validate`` can check a config's ``skip`` list without importing azure.ai.ml;

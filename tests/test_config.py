@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from azure_trainer.config import JobConfig, load_config, validate_config
+from azure_trainer.config.loader import load_config_from_cli
 from azure_trainer.contract import REQUIRE_GPU_ENV
 from azure_trainer.errors import ConfigError
 from azure_trainer.planning.spec import GPU_DEFAULT_SHM_SIZE, classify_environment, plan
@@ -407,7 +408,7 @@ def test_set_replaces_a_whole_mapping(tmp_path):
 def test_set_error_is_located_at_the_setting(tmp_path):
     path = job_file(tmp_path, "environment: azureml:e:1\n")
     with pytest.raises(ConfigError) as info:
-        load_config(path, ["instance_count=two"])
+        load_config_from_cli(path, ["instance_count=two"])  # the CLI's --set (the API: test_api_python)
     assert info.value.file == "--set instance_count=two"
     assert info.value.key_path == "instance_count"
     assert info.value.line is None
@@ -419,7 +420,7 @@ def test_set_error_in_a_created_mapping_is_located_at_the_setting(tmp_path):
     # location only for the full key path, not for the intermediate mappings it creates.
     path = job_file(tmp_path, "environment: azureml:e:1\ntags: {team: ml}\n")
     with pytest.raises(ConfigError) as info:
-        load_config(path, ["tags.a.b=1"])
+        load_config_from_cli(path, ["tags.a.b=1"])
     assert info.value.key_path == "tags.a"
     assert info.value.file == "--set tags.a.b=1"
 

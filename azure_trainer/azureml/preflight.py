@@ -350,8 +350,7 @@ def format_findings(findings: list[Finding]) -> str:
     """The findings as a small table (severity, code, message), errors first."""
     if not findings:
         return "preflight: all checks passed"
+    from ..progress import table
+
     ordered = sorted(findings, key=lambda f: (not f.is_error, f.code))
-    width = max(len(f.code) for f in ordered)
-    lines = [f"{'SEVERITY':8}  {'CODE'.ljust(width)}  MESSAGE"]
-    lines += [f"{f.severity.upper():8}  {f.code.ljust(width)}  {f.message}" for f in ordered]
-    return "\n".join(lines)
+    return table(["SEVERITY", "CODE", "MESSAGE"], [[f.severity.upper(), f.code, f.message] for f in ordered])

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..findings import Finding
+from ..progress import report_scan
 from . import _sdk
 
 __all__ = [
@@ -239,12 +240,17 @@ def scan_snapshot(code_dir: Path | str) -> SnapshotReport:
 
     # (walk path, resolved path, upload prefix, resolved ancestors)
     stack: list[tuple[str, str, str, frozenset[str]]] = [(str(root), str(root), "", frozenset({str(root)}))]
+    seen = 0  # entries looked at, for the progress display on large folders
     while stack:
         walk_dir, real_dir, prefix, ancestors = stack.pop()
         try:
             entries = list(os.scandir(walk_dir))
         except OSError:  # os.walk(onerror=None) skips unreadable folders silently; so does the SDK
             continue
+        seen += len(entries)
+        if seen >= 2000:
+            report_scan(len(files))
+            seen = 0
         for entry in entries:
             name = entry.name
             rel = prefix + name

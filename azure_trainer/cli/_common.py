@@ -94,10 +94,10 @@ def add_json_option(parser: argparse.ArgumentParser, what: str = "the result") -
 
 def load_spec(args: argparse.Namespace) -> Any:
     """Load the job config the arguments name and plan it: the one JobSpec every backend gets."""
-    from ..config import load_config
+    from ..config.loader import load_config_from_cli
     from ..planning.spec import plan
 
-    return plan(load_config(args.job, args.overrides, use_gpu=args.use_gpu))
+    return plan(load_config_from_cli(args.job, args.overrides, use_gpu=args.use_gpu))
 
 
 @contextlib.contextmanager

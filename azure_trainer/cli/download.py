@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import Context, add_workspace_options
+from ._common import Context, add_json_option, add_workspace_options, json_errors, print_json
 
 HELP = "download a job's outputs and logs"
 
@@ -15,12 +15,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", metavar="DIR", default=None, help="destination folder (default: ./downloads/NAME)"
     )
+    add_json_option(parser, "where it went")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..azureml.lifecycle import download_job, download_target
 
-    target = download_target(args.name, args.output)  # checked before signing in
-    download_job(ctx.ml_client(args), args.name, target)
-    print(f"downloaded {args.name} to {target}")
+    with json_errors(args.json):
+        target = download_target(args.name, args.output)  # checked before signing in
+        download_job(ctx.ml_client(args), args.name, target)
+    if args.json:
+        print_json({"name": args.name, "downloaded_to": str(target)})
+    else:
+        print(f"downloaded {args.name} to {target}")
     return 0

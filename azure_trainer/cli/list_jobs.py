@@ -28,9 +28,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not jobs:
         print("no jobs")
         return 0
-    print(f"{'NAME':40}  {'STATUS':11}  {'EXPERIMENT':20}  CREATED")
-    for job in jobs:
-        print(
-            f"{str(job['name']):40}  {str(job['status']):11}  {str(job['experiment']):20}  {job['created'] or ''}"
-        )
+    from ..progress import table
+
+    rows = [[job["name"], job["status"], job["experiment"], job["created"] or ""] for job in jobs]
+    print(table(["NAME", "STATUS", "EXPERIMENT", "CREATED"], rows))
     return 0

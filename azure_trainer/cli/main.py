@@ -30,6 +30,8 @@ COMMANDS = {
     "cancel": "cancel",
     "download": "download",
     "list": "list_jobs",
+    "report": "report",
+    "completion": "completion",
 }
 """Command name -> module of this package, in the order ``--help`` lists them."""
 
@@ -50,16 +52,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"azure-trainer {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress display and no notes, only results and errors"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"{__package__}.{module_name}")
         sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
-        # --debug after the command works too
+        # --debug and --quiet after the command work too
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sub.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
         sub.set_defaults(run=module.run)
     return parser
+
+
+def complete(parser: argparse.ArgumentParser) -> None:
+    """Answer a completion request from the shell script ``azure-trainer completion SHELL`` installed,
+    then exit (argcomplete's protocol; imported only then, so start-up stays light otherwise)."""
+    import argcomplete
+
+    argcomplete.autocomplete(parser)
 
 
 def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | None = None) -> int:
@@ -70,7 +86,10 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
     # Our models need no pydantic plugins; looking for them scans every installed distribution's
     # entry points (~50 ms of a ~400 ms `validate`).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (see cli/completion.py)
+        complete(parser)
+    args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("AZURE_TRAINER_DEBUG") == "1"
     try:
         return args.run(args, Context(client_factory=client_factory))
@@ -82,3 +101,7 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
     except KeyboardInterrupt:
         print("azure-trainer: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `azure-trainer ... | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
+        return 141

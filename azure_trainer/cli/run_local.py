@@ -1,16 +1,18 @@
 """``azure-trainer run-local JOB``: the job's exact command on this machine (a sweep: its trials).
 
 The exit code is the script's (2 for bad local input; 1 for a preemption rehearsal that was
-inconclusive or failed while the script itself exited 0; 124 when the time limit stopped it).
+inconclusive or failed while the script itself exited 0; 124 when the time limit stopped it); the
+summary and ``--json`` (``script_exit_code``) say the script's own code when it differs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import LocalRunError
-from ._common import Context, add_job_options, load_spec, print_json
+from ._common import Context, add_job_options, json_errors, load_spec, print_json
 
 HELP = "run the job on this machine: same command, arguments and environment"
 
@@ -71,6 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    with json_errors(args.json):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..local.inputs import parse_input_args
 
     inputs = parse_input_args(args.inputs)
@@ -93,6 +100,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         preempt_after=args.preempt_after,
         preempt_at_step=args.preempt_at_step,
         timeout=args.timeout,
+        stream=not args.quiet,  # --quiet: the script's output goes to log.txt only
         console=sys.stderr if args.json else None,  # --json: stdout carries the JSON only
     )
     if args.json:
@@ -113,16 +121,25 @@ def _run_sweep(args: argparse.Namespace, spec, inputs: dict[str, str]) -> int:
     ):
         if value is not None:
             raise LocalRunError(f"{flag} is for a single run; drop it, or the `sweep:` (--set sweep=null)")
-    result = run_local_sweep(
-        spec,
-        trials=args.trials,
-        parallel=args.parallel,
-        sweep_dir=args.run_dir,
-        inputs=inputs,
-        console=sys.stderr if args.json else None,
-        trial_timeout=args.timeout,
-        strict_device=args.strict_device,
-    )
+    from ..progress import SweepProgress, interactive
+
+    console = open(os.devnull, "w") if args.quiet else sys.stderr if args.json else None  # noqa: SIM115
+    try:
+        with SweepProgress(interactive(quiet=args.quiet, json=args.json)) as progress:
+            result = run_local_sweep(
+                spec,
+                trials=args.trials,
+                parallel=args.parallel,
+                sweep_dir=args.run_dir,
+                inputs=inputs,
+                console=console,
+                trial_timeout=args.timeout,
+                strict_device=args.strict_device,
+                progress=progress,
+            )
+    finally:
+        if args.quiet:
+            console.close()
     if args.json:
         print_json(result.to_dict())
     else:

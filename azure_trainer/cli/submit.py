@@ -49,8 +49,13 @@ def _submit(args: argparse.Namespace, ctx: Context) -> int:
     client = (
         ctx.ml_client(args, spec.workspace, job_config=True, dry_run=args.dry_run) if needs_client else None
     )
+    from ..progress import interactive, scan_progress
+
     try:
-        result = submit(spec, client, dry_run=args.dry_run, preflight=not args.no_preflight, name=args.name)
+        with scan_progress(enabled=interactive(quiet=args.quiet, json=args.json)):  # large code folders
+            result = submit(
+                spec, client, dry_run=args.dry_run, preflight=not args.no_preflight, name=args.name
+            )
     except PreflightError as exc:
         if not args.json:
             raise
@@ -79,5 +84,5 @@ def _submit(args: argparse.Namespace, ctx: Context) -> int:
     if result.studio_url:
         print(f"studio: {result.studio_url}")
     if args.stream:
-        return watch(client, result.name)
+        return watch(client, result.name, quiet=args.quiet)
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -36,27 +37,79 @@ _SETTING_RE = re.compile(r"^\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*=(.*)$", re.S)
 
 def load_config(
     path: str | Path,
-    overrides: Iterable[str] = (),
+    overrides: Mapping[str, Any] | Iterable[str] = (),
     *,
     use_gpu: bool | None = None,
 ) -> JobConfig:
     """Load, merge and validate a job config.
 
-    ``overrides`` are ``key.path=value`` strings (values typed as YAML, as with ``--set``); ``use_gpu``
-    (from ``--gpu``/``--cpu``) wins over the file and the overrides. Raises :class:`ConfigError` with
-    the file, line and key path of the first problem.
+    ``overrides``: ``{"args.epochs": 3, "compute": "gpu-big"}`` (values as Python values), or
+    ``["args.epochs=3"]`` strings (values typed as YAML, as with the CLI's ``--set``); ``use_gpu`` wins
+    over the file and the overrides. Raises :class:`ConfigError` with the file, line and key path of the
+    first problem, an override named as ``overrides['KEY.PATH']``.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ApiUsageError(f"load_config() takes the path of a job YAML file, not {type(path).__name__}")
-    if isinstance(overrides, (str, bytes)):
-        raise ApiUsageError(
-            "load_config(overrides=...) takes a list of 'KEY.PATH=VALUE' strings, not one string"
-        )
-    overrides = list(overrides)
-    if not all(isinstance(setting, str) for setting in overrides):
-        raise ApiUsageError("load_config(overrides=...) takes a list of 'KEY.PATH=VALUE' strings")
     if use_gpu is not None and not isinstance(use_gpu, bool):
         raise ApiUsageError(f"load_config(use_gpu=...) takes True, False or None, not {use_gpu!r}")
+    try:
+        return load_config_from_cli(path, _settings(overrides), use_gpu=use_gpu)
+    except ConfigError as exc:
+        raise _in_api_terms(exc) from None
+
+
+def _settings(overrides: Mapping[str, Any] | Iterable[str]) -> list[str]:
+    """API overrides as ``KEY.PATH=VALUE`` settings; a mapping's values are written as JSON (which is
+    YAML), so 3 stays an int, "3" a string and None null."""
+    if isinstance(overrides, Mapping):
+        settings = []
+        for key, value in overrides.items():
+            if not isinstance(key, str):
+                raise ApiUsageError(f"load_config(overrides=...): keys are 'KEY.PATH' strings, not {key!r}")
+            try:
+                settings.append(f"{key}={json.dumps(value)}")
+            except (TypeError, ValueError):
+                raise ApiUsageError(
+                    f"load_config(overrides={{{key!r}: ...}}): the value must be a str, number, bool, None, "
+                    f"list or dict, not {type(value).__name__}"
+                ) from None
+        return settings
+    if isinstance(overrides, (str, bytes)):
+        raise ApiUsageError(
+            "load_config(overrides=...) takes a dict {'KEY.PATH': value} or a list of 'KEY.PATH=VALUE' "
+            "strings, not one string"
+        )
+    settings = list(overrides)
+    if not all(isinstance(setting, str) for setting in settings):
+        raise ApiUsageError(
+            "load_config(overrides=...) takes a dict {'KEY.PATH': value} or a list of 'KEY.PATH=VALUE' strings"
+        )
+    return settings
+
+
+_SET_LABEL = re.compile(r"^--set ([A-Za-z_][\w-]*(?:\.[\w-]+)*)")
+
+
+def _in_api_terms(exc: ConfigError) -> ConfigError:
+    """The CLI's wording of an override error (``--set KEY=V``, ``--gpu``) in the API's terms
+    (``overrides['KEY']``, ``use_gpu=True``)."""
+    file = exc.file
+    if file:
+        match = _SET_LABEL.match(file)
+        if match:
+            file = f"overrides[{match.group(1)!r}]" + (
+                " (value hidden)" if "hidden" in file or REDACTED in file else ""
+            )
+        elif file.startswith("--set"):
+            file = "overrides"
+        file = {"--gpu": "use_gpu=True", "--cpu": "use_gpu=False"}.get(file, file)
+    detail = exc.detail.replace("e.g. --set args.lr=0.01", "e.g. overrides={'args.lr': 0.01}")
+    detail = re.sub(r"--set\b", "overrides", detail)
+    return ConfigError(detail, file=file, line=exc.line, key_path=exc.key_path)
+
+
+def load_config_from_cli(path: str | Path, overrides: list[str], *, use_gpu: bool | None = None) -> JobConfig:
+    """:func:`load_config` as the CLI calls it: ``--set`` strings, errors worded with the CLI's flags."""
     path = Path(path)
     data, smap = _load_chain(path, ())
     for setting in overrides:

@@ -109,6 +109,16 @@ class LocalRunResult:
     def resumed(self) -> bool:
         return bool(self.resumed_from_step)
 
+    @property
+    def script_exit_code(self) -> int | None:
+        """What the script itself exited with (its last start); :attr:`exit_code` is run-local's verdict,
+        which differs when a rehearsal was not passed, the GPU requirement was ignored or time ran out."""
+        return self.attempts[-1].exit_code if self.attempts else None
+
+    def metrics_frame(self) -> Any:
+        """:attr:`metric_history` as a pandas DataFrame (columns metric, step, value; needs pandas)."""
+        return data_frame(self.metric_history)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for attempt in data["attempts"]:
@@ -116,13 +126,14 @@ class LocalRunResult:
         data["run_dir"] = str(self.run_dir)
         data["test_accuracy"] = self.test_accuracy
         data["resumed"] = self.resumed
+        data["script_exit_code"] = self.script_exit_code
         return data
 
     def summary(self) -> str:
         """A few lines for the end of ``run-local``."""
         lines = [
             f"run folder: {self.run_dir}",
-            f"exit code:  {self.exit_code}{_explain_exit(self.exit_code)}",
+            f"exit code:  {self.exit_code}{self._exit_text()}",
             f"duration:   {self.duration_s:.1f}s" + self._layout_text(),
             f"device:     {self._device_text()}",
         ]
@@ -164,6 +175,23 @@ class LocalRunResult:
             return f", {self.nodes} nodes x {self.nproc // self.nodes} process(es)"
         return f", {self.nproc} processes" if self.distributed else ""
 
+    def _exit_text(self) -> str:
+        """Why run-local exits with :attr:`exit_code`, saying so when it is not the script's own code."""
+        script = self.script_exit_code
+        if script is None or script == self.exit_code:
+            return _explain_exit(self.exit_code)
+        if any(a.hung_ranks for a in self.attempts):
+            why = "ranks hung in a collective and were stopped"
+        elif self.timed_out:
+            why = "the job ran past its time limit"
+        elif self.gpu_requirement_ignored:
+            why = "the script ignored the GPU requirement"
+        elif self.preemption is not None and not self.preemption.passed:
+            why = f"the preemption rehearsal was {self.preemption.verdict}"
+        else:
+            why = "see above"
+        return f" (run-local's verdict: {why}; the script exited {script}{_explain_exit(script)})"
+
     def _recent_metric_names(self) -> list[str]:
         """Metric names, least recently logged first (the final test metrics come last)."""
         last = {row["metric"]: i for i, row in enumerate(self.metric_history)}
@@ -177,6 +205,17 @@ class LocalRunResult:
             return text
         here = f" (this machine offers {self.device_visible})" if self.device_visible else ""
         return f"not reported by the script{here}; see README: Your own script, for the status channel"
+
+
+def data_frame(rows: list[dict[str, Any]]) -> Any:
+    """``rows`` as a pandas DataFrame; pandas is optional, so its absence is one clear error."""
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError(
+            "metrics_frame() needs pandas (pip install pandas); metric_history is the same data as a list of dicts"
+        ) from None
+    return pandas.DataFrame(rows, columns=list(rows[0]) if rows else ["metric", "step", "value"])
 
 
 def _number(value: Any) -> str:

@@ -44,6 +44,8 @@ class TrialResult:
     run_dir: str | None
     duration_s: float
     error: str | None = None
+    metric_history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    """Every value the trial logged, ``{"metric", "step", "value"}`` (its run.json has them too)."""
 
     @property
     def ok(self) -> bool:
@@ -83,6 +85,8 @@ class LocalSweepResult:
 
     def leaderboard(self) -> str:
         """A table: rank, trial, parameters, objective (or why the trial failed)."""
+        from ..progress import table
+
         keys = list(self.trials[0].params) if self.trials else []
         header = ["rank", "trial", *keys, self.metric]
         rows = []
@@ -91,8 +95,7 @@ class LocalSweepResult:
                 f"{t.objective:.4f}" if t.ok else f"failed (exit {t.exit_code})" if not t.error else t.error
             )
             rows.append([str(rank) if t.ok else "-", str(t.index), *(_fmt(t.params[k]) for k in keys), value])
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+        lines = [table(header, rows)]
         best = self.best
         tail = (
             f"best: trial {best.index} ({', '.join(f'{k}={_fmt(v)}' for k, v in best.params.items())}) "
@@ -102,6 +105,17 @@ class LocalSweepResult:
         )
         return "\n".join([*lines, tail])
 
+    @property
+    def metric_history(self) -> list[dict[str, Any]]:
+        """Every value every trial logged, as plain rows ``{"trial", "metric", "step", "value"}``."""
+        return [{"trial": t.index, **row} for t in self.trials for row in t.metric_history]
+
+    def metrics_frame(self) -> Any:
+        """:attr:`metric_history` as a pandas DataFrame (needs pandas)."""
+        from .results import data_frame
+
+        return data_frame(self.metric_history)
+
     def to_dict(self) -> dict[str, Any]:
         best = self.best
         return {
@@ -110,7 +124,8 @@ class LocalSweepResult:
             "sampling": self.sampling,
             "sweep_dir": str(self.sweep_dir),
             "best_trial": best.index if best else None,
-            "trials": [t.__dict__ for t in self.ranked()],
+            # the histories stay in each trial's run.json
+            "trials": [{k: v for k, v in t.__dict__.items() if k != "metric_history"} for t in self.ranked()],
         }
 
 
@@ -147,6 +162,7 @@ def run_local_sweep(
     console: TextIO | None = None,
     trial_timeout: float | None = None,
     strict_device: bool = False,
+    progress: Any = None,
 ) -> LocalSweepResult:
     """Run a planned ``job``'s sweep locally and return every trial's result, best first in the leaderboard.
 
@@ -155,7 +171,9 @@ def run_local_sweep(
     run at once; their output then goes to each trial's log.txt only. Each trial is stopped after
     ``limits.trial_timeout`` (else the job's ``timeout``; ``trial_timeout`` overrides both, 0: none), and
     after ``limits.timeout`` of sweep no trial starts and running ones are stopped, as Azure ML does.
-    ``strict_device`` is passed to every trial (see :func:`run_local`).
+    ``strict_device`` is passed to every trial (see :func:`run_local`). ``progress`` is told how the
+    sweep goes (``begin(total, metric, goal)``, ``trial_started(index, params)``,
+    ``trial_finished(TrialResult)``; :class:`azure_trainer.progress.SweepProgress` draws it).
     """
     spec = as_spec(job, "run_local_sweep")
     for label, value in (("trials", trials), ("parallel", parallel)):
@@ -191,8 +209,18 @@ def run_local_sweep(
     if sweep.sampling == "bayesian":
         print("run-local: bayesian sampling runs as random draws locally (no optimiser here)", file=out)
     print(f"run-local: sweep of {len(params_list)} trial(s), {parallel} at a time, in {root}", file=out)
+    if progress is not None:
+        progress.begin(len(params_list), sweep.objective.metric, sweep.objective.goal)
 
     def one(index: int, params: dict[str, Any]) -> TrialResult:
+        if progress is None:
+            return run_trial(index, params)
+        progress.trial_started(index, params)
+        trial = run_trial(index, params)
+        progress.trial_finished(trial)
+        return trial
+
+    def run_trial(index: int, params: dict[str, Any]) -> TrialResult:
         run_dir = root / f"trial-{index:03d}"
         limit = float(per_trial) if per_trial else None
         if deadline is not None:
@@ -237,13 +265,22 @@ def run_local_sweep(
                 str(run.run_dir),
                 run.duration_s,
                 error=f"the trial logged no {sweep.objective.metric} (it logged: {logged})",
+                metric_history=run.metric_history,
             )
         print(
             f"run-local: trial {index} finished: exit {run.exit_code}"
             + (f", {sweep.objective.metric}={value:.4f}" if value is not None else ""),
             file=out,
         )
-        return TrialResult(index, params, run.exit_code, value, str(run.run_dir), run.duration_s)
+        return TrialResult(
+            index,
+            params,
+            run.exit_code,
+            value,
+            str(run.run_dir),
+            run.duration_s,
+            metric_history=run.metric_history,
+        )
 
     try:
         if parallel == 1:

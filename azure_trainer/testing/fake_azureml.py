@@ -36,6 +36,7 @@ from ._blobstore import FakeBlobStore
 from ._compute import KNOWN_VM_SIZES, ComputeService, aml_compute_body, usage_body, vm_size_body
 from ._http import FakeResponse, RecordedRequest, Router, azure_error, build_azure_response, request_body
 from ._jobs import JobService
+from ._mlflow import MlflowService
 from ._runs import LOG_PREFIX, RunService
 from ._state import (
     ARTIFACT_CONTAINER,
@@ -136,6 +137,7 @@ class FakeAzureML(HttpTransport):
         self._failures: list[_Failure] = []
         self._lock = threading.RLock()
         self._jobs = JobService(self.state, initial_job_status)
+        self.mlflow = MlflowService(self.state)
         self._router = Router()
         self._install_routes()
         self.add_datastore("workspaceblobstore", BLOB_CONTAINER, default=True)
@@ -416,6 +418,12 @@ class FakeAzureML(HttpTransport):
         """A file in the job's default artifact store (``outputs/model.pt`` ...), for ``jobs.download``."""
         self.blobs.put(STORAGE_ACCOUNT, ARTIFACT_CONTAINER, LOG_PREFIX.format(name=name) + relpath, data)
 
+    def log_mlflow_run(self, run_id: str, rows: Any = (), **options: Any) -> None:
+        """Metrics (``{"metric", "step", "value"}`` rows), params and tags of MLflow run ``run_id`` (a job's
+        name, or a sweep trial's with ``parent=``), served by the workspace's MLflow API; see
+        :meth:`MlflowService.log_run`."""
+        self.mlflow.log_run(run_id, rows, **options)
+
     def job_body(self, name: str) -> dict[str, Any] | None:
         """The body of the last PUT for job ``name`` as the SDK sent it."""
         puts = [r for r in self.requests_matching("PUT", rf"/jobs/{re.escape(name)}\?") if r.status < 300]
@@ -470,3 +478,4 @@ class FakeAzureML(HttpTransport):
         AssetService(self.state).install(add, _WS, _REG, _segment)
         self._jobs.install(add, _WS, _SUB, _MLS, _segment)
         RunService(self.state, self._jobs, self.blobs).install(add, _WS, _segment)
+        self.mlflow.install(add, _WS)
