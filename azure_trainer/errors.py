@@ -6,7 +6,8 @@
     ├── AzureMLError               a call to Azure ML failed (auth, not found, throttled, ...)
     └── PreflightError           preflight found errors; carries the findings
 
-Every message is one line that says what is wrong, where, and how to fix it.
+Every message is one line that says what is wrong, where, and how to fix it; a ConfigError about several
+problems at once (:meth:`ConfigError.several`) is one line per problem under a header line.
 """
 
 from __future__ import annotations
@@ -45,7 +46,21 @@ class ConfigError(AzureTrainerError):
         self.line = line
         self.key_path = key_path
         self.detail = message
+        self.problems: list[ConfigError] = [self]
         super().__init__(self._format())
+
+    @classmethod
+    def several(cls, problems: list[ConfigError], *, file: str | None, limit: int = 20) -> ConfigError:
+        """One error for ``problems`` (all of them, up to ``limit``): the problem itself when there is one,
+        else a header line naming ``file`` and the count, then one indented, located line per problem."""
+        if len(problems) == 1:
+            return problems[0]
+        shown = [f"  {p}" for p in problems[:limit]]
+        if len(problems) > limit:
+            shown.append(f"  ... and {len(problems) - limit} more")
+        error = cls(f"{len(problems)} problems:\n" + "\n".join(shown), file=file)
+        error.problems = list(problems)
+        return error
 
     def _format(self) -> str:
         where = ""

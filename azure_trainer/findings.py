@@ -46,7 +46,6 @@ FINDING_CODES = (
     "quota",
     "quota-unknown",
     # environment (azure/preflight.py)
-    "environment-invalid",
     "environment-not-found",
     "cpu-environment",
     "environment-device-unknown",

@@ -1,5 +1,10 @@
 """The Azure ML side of a plan: a :class:`JobSpec` becomes an ``azure.ai.ml`` command (or sweep) job.
 
+The job is built by azure-ai-ml itself: the spec's CLI v2 document (:mod:`.document`) is read with
+``azure.ai.ml.load_job``, so every key means exactly what it means to ``az ml job create -f``, and the
+job equals what ``load_job`` builds from the same file, field for field. ``to_yaml`` writes that document
+(what ``export`` prints): the file as written, plus only what ``use_gpu`` documents adding.
+
 Pure: builds SDK objects only; no network, no credentials. Imports azure.ai.ml, so the CLI imports
 this module only for the commands that need it.
 """
@@ -7,158 +12,207 @@ this module only for the commands that need it.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from ..config.model import JobConfig
 from ..errors import ApiUsageError, ConfigError
 from ..planning.spec import JobSpec, as_spec
 from . import _sdk
+from .document import COMMAND_JOB_SCHEMA, SWEEP_JOB_SCHEMA, job_document, relative_paths
 
-COMMAND_JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
-SWEEP_JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json"
+__all__ = ["COMMAND_JOB_SCHEMA", "SWEEP_JOB_SCHEMA", "build_job", "quiet_sdk_logs", "to_yaml"]
 
 
 def quiet_sdk_logs() -> None:
-    """Silence SDK log noise that is not for our users: azure-ai-ml's "experimental class" notices, and
-    azure-identity's multi-line credential report (we print one line that says what to do instead)."""
+    """Silence SDK log noise that is not for our users: azure-ai-ml's "experimental class" notices and its
+    "asset name will not be used for anonymous registration" warning (a job's environment is anonymous, as
+    az ml makes it), and azure-identity's multi-line credential report (we print one line instead)."""
     for name in ("azure.ai.ml", _sdk.EXPERIMENTAL_LOGGER):
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("azure.identity").setLevel(logging.CRITICAL)
 
 
 def build_job(job: JobSpec | JobConfig | str, *, name: str | None = None) -> Any:
-    """Build the Azure ML job for a planned ``job``: an ``azure.ai.ml.entities.Command``, or a ``SweepJob``
-    when it has a ``sweep:`` section. No network, no credentials. (A JobConfig or a path is planned first.)"""
+    """Build the Azure ML job for a planned ``job``: what ``azure.ai.ml.load_job`` builds from its CLI v2
+    document (a ``Command`` for a command job, a ``SweepJob`` for a sweep). ``name`` names the job (else
+    the file's ``name``, else Azure ML picks one). No network, no credentials. (A JobConfig or a path is
+    planned first.)"""
     spec = as_spec(job, "build_job")
+    return _load(spec, job_document(spec, name=name))
+
+
+def _load(spec: JobSpec, doc: dict[str, Any]) -> Any:
+    import yaml
+
     quiet_sdk_logs()
-    from azure.ai.ml import Input, Output, command, load_environment
+    from azure.ai.ml import load_job
 
-    if spec.environment.source == "file":
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10_000)
+    origin = Path(spec.source).resolve() if spec.source else Path.cwd() / "job.yml"
+    try:
+        return load_job(io.StringIO(text), relative_origin=str(origin))
+    except Exception as exc:  # the SDK raises marshmallow and its own exception types alike
+        key, problem = sdk_problem(exc)
+        file, line = spec.locate(_config_key(spec, key)) if key else (spec.source, None)
+        raise ConfigError(
+            f"azure-ai-ml does not accept the job: {problem}", file=file, line=line, key_path=key or None
+        ) from exc
+
+
+def _config_key(spec: JobSpec, key: str) -> str:
+    """The config's key path for a key of the document (an environment chosen by use_gpu sits under
+    ``environment.gpu`` / ``environment.cpu`` in the file)."""
+    head = f"{spec.runs_key}environment"
+    if key.startswith(head) and f"{head}.{spec.flavour}" in spec.locations:
+        return f"{head}.{spec.flavour}" + key[len(head) :]
+    return key
+
+
+_GENERIC = re.compile(r"^(In order to specify|Validation for .* failed|If you are trying|Visit this link)")
+
+
+def sdk_problem(exc: BaseException) -> tuple[str, str]:
+    """``(key path, message)`` from an azure-ai-ml validation error: the field it names and what it says,
+    e.g. ``("environment.imag", "Unknown field.")``, instead of its screen of nested JSON."""
+    found: list[tuple[str, str]] = []
+    for blob in _json_objects(str(exc)):
+        _leaves(blob, (), found)
+    useful = [(k, m) for k, m in found if not _GENERIC.match(m)]
+    if useful:
+        key, message = useful[0]
+        more = len({k for k, _ in useful}) - 1
+        return key, message + (f" (and {more} more field{'s' if more > 1 else ''})" if more > 0 else "")
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return "", (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _json_objects(text: str) -> list[Any]:
+    """Every JSON object in ``text`` (azure-ai-ml nests a JSON report inside each message)."""
+    decoder = json.JSONDecoder()
+    out: list[Any] = []
+    i = text.find("{")
+    while i >= 0:
         try:
-            environment: Any = load_environment(spec.environment.ref)
-        except Exception as exc:  # the SDK raises several unrelated types for a bad environment YAML
-            raise ConfigError(
-                f"environment file {spec.environment.ref} is not a valid Azure ML environment: "
-                f"{_first_line(exc)}",
-                file=spec.source,
-                key_path=f"environment.{spec.flavour}",
-            ) from exc
-    else:
-        environment = spec.environment.ref
+            obj, end = decoder.raw_decode(text, i)
+        except ValueError:
+            i = text.find("{", i + 1)
+            continue
+        out.append(obj)
+        for value in _strings(obj):
+            out.extend(_json_objects(value))
+        i = text.find("{", end)
+    return out
 
-    inputs: dict[str, Any] = {}
-    for input_name, item in spec.inputs.items():
-        if item.is_literal:
-            # A plain value is the job's input value; Input(default=...) would only set a component default,
-            # which a CommandJob drops on export.
-            inputs[input_name] = (
-                item.default if item.default is not None else Input(type=item.type, optional=True)
-            )
-        else:
-            path = item.path or item.local_path
-            inputs[input_name] = Input(
-                type=item.type, path=path, mode=item.mode, optional=item.optional or None
-            )
-    outputs = {
-        output_name: Output(type=item.type, path=item.path, mode=item.mode)
-        for output_name, item in spec.outputs.items()
-    }
-    distribution = None
-    if spec.distribution is not None:
-        distribution = {
-            "type": spec.distribution.type,
-            "process_count_per_instance": spec.distribution.process_count_per_instance,
-        }
-    queue = spec.queue
-    tags = {**spec.tags, "azure-trainer.use_gpu": str(spec.use_gpu).lower()}
-    job = command(
-        name=name,
-        experiment_name=spec.experiment,
-        display_name=spec.display_name,
-        description=spec.description,
-        tags=tags,
-        code=str(spec.code),
-        command=spec.command,
-        environment=environment,
-        environment_variables=dict(spec.environment_variables),
-        compute=spec.compute,
-        instance_type=spec.instance_type,
-        instance_count=spec.instance_count,
-        distribution=distribution,
-        shm_size=spec.shm_size,
-        timeout=spec.timeout,
-        inputs=inputs,
-        outputs=outputs,
-        job_tier=queue.job_tier if queue else None,
-        priority=queue.priority if queue else None,
-    )
-    if spec.sweep is not None:
-        from .sweep import build_sweep
 
-        return build_sweep(job, spec)
-    return job
+def _strings(obj: Any) -> list[str]:
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [s for v in obj.values() for s in _strings(v)]
+    if isinstance(obj, list):
+        return [s for v in obj for s in _strings(v)]
+    return []
+
+
+def _leaves(obj: Any, path: tuple[str, ...], found: list[tuple[str, str]]) -> None:
+    if isinstance(obj, dict):
+        if "message" in obj and isinstance(obj["message"], str) and "{" in obj["message"]:
+            return  # a report wrapping another: its JSON was parsed on its own
+        for key, value in obj.items():
+            if key in ("result", "path", "value", "location"):
+                continue
+            _leaves(value, path if key in ("errors", "_schema", "message") else (*path, str(key)), found)
+    elif isinstance(obj, list):
+        for value in obj:
+            _leaves(value, path, found)
+    elif isinstance(obj, str) and path:
+        found.append((".".join(path), obj.strip()))
 
 
 def to_yaml(
-    job: Any, *, allow: Iterable[str] = (), redact: bool = True, hidden: list[str] | None = None
+    job: Any,
+    *,
+    allow: Iterable[str] = (),
+    redact: bool = True,
+    hidden: list[str] | None = None,
+    relative_to: str | Path | None = None,
 ) -> str:
     """The job as Azure ML CLI v2 YAML, readable by ``azure.ai.ml.load_job`` and ``az ml job create -f``.
 
-    A ``Command`` node dumps with a nested ``component:`` block that load_job rejects, so it is turned
-    into its ``CommandJob`` (a ``Sweep`` node into its ``SweepJob``) first. With ``redact`` (the default),
-    secret-looking environment variable values not named in ``allow`` are written as ``***``: a
-    secret must never be printed, and must not be a job environment variable in the first place (the
-    secrets guard refuses it at submit); so are secret-looking arguments in the command and input paths
-    carrying a credential (SAS tokens, URLs with a password). ``hidden``, if given, receives a label for
-    each value written as ``***``.
+    Given a JobSpec, a JobConfig or a job file's path: the job's CLI v2 document (what ``export``
+    writes), checked by building it with azure-ai-ml; local paths are written relative to the folder
+    ``relative_to`` (default: the current folder), where the YAML is meant to be saved. Given a job built
+    by :func:`build_job` (or any azure-ai-ml job): azure-ai-ml's own dump of it.
+
+    With ``redact`` (the default), secret-looking environment variable values not named in ``allow`` are
+    written as ``***`` (a secret must never be printed, and must not be a job environment variable in the
+    first place: the secrets guard refuses it at submit); so are secret-looking arguments in the command
+    and input paths carrying a credential (SAS tokens, URLs with a password). ``hidden``, if given,
+    receives a label for each value written as ``***``.
     """
-    if isinstance(job, (JobConfig, JobSpec)) or not hasattr(job, "dump"):
-        raise ApiUsageError(f"to_yaml() takes the job from build_job(config), not {type(job).__name__}")
+    import yaml
+
+    if isinstance(job, (JobSpec, JobConfig, str, Path)):
+        spec = as_spec(job, "to_yaml")
+        doc = job_document(spec)
+        _load(spec, doc)  # what azure-ai-ml cannot read is never written out
+        doc = relative_paths(doc, Path(relative_to).resolve() if relative_to else Path.cwd())
+        schema = doc.pop("$schema")
+    elif hasattr(job, "dump"):
+        doc, schema = _sdk_dump(job)
+    else:
+        raise ApiUsageError(
+            f"to_yaml() takes a JobSpec, a JobConfig or a job file's path, or the job from "
+            f"build_job(config); not {type(job).__name__}"
+        )
+    if redact:
+        _redact(doc, allow, hidden)
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    return f"$schema: {schema}\n{text}"
+
+
+def _sdk_dump(job: Any) -> tuple[dict[str, Any], str]:
+    """azure-ai-ml's own YAML of a job object, as plain data (the ``CommandJob`` of a ``Command`` node:
+    a node dumps with a nested ``component:`` block that load_job rejects)."""
+    import yaml
+
     quiet_sdk_logs()
-    # Command and Sweep *nodes* dump with pipeline-component fields that load_job rejects; dump the job.
     target = _sdk.job_of_node(job)
-    if getattr(target, "type", "") == "sweep" and target.inputs:
-        # Searched inputs are left as nulls on the job; the search_space carries them.
-        target.inputs = {k: v for k, v in target.inputs.items() if v is not None}
     buffer = io.StringIO()
     target.dump(buffer)
-    text = _fix_and_redact(buffer.getvalue(), allow if redact else None, hidden)
-    schema = SWEEP_JOB_SCHEMA if getattr(target, "type", "") == "sweep" else COMMAND_JOB_SCHEMA
-    return f"$schema: {schema}\n{text}"
+    doc = yaml.safe_load(buffer.getvalue())
+    for holder in (doc, doc.get("trial") if isinstance(doc.get("trial"), dict) else None):
+        for item in ((holder or {}).get("inputs") or {}).values():
+            path = item.get("path") if isinstance(item, dict) else None
+            if isinstance(path, str) and _MISPREFIXED.match(path):
+                item["path"] = path[len("azureml:") :]
+    schema = SWEEP_JOB_SCHEMA if doc.get("type") == "sweep" else COMMAND_JOB_SCHEMA
+    return doc, schema
 
 
 # The SDK dumps an input path it did not resolve to an asset as "azureml:" + path, which load_job reads back
 # as a different (asset) reference: "azureml:https://...", "azureml:/abs/local/dir". Real references
 # ("azureml://datastores/...", "azureml:name:1", "azureml:name@latest") are left alone.
-_MISPREFIXED = re.compile(r"^azureml:(?!//)(?=[A-Za-z][A-Za-z0-9+.-]*://|[/.~])")
+_MISPREFIXED = re.compile(r"^azureml:(?!//)(?=[A-Za-z][A-Za-z0-9+.-]*://|[/.~]|file:)")
 
 
-def _fix_and_redact(text: str, allow: Iterable[str] | None, hidden: list[str] | None) -> str:
-    """Undo the SDK's "azureml:" prefix on plain input paths; with ``allow`` not None, write
-    secret-looking environment values, command arguments and input paths as ``***``."""
-    import yaml
-
+def _redact(doc: dict[str, Any], allow: Iterable[str], hidden: list[str] | None) -> None:
+    """Write secret-looking environment values, command arguments and input paths as ``***``, in place."""
     from ..secrets_guard import redact_command, redact_env, redact_path
 
-    data = yaml.safe_load(text)
-    changed = False
-    for holder in (data, data.get("trial") if isinstance(data.get("trial"), dict) else None):
+    labels: list[str] = []
+    for name, item in (doc.get("inputs") or {}).items():
+        path = item.get("path") if isinstance(item, dict) else None
+        if isinstance(path, str) and redact_path(path) != path:
+            item["path"] = redact_path(path)
+            labels.append(f"input {name}'s path")
+    for holder in (doc, doc.get("trial")):
         if not isinstance(holder, dict):
-            continue
-        for name, item in (holder.get("inputs") or {}).items():
-            path = item.get("path") if isinstance(item, dict) else None
-            if isinstance(path, str) and _MISPREFIXED.match(path):
-                item["path"] = path = path[len("azureml:") :]
-                changed = True
-            if allow is not None and isinstance(path, str) and redact_path(path) != path:
-                item["path"] = redact_path(path)
-                changed = True
-                if hidden is not None:
-                    hidden.append(f"input {name}'s path")
-        if allow is None:
             continue
         env = holder.get("environment_variables")
         if isinstance(env, dict):
@@ -166,20 +220,12 @@ def _fix_and_redact(text: str, allow: Iterable[str] | None, hidden: list[str] | 
             redacted = redact_env(plain, allow=allow)
             if redacted != plain:
                 holder["environment_variables"] = redacted
-                changed = True
-                if hidden is not None:
-                    hidden.extend(k for k in plain if redacted[k] != plain[k])
+                labels.extend(k for k in plain if redacted[k] != plain[k])
         command = holder.get("command")
         if isinstance(command, str):
-            safe, labels = redact_command(command, allow)
-            if labels:
+            safe, found = redact_command(command, allow)
+            if found:
                 holder["command"] = safe
-                changed = True
-                if hidden is not None:
-                    hidden.extend(labels)
-    return yaml.safe_dump(data, sort_keys=False, width=100) if changed else text
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+                labels.extend(found)
+    if hidden is not None:
+        hidden.extend(labels)

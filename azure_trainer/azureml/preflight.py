@@ -89,7 +89,7 @@ def check_snapshot_of(spec: JobSpec) -> list[Finding]:
     """Size and file count of the code snapshot that would be uploaded."""
     from .snapshot import check_snapshot
 
-    return check_snapshot(spec.code)
+    return check_snapshot(spec.code) if spec.code is not None else []  # no local code: nothing uploaded
 
 
 def _vm_sizes(ml_client: Any) -> dict[str, VmInfo]:
@@ -275,20 +275,9 @@ def check_quota(spec: JobSpec, vm: VmInfo, ml_client: Any) -> list[Finding]:
 def check_environment(spec: JobSpec, ml_client: Any) -> list[Finding]:
     """The environment resolves; CUDA-or-not matches use_gpu."""
     ref = spec.environment
-    name = ref.ref
-    if ref.source == "file":
-        from azure.ai.ml import load_environment
-
-        try:
-            env = load_environment(ref.ref)
-        except Exception as exc:
-            return [
-                Finding(
-                    "error",
-                    "environment-invalid",
-                    f"environment file {ref.ref} is not a valid Azure ML environment: {str(exc)[:200]}",
-                )
-            ]
+    name = ref.shown
+    if ref.source in ("file", "inline"):
+        env: Any = ref  # validated when the job was planned: its image, conda file content and name
     else:
         env_name, version, label = ref.name_version
         try:

@@ -70,7 +70,8 @@ def submit(
         raise ApiUsageError(
             f"submit() takes an azure.ai.ml.MLClient (or None), not {type(ml_client).__name__}"
         )
-    job_name = check_job_name(name) if name else new_job_name(spec.experiment)
+    name = name or spec.name  # the job file may name the job
+    job_name = check_job_name(name) if name else new_job_name(spec.experiment_name)
     azure_job = build_job(spec, name=job_name)
     if ml_client is None and (preflight or not dry_run):
         from .workspace import make_ml_client, resolve_workspace

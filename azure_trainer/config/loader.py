@@ -1,7 +1,10 @@
 """Load a job config: YAML -> ``extends`` chain -> ``--set`` overrides -> validated :class:`JobConfig`.
 
 Relative paths are resolved against the folder of the file that wrote them, before merging, so a base
-config in another folder keeps meaning what it says.
+config in another folder keeps meaning what it says (``load_job`` resolves them against the job file's
+folder; with one file the two agree). Every problem found while validating is reported, each with its
+file, line and key path (:meth:`ConfigError.several`); an old azure-trainer key names the Azure ML key
+that replaced it.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ import difflib
 import json
 import os
 import re
+import types
+import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import ApiUsageError, ConfigError
 from ..secrets_guard import REDACTED, classify
-from .model import JobConfig
+from .environment import EnvironmentConfig
+from .fields import did_you_mean
+from .model import JOB_TYPES, RENAMED_KEYS, SWEEP_ONLY, TRIAL_KEYS, JobConfig
 from .yaml_source import KeyPath, SourceMap, _dotted, display_path, load_yaml_text, load_yaml_with_lines
 
 REMOTE_PREFIXES = (  # a path that starts with none of these is a local path
@@ -27,11 +34,16 @@ REMOTE_PREFIXES = (  # a path that starts with none of these is a local path
     "http://",
     "https://",
     "wasbs://",
+    "wasb://",
     "abfss://",
+    "abfs://",
     "adl://",
     "gs://",
     "s3://",
+    "git+",
 )
+MAX_VALUE_LENGTH = 131_072
+"""Longest string value: Linux's limit for one argument or environment string (MAX_ARG_STRLEN)."""
 _SETTING_RE = re.compile(r"^\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*=(.*)$", re.S)
 
 
@@ -45,8 +57,8 @@ def load_config(
 
     ``overrides``: ``{"args.epochs": 3, "compute": "gpu-big"}`` (values as Python values), or
     ``["args.epochs=3"]`` strings (values typed as YAML, as with the CLI's ``--set``); ``use_gpu`` wins
-    over the file and the overrides. Raises :class:`ConfigError` with the file, line and key path of the
-    first problem, an override named as ``overrides['KEY.PATH']``.
+    over the file and the overrides. Raises :class:`ConfigError` naming the file, line and key path of
+    each problem, an override named as ``overrides['KEY.PATH']``.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ApiUsageError(f"load_config() takes the path of a job YAML file, not {type(path).__name__}")
@@ -125,16 +137,51 @@ def load_config_from_cli(path: str | Path, overrides: list[str], *, use_gpu: boo
 
 
 def validate_config(data: Any, smap: SourceMap | None = None, file: str | None = None) -> JobConfig:
-    """Validate plain data (already merged) into a :class:`JobConfig`, with located error messages."""
+    """Validate plain data (already merged) into a command or sweep :class:`JobConfig`, with located errors."""
     smap = smap or SourceMap()
     if not isinstance(data, dict):
         raise ConfigError(
             f"the top level must be a mapping of keys, got {type(data).__name__}", file=file, line=1
         )
+    kind = data.get("type", "command")
+    cls = JOB_TYPES.get(kind.lower()) if isinstance(kind, str) else None
+    if cls is None:
+        src, line = smap.locate(("type",))
+        raise ConfigError(
+            f"azure-trainer runs Azure ML command and sweep jobs: type is command (the default) or sweep, "
+            f"not {str(kind)[:60]!r}",
+            file=src or file,
+            line=line,
+            key_path="type",
+        )
+    problems = _bad_strings(data, (), smap, file)
     try:
-        return JobConfig.model_validate(data)
+        config = cls.model_validate(data)
     except ValidationError as exc:
-        raise _located_error(exc, smap, file) from None
+        problems += _located_errors(exc, cls, smap, file)
+    else:
+        if not problems:
+            return config
+    raise ConfigError.several(problems, file=file)
+
+
+def load_environment_file(path: Path) -> EnvironmentConfig:
+    """The environment YAML a ``file:`` reference names, validated, its relative paths made absolute
+    (against its own folder, as azure-ai-ml resolves them); located ConfigErrors otherwise."""
+    data, smap = load_yaml_with_lines(path, "an environment file")
+    shown = display_path(path)
+    if not isinstance(data, dict):
+        raise ConfigError("an environment file is a mapping of keys (image, conda_file, ...)", file=shown, line=1)
+    _resolve_environment(data, path.parent)
+    problems = _bad_strings(data, (), smap, shown)
+    try:
+        environment = EnvironmentConfig.model_validate(data)
+    except ValidationError as exc:
+        problems += _located_errors(exc, EnvironmentConfig, smap, shown)
+    else:
+        if not problems:
+            return environment
+    raise ConfigError.several(problems, file=shown)
 
 
 # -- the extends chain ------------------------------------------------------------------------------
@@ -156,13 +203,12 @@ def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], So
     merged: dict[str, Any] = {}
     merged_map = SourceMap()
     for i, base in enumerate(bases):
-        if not isinstance(base, str) or not base.strip():
-            line = smap.locate(("extends",))[1]
+        line = smap.locate(("extends", i) if isinstance(parent, list) else ("extends",))[1]
+        if not isinstance(base, str) or not base.strip() or "\0" in base or len(base) > 4096:
             raise ConfigError(
                 "`extends` takes a file path or a list of paths", file=shown, line=line, key_path="extends"
             )
         base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
-        line = smap.locate(("extends", i) if isinstance(parent, list) else ("extends",))[1]
         if not base_path.is_file():
             problem = "is a folder; name a YAML file in it" if base_path.is_dir() else "not found"
             raise ConfigError(
@@ -206,44 +252,65 @@ def _merge_data(dst: dict, src: Mapping, prefix: KeyPath, replaced: set[KeyPath]
             replaced.add(here)
 
 
-def _is_local_path(value: Any) -> bool:
-    return isinstance(value, str) and bool(value) and not value.startswith(REMOTE_PREFIXES)
+# -- relative paths ---------------------------------------------------------------------------------
+
+
+def is_local_path(value: Any) -> bool:
+    """Whether a code, input or build path names this machine's file system (not Azure or a URL)."""
+    return isinstance(value, str) and bool(value.strip()) and not value.startswith(REMOTE_PREFIXES)
+
+
+def _absolute(value: str, base: Path) -> str:
+    if "\0" in value or len(value) > 4096:
+        return value  # the model refuses it, with its key path
+    try:
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (base / p).resolve())
+    except (OSError, RuntimeError):  # a path the file system cannot resolve: the model says why
+        return value
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    """Make the file-relative paths of one config file absolute (code, env YAMLs, local inputs)."""
-
-    def absolute(value: str) -> str:
-        p = Path(value).expanduser()
-        return str(p if p.is_absolute() else (base / p).resolve())
-
-    if _is_local_path(data.get("code")):
-        data["code"] = absolute(data["code"])
-    env = data.get("environment")
-    if isinstance(env, str) and _looks_like_env_file(env):
-        data["environment"] = absolute(env)
-    elif isinstance(env, dict):
-        for flavour, ref in env.items():
-            if isinstance(ref, str) and _looks_like_env_file(ref):
-                env[flavour] = absolute(ref)
+    """Make the file-relative paths of one config file absolute: code, environment files and build
+    contexts, local inputs (in a command job and a sweep's trial)."""
+    for holder in (data, data.get("trial")):
+        if not isinstance(holder, dict):
+            continue
+        if is_local_path(holder.get("code")):
+            holder["code"] = _absolute(holder["code"], base)
+        env = holder.get("environment")
+        if isinstance(env, dict) and env and set(env) <= {"gpu", "cpu"}:
+            for flavour, side in env.items():
+                env[flavour] = _resolve_environment(side, base)
+        elif env is not None:
+            holder["environment"] = _resolve_environment(env, base)
     inputs = data.get("inputs")
     if isinstance(inputs, dict):
         for spec in inputs.values():
-            if not isinstance(spec, dict):
+            if not isinstance(spec, dict) or "value" in spec:
                 continue
-            if _is_local_path(spec.get("local_path")):
-                spec["local_path"] = absolute(spec["local_path"])
-            if spec.get("type", "uri_folder") not in (
-                "string",
-                "integer",
-                "number",
-                "boolean",
-            ) and _is_local_path(spec.get("path")):
-                spec["path"] = absolute(spec["path"])
+            for key in ("path", "local_path"):
+                value = spec.get(key)
+                if isinstance(value, str) and value.startswith("file:"):
+                    value = value[len("file:") :]
+                if is_local_path(value):
+                    spec[key] = _absolute(value, base)
 
 
-def _looks_like_env_file(ref: str) -> bool:
-    return _is_local_path(ref) and ref.endswith((".yaml", ".yml"))
+def _resolve_environment(env: Any, base: Path) -> Any:
+    """``file:PATH`` -> ``file:/ABSOLUTE``; an inline definition's build context and conda file likewise."""
+    if isinstance(env, str) and env.startswith("file:") and env[len("file:") :].strip():
+        return "file:" + _absolute(env[len("file:") :], base)
+    if isinstance(env, dict):
+        build = env.get("build")
+        if isinstance(build, dict) and is_local_path(build.get("path")):
+            build["path"] = _absolute(build["path"], base)
+        conda = env.get("conda_file")
+        if isinstance(conda, str) and conda.startswith("file:"):
+            conda = conda[len("file:") :]
+        if is_local_path(conda):
+            env["conda_file"] = _absolute(conda, base)
+    return env
 
 
 # -- --set overrides --------------------------------------------------------------------------------
@@ -254,7 +321,7 @@ def _apply_setting(data: dict[str, Any], smap: SourceMap, setting: str) -> None:
     if not match:
         name = re.split(r"[=:\s]", setting.strip(), maxsplit=1)[0]
         hidden = _is_secret_setting(name.split("."), setting)
-        source = f"--set {name} (value hidden)" if hidden else f"--set {setting}"
+        source = f"--set {name[:60]} (value hidden)" if hidden else f"--set {setting[:100]}"
         raise ConfigError("expected KEY.PATH=VALUE, e.g. --set args.lr=0.01", file=source)
     dotted, raw = match.group(1), match.group(2)
     keys = dotted.split(".")
@@ -283,6 +350,7 @@ def _apply_setting(data: dict[str, Any], smap: SourceMap, setting: str) -> None:
             else:
                 detail = "the value cannot be read as YAML" if hidden else exc.detail
             raise ConfigError(detail, file=source, key_path=dotted) from None
+    value = _resolved_setting(keys, value)
     node = data
     for depth, key in enumerate(keys[:-1]):
         child = node.get(key)
@@ -305,9 +373,24 @@ def _apply_setting(data: dict[str, Any], smap: SourceMap, setting: str) -> None:
         smap.hidden.add(here)
 
 
+def _resolved_setting(keys: list[str], value: Any) -> Any:
+    """A ``--set`` value with the paths in it made absolute against the current folder (a path given on
+    the command line is relative to where the command runs)."""
+    patch: dict[str, Any] = {}
+    node = patch
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    _resolve_paths(patch, Path.cwd())
+    node = patch
+    for key in keys[:-1]:
+        node = node[key]
+    return node[keys[-1]]
+
+
 def _is_secret_setting(keys: list[str], raw: str) -> bool:
     """Whether a ``--set`` must not be echoed: an environment variable, or a secret-looking name or value."""
-    return keys[0] == "environment_variables" or any(classify(key, raw) is not None for key in keys)
+    return "environment_variables" in keys or any(classify(key, raw) is not None for key in keys)
 
 
 def _a_type(value: Any) -> str:
@@ -318,92 +401,200 @@ def _a_type(value: Any) -> str:
 # -- error messages ---------------------------------------------------------------------------------
 
 
-def _located_error(exc: ValidationError, smap: SourceMap, file: str | None) -> ConfigError:
-    errors = exc.errors(include_url=False)
-    err = errors[0]
-    loc = _strip_union_tags(tuple(err["loc"]))
-    # One wrong value that fails every branch of a union is one problem, not N.
-    errors = [e for e in errors if _strip_union_tags(tuple(e["loc"]))[: len(loc)] != loc] + [err]
-    message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    marker = re.match(r"^@([\w.-]+): (.*)$", message, re.S)
-    if marker:
-        loc = loc + tuple(marker.group(1).split("."))
-        message = marker.group(2)
+def _bad_strings(data: Any, path: KeyPath, smap: SourceMap, file: str | None) -> list[ConfigError]:
+    """Values no job can use, wherever they are: a NUL byte (no path, argument or variable can hold one)
+    or a string longer than an argument may be (MAX_ARG_STRLEN). Keys count too."""
+    problems: list[ConfigError] = []
+    stack: list[tuple[KeyPath, Any]] = [(path, data)]
+    while stack:
+        here, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and ("\0" in key or len(key) > 1000):
+                    problems.append(_string_problem(here, "a key", key, smap, file))
+                    continue
+                stack.append(((*here, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*here, i), item) for i, item in enumerate(value))
+        elif isinstance(value, str) and ("\0" in value or len(value) > MAX_VALUE_LENGTH):
+            problems.append(_string_problem(here, "the value", value, smap, file))
+    return sorted(problems, key=lambda e: (e.file or "", e.line or 0, e.key_path or ""))
+
+
+def _string_problem(here: KeyPath, what: str, text: str, smap: SourceMap, file: str | None) -> ConfigError:
+    why = (
+        f"{what} holds a NUL byte, which no path, argument or environment variable can hold; remove it"
+        if "\0" in text
+        else f"{what} is {len(text):,} characters long; the most one argument or variable can be is "
+        f"{MAX_VALUE_LENGTH:,} (is it the right value?)"
+    )
+    src, line = smap.locate(here)
+    return ConfigError(why, file=src or file, line=line, key_path=_dotted(here) or None)
+
+
+def _located_errors(
+    exc: ValidationError, cls: type[BaseModel], smap: SourceMap, file: str | None
+) -> list[ConfigError]:
+    """One located ConfigError per problem pydantic found (a value that fails every branch of a union
+    counts once)."""
+    seen: set[KeyPath] = set()
+    problems: list[ConfigError] = []
+    for err in exc.errors(include_url=False):
+        raw_loc = tuple(err["loc"])
+        loc = _strip_union_tags(raw_loc)
+        message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        marker = re.match(r"^@([\w.\[\]-]+): (.*)$", message, re.S)
+        if marker:
+            loc = loc + tuple(marker.group(1).split("."))
+            message = marker.group(2)
+        if any(loc[: len(s)] == s for s in seen) and not marker:
+            continue
+        seen.add(loc)
+        problems.append(_located_error(err, raw_loc, loc, message, cls, smap, file))
+    return sorted(problems, key=lambda e: (e.file or "", e.line or 0, e.key_path or ""))
+
+
+def _located_error(
+    err: dict[str, Any],
+    raw_loc: KeyPath,
+    loc: KeyPath,
+    message: str,
+    cls: type[BaseModel],
+    smap: SourceMap,
+    file: str | None,
+) -> ConfigError:
     kind = err["type"]
     # a secret --set value may be the input itself, or inside it when the error is on a parent key
-    hidden = loc[:1] == ("environment_variables",) or any(
+    hidden = "environment_variables" in loc or any(
         loc[: len(h)] == h or h[: len(loc)] == loc for h in smap.hidden
     )
     if kind == "extra_forbidden":
-        allowed = allowed_keys(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-        hint = (
-            f"; did you mean {close[0]!r}?"
-            if close
-            else (f"; allowed: {', '.join(allowed)}" if allowed else "")
-        )
-        message = f"unknown key {loc[-1]!r}{hint}"
+        message = _unknown_key_message(cls, raw_loc, loc)
     elif kind == "missing":
         message = "required key is missing"
     elif kind == "literal_error":
         expected = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
         got = err.get("input")
-        close = difflib.get_close_matches(str(got), expected, n=1, cutoff=0.6)
-        message = f"{'the value' if hidden else repr(got)} is not one of {', '.join(expected)}" + (
-            f"; did you mean {close[0]!r}?" if close else ""
+        message = f"{'the value' if hidden else repr(got)} is not one of {', '.join(expected)}" + did_you_mean(
+            str(got), expected
         )
+    elif kind == "union_tag_invalid":
+        message = "not a valid value here"
     elif "input" in err and not hidden and kind not in ("value_error", "assertion_error"):
         message = f"{message} (got {_short(err['input'])})"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     src_file, line = smap.locate(loc)
     return ConfigError(message, file=src_file or file, line=line, key_path=_dotted(loc) or None)
 
 
+def _unknown_key_message(cls: type[BaseModel], raw_loc: KeyPath, loc: KeyPath) -> str:
+    key = str(loc[-1])
+    renamed = _renamed_hint(cls, loc)
+    if renamed:
+        return f"unknown key {key!r}: {renamed}"
+    allowed = allowed_keys(cls, raw_loc[:-1])
+    hint = did_you_mean(key, allowed) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    return f"unknown key {key!r}{hint}"
+
+
+def _renamed_hint(cls: type[BaseModel], loc: KeyPath) -> str | None:
+    """What to write instead of a key azure-trainer used to spell its own way, or one in the wrong job type."""
+    parts = tuple(str(p) for p in loc)
+    for pattern, hint in RENAMED_KEYS.items():
+        if len(pattern) == len(parts) and all(p in ("*", q) for p, q in zip(pattern, parts, strict=True)):
+            return hint
+    if len(parts) == 1 and cls is JOB_TYPES["sweep"] and parts[0] in (*TRIAL_KEYS, "limits"):
+        return f"in a sweep job, `{parts[0]}` goes under `trial:`"
+    if len(parts) == 1 and cls is JOB_TYPES["command"] and parts[0] in SWEEP_ONLY:
+        return f"`{parts[0]}` belongs to a sweep job: add `type: sweep` (and move the command under `trial:`)"
+    return None
+
+
 _TYPE_TAG = re.compile(r"^(str|int|float|bool|none|list|dict|tuple|[a-z-]+\[.*\])$")
+_UNION_TAGS = ("name", "per_device", "reference", "inline", "single", "object", "function-after[", "[key]")
 
 
 def _strip_union_tags(loc: KeyPath) -> KeyPath:
-    """Drop pydantic's union-branch names (``str``, ``list[...]``) and its ``[key]`` marker (an error in a
-    mapping's key rather than its value) from an error location."""
-    return tuple(
-        part for part in loc if not (isinstance(part, str) and (_TYPE_TAG.match(part) or part == "[key]"))
-    )
+    """Drop pydantic's union-branch names (``str``, ``list[...]``, our discriminator tags) and its
+    ``[key]`` marker (an error in a mapping's key rather than its value) from an error location."""
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and (_TYPE_TAG.match(part) or part == "[key]"):
+            continue
+        if isinstance(part, str) and part in _UNION_TAGS and i > 0 and _is_tagged_field(loc[i - 1]):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _is_tagged_field(part: Any) -> bool:
+    return part in ("compute", "instance_type", "environment", "gpu", "cpu", "sampling_algorithm", "single")
+
+
+def allowed_keys(cls: type[BaseModel], loc: KeyPath) -> list[str]:
+    """The keys the model allows in the mapping at ``loc`` (a raw pydantic location, tags included)."""
+    model = _model_at(cls, loc)
+    if model is None:
+        return []
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _model_at(cls: Any, loc: KeyPath) -> type[BaseModel] | None:
+    node: Any = cls
+    for part in loc:
+        node, by_tag = _unwrap(node, part)
+        if by_tag:
+            continue
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            fields = {(f.alias or name): f for name, f in node.model_fields.items()}
+            field = fields.get(str(part))
+            if field is None:
+                return None
+            node = field.annotation
+        elif typing.get_origin(node) is dict:
+            node = typing.get_args(node)[1]
+        elif typing.get_origin(node) is list:
+            node = typing.get_args(node)[0]
+        else:
+            return None
+    node, _ = _unwrap(node, None)
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def _unwrap(node: Any, part: Any) -> tuple[Any, bool]:
+    """Strip Optional, Annotated and unions: to the member tagged ``part`` (then True: the location part
+    was the tag), else to the one member that is a model or a container."""
+    while True:
+        origin = typing.get_origin(node)
+        if origin is typing.Annotated:
+            node = typing.get_args(node)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            members = [m for m in typing.get_args(node) if m is not type(None)]
+            tagged = [m for m in members if part is not None and _tag_of(m) == part]
+            if tagged:
+                return typing.get_args(tagged[0])[0], True
+            models = [m for m in members if _is_container(_unwrap(m, None)[0])]
+            if len(models) == 1:
+                node = models[0]
+                continue
+            if len(members) == 1:
+                node = members[0]
+                continue
+        return node, False
+
+
+def _tag_of(member: Any) -> str | None:
+    if typing.get_origin(member) is typing.Annotated:
+        for meta in typing.get_args(member)[1:]:
+            if type(meta).__name__ == "Tag":
+                return meta.tag
+    return None
+
+
+def _is_container(node: Any) -> bool:
+    return (isinstance(node, type) and issubclass(node, BaseModel)) or typing.get_origin(node) in (dict, list)
 
 
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def allowed_keys(loc: KeyPath) -> list[str]:
-    """The keys the schema allows in the mapping at ``loc`` (for "did you mean")."""
-    schema = JobConfig.model_json_schema()
-    defs = schema.get("$defs", {})
-    node: dict[str, Any] = schema
-    for part in loc:
-        node = _deref(node, defs)
-        props = node.get("properties", {})
-        if isinstance(part, str) and part in props:
-            node = props[part]
-        elif isinstance(node.get("additionalProperties"), dict):
-            node = node["additionalProperties"]
-        elif len(node.get("patternProperties", {})) == 1:  # a map whose keys have a pattern (io names)
-            node = next(iter(node["patternProperties"].values()))
-        else:
-            return []
-    node = _deref(node, defs)
-    return sorted(node.get("properties", {}))
-
-
-def _deref(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    while True:
-        if "$ref" in node:
-            node = defs[node["$ref"].split("/")[-1]]
-        elif "anyOf" in node:
-            objects = [n for n in node["anyOf"] if "$ref" in n or n.get("type") == "object"]
-            if not objects:
-                return node
-            node = objects[0]
-        else:
-            return node

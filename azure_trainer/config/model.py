@@ -1,370 +1,461 @@
-"""The typed job config: what a ``jobs/*.yaml`` file may say, validated by pydantic.
+"""The typed job config: an Azure ML CLI v2 command or sweep job, plus azure-trainer's additions.
 
-Every model forbids unknown keys (the loader turns those errors into "did you mean" messages).
-Shorthands are normalised *before* validation so each field has one shape and one error message:
-``compute: NAME`` means ``{gpu: NAME, cpu: NAME}``; a bare scalar input is a literal input.
+The keys, nesting and meaning are those of ``commandJob.schema.json`` / ``sweepJob.schema.json`` as
+``azure.ai.ml.load_job`` reads them (its marshmallow schemas under ``azure/ai/ml/_schema/``), so a job
+file written for ``az ml job create -f`` is valid here as it is. azure-trainer adds, each with one name:
+
+- ``use_gpu``: picks the ``gpu`` or ``cpu`` side of every ``{gpu: ..., cpu: ...}`` value (``compute``,
+  ``environment`` and ``resources.instance_type``) and tells the script a GPU is required;
+- ``script`` + ``args``: sugar for ``command`` (``python SCRIPT --key value ...``);
+- ``local_path`` on an input: the data ``run-local`` uses;
+- ``preflight`` (checks before submitting), ``workspace`` (where to submit), ``extends`` (base files).
+
+Every model forbids unknown keys; the loader turns those errors into "did you mean" messages, and names
+the Azure ML key for a key azure-trainer used to spell its own way (:data:`RENAMED_KEYS`).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from ..findings import FINDING_CODES
+from .environment import EnvironmentConfig
+from .fields import (
+    AzureName,
+    ComputeName,
+    EnvName,
+    IoName,
+    NonBlank,
+    PathText,
+    PerDevice,
+    Strict,
+    Stringified,
+    camel_to_snake,
+    did_you_mean,
+    enum,
+    is_per_device,
+)
+from .io import InputConfig, OutputConfig
+from .sweep import (
+    EarlyTermination,
+    Objective,
+    SamplingAlgorithm,
+    SamplingAlgorithmField,
+    SearchSpaceEntry,
+    SweepLimits,
+    sampling_problem,
+    sampling_type,
+)
 
-LITERAL_TYPES = ("string", "integer", "number", "boolean")
+__all__ = [
+    "CommandJobConfig",
+    "Distribution",
+    "EarlyTermination",
+    "EnvironmentConfig",
+    "Identity",
+    "InputConfig",
+    "JobConfig",
+    "Objective",
+    "OutputConfig",
+    "Preflight",
+    "QueueSettings",
+    "Resources",
+    "SamplingAlgorithm",
+    "SearchSpaceEntry",
+    "Service",
+    "SweepJobConfig",
+    "SweepLimits",
+    "TrialConfig",
+    "Workspace",
+]
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
-_SHM_RE = re.compile(r"^\d+[bkmgBKMG]?$")
-IO_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-"""Input and output names: azure.ai.ml's ``validate_key_contains_allowed_characters`` rule for jobs."""
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty or blank; give a value, or leave the key out")
-    return value
-
-
-def _io_name(value: str) -> str:
-    if not re.fullmatch(IO_NAME_PATTERN, value):
-        raise ValueError(
-            f"{value!r} is not a valid name: input and output names use only letters, digits and '_', "
-            "and start with a letter or '_' (Azure ML's rule); rename it"
-        )
-    return value
+RENAMED_KEYS: dict[tuple[str, ...], str] = {
+    ("experiment",): "it is `experiment_name` in Azure ML job YAML",
+    ("instance_count",): "it is `resources.instance_count` in Azure ML job YAML",
+    ("instance_type",): "it is `resources.instance_type` in Azure ML job YAML",
+    ("shm_size",): "it is `resources.shm_size` in Azure ML job YAML",
+    ("timeout",): "it is `limits.timeout` in Azure ML job YAML",
+    ("queue",): "it is `queue_settings` in Azure ML job YAML",
+    ("sweep",): "a sweep is `type: sweep` with `trial`, `search_space`, `sampling_algorithm`, `objective` "
+    "and `limits` at the top level in Azure ML job YAML",
+    ("sampling",): "it is `sampling_algorithm` in Azure ML job YAML",
+    ("objective", "metric"): "it is `objective.primary_metric` in Azure ML job YAML",
+    ("inputs", "*", "default"): "a literal input is written as its value in Azure ML job YAML: "
+    "`NAME: 5` (or `NAME: {value: 5}`)",
+    ("inputs", "*", "optional"): "an optional input is not declared in an Azure ML job: refer to it inside "
+    "$[[...]] in the command, and Azure ML drops that part when it is not given",
+    ("inputs", "*", "description"): "a job input has no description in Azure ML job YAML",
+    ("outputs", "*", "description"): "a job output has no description in Azure ML job YAML",
+    ("preflight", "allow_env"): "it is `preflight.allow`",
+}
+"""Keys azure-trainer once spelled its own way (or that belong elsewhere): the hint an unknown key gets.
+A ``*`` matches any name."""
+SWEEP_ONLY = ("trial", "search_space", "sampling_algorithm", "objective", "early_termination")
+TRIAL_KEYS = ("command", "code", "environment", "environment_variables", "distribution", "script", "args")
+READ_ONLY_KEYS = ("id", "status", "creation_context", "log_files", "parameters")
+"""What ``az ml job show`` writes and ``load_job`` drops when reading a job back: dropped here too."""
 
 
 def _finding_code(value: str) -> str:
     if value not in FINDING_CODES:
-        close = difflib.get_close_matches(value, FINDING_CODES, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"known codes: {', '.join(FINDING_CODES)}"
-        raise ValueError(f"unknown finding code {value!r}; {hint}")
+        hint = did_you_mean(value, FINDING_CODES) or f"; known codes: {', '.join(FINDING_CODES)}"
+        raise ValueError(f"unknown finding code {value!r}{hint}")
     return value
 
 
-NonBlank = Annotated[
-    str, AfterValidator(_not_blank), WithJsonSchema({"type": "string", "minLength": 1, "pattern": "\\S"})
-]
-"""A string with something in it: a name, a reference or a path that is empty or blank means nothing."""
-IoName = Annotated[
-    str, AfterValidator(_io_name), WithJsonSchema({"type": "string", "pattern": IO_NAME_PATTERN})
-]
 FindingCode = Annotated[
     str, AfterValidator(_finding_code), WithJsonSchema({"type": "string", "enum": list(FINDING_CODES)})
 ]
 
 
-class _Strict(BaseModel):
-    # defer_build: nested models are validated through JobConfig's schema; building each one's own
-    # validator at import would cost `validate` ~20 ms of its start-up for nothing.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+def _per_device_or(single: str) -> Any:
+    # called on the raw YAML value when validating, and on the model when serialising
+    return lambda value: (
+        "per_device" if is_per_device(value) or isinstance(value, (PerDevice, PerDeviceEnvironment)) else single
+    )
 
 
-def _both_flavours(value: Any, what: str) -> Any:
-    """``NAME`` -> ``{gpu: NAME, cpu: NAME}``; a mapping passes through; anything else is an error."""
-    if value is None or isinstance(value, dict):
+class PerDeviceCompute(PerDevice):
+    """``compute: {gpu: CLUSTER, cpu: CLUSTER}`` (azure-trainer's addition)."""
+
+    gpu: ComputeName | None = None
+    cpu: ComputeName | None = None
+
+
+ComputeField = Annotated[
+    Annotated[ComputeName, Tag("name")] | Annotated[PerDeviceCompute, Tag("per_device")],
+    Discriminator(_per_device_or("name")),
+]
+InstanceTypeField = Annotated[
+    Annotated[NonBlank, Tag("name")] | Annotated[PerDevice, Tag("per_device")],
+    Discriminator(_per_device_or("name")),
+]
+
+
+_REGISTRY_ENV_RE = re.compile(r"^azureml://registries/[^/]+/environments/[^/]+(?:/(?:versions|labels)/[^/]+)?$")
+_WORKSPACE_ENV_RE = re.compile(r"^azureml:[A-Za-z0-9_][\w.-]*(?:[:@][\w.-]+)?$")
+
+
+def _environment_reference(value: str) -> str:
+    if value.startswith("file:"):
+        if not value[len("file:") :].strip():
+            raise ValueError("file: needs the path of an environment YAML, e.g. file:../environments/gpu.yaml")
         return value
-    if isinstance(value, str):
-        if not value.strip():
+    if value.startswith("azureml://registries/"):
+        if not _REGISTRY_ENV_RE.match(value):
             raise ValueError(
-                f"expected {what}, got {'a blank' if value else 'an empty'} string; give one, or leave the key out"
+                "registry references look like "
+                "azureml://registries/REGISTRY/environments/NAME/labels/latest (or /versions/V)"
             )
-        return {"gpu": value, "cpu": value}
-    raise ValueError(f"expected {what}, or a mapping {{gpu: ..., cpu: ...}}; got {type(value).__name__}")
+        return value
+    if value.startswith("azureml:/subscriptions/") or _WORKSPACE_ENV_RE.match(value):
+        return value
+    if value.startswith("azureml:"):
+        raise ValueError("workspace references look like azureml:NAME:VERSION or azureml:NAME@latest")
+    if value.endswith((".yaml", ".yml")) or "/" in value or "\\" in value:
+        raise ValueError(
+            f"an environment file is written file:PATH in Azure ML job YAML: environment: file:{value[:200]}"
+        )
+    raise ValueError(
+        "environment references look like azureml:NAME:VERSION, azureml:NAME@latest, "
+        "azureml://registries/REGISTRY/environments/NAME/labels/latest, or file:PATH (an environment YAML)"
+    )
 
 
-class PerDevice(_Strict):
-    """A value chosen by ``use_gpu``: ``gpu`` when true, ``cpu`` when false."""
+EnvironmentReference = Annotated[PathText, AfterValidator(_environment_reference)]
 
-    gpu: NonBlank | None = Field(default=None, description="Used when use_gpu is true.")
-    cpu: NonBlank | None = Field(default=None, description="Used when use_gpu is false.")
 
-    def pick(self, use_gpu: bool) -> str | None:
+def _environment_kind(value: Any) -> str:
+    return "reference" if isinstance(value, str) else "inline"  # a mapping, or an EnvironmentConfig
+
+
+EnvironmentValue = Annotated[
+    Annotated[EnvironmentReference, Tag("reference")] | Annotated[EnvironmentConfig, Tag("inline")],
+    Discriminator(_environment_kind),
+]
+"""``azureml:NAME:VERSION``, ``azureml:NAME@latest``, ``azureml://registries/...``, ``file:PATH`` (an
+environment YAML), or an inline definition (``image``/``build``/``conda_file``)."""
+
+
+class PerDeviceEnvironment(Strict):
+    """``environment: {gpu: ENV, cpu: ENV}`` (azure-trainer's addition); each side is any environment form."""
+
+    gpu: EnvironmentValue | None = None
+    cpu: EnvironmentValue | None = None
+
+    def pick(self, use_gpu: bool) -> str | EnvironmentConfig | None:
         return self.gpu if use_gpu else self.cpu
 
 
-class InputConfig(_Strict):
-    """A job input: a data asset / path (uri_folder, uri_file, mltable, models) or a literal value."""
+EnvironmentField = Annotated[
+    Annotated[EnvironmentValue, Tag("single")] | Annotated[PerDeviceEnvironment, Tag("per_device")],
+    Discriminator(_per_device_or("single")),
+]
 
-    type: Literal[
-        "uri_folder",
-        "uri_file",
-        "mltable",
-        "custom_model",
-        "mlflow_model",
-        "triton_model",
-        "string",
-        "integer",
-        "number",
-        "boolean",
-    ] = Field(
-        default="uri_folder", description="Azure ML input type; literals: string, integer, number, boolean."
+
+class Resources(Strict):
+    """What each run gets: nodes, VM size (serverless, or a Kubernetes instance type), shared memory, ..."""
+
+    instance_count: int | None = Field(default=None, ge=1, description="Nodes.")
+    instance_type: InstanceTypeField | None = Field(
+        default=None, description="VM size (serverless) or instance type, or {gpu: SIZE, cpu: SIZE}."
     )
-    path: NonBlank | None = Field(
+    shm_size: str | None = Field(
         default=None,
-        description="Where the data lives on Azure ML: azureml:NAME@latest, azureml:NAME:VERSION, "
-        "azureml://datastores/..., https://..., or a local path (uploaded at submit).",
+        pattern=r"^\d+[bkmgBKMG]?$",
+        description="Shared memory, e.g. 16g (azure-trainer sets 16g under use_gpu when it is not set).",
     )
-    mode: Literal["ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download"] | None = None
-    local_path: NonBlank | None = Field(
-        default=None,
-        description="Folder or file used for this input by run-local (relative to the config file).",
-    )
-    default: str | int | float | bool | None = Field(default=None, description="Value of a literal input.")
-    optional: bool = False
-    description: str | None = None
+    docker_args: str | list[str] | None = None
+    properties: dict[str, Any] | None = None
+    locations: list[NonBlank] | None = None
+    max_instance_count: int | None = Field(default=None, ge=1)
+
+
+_DISTRIBUTION_FIELDS = {
+    "pytorch": ("process_count_per_instance",),
+    "mpi": ("process_count_per_instance",),
+    "tensorflow": ("parameter_server_count", "worker_count"),
+    "ray": (
+        "port",
+        "address",
+        "include_dashboard",
+        "dashboard_port",
+        "head_node_additional_args",
+        "worker_node_additional_args",
+    ),
+}
+
+
+class Distribution(Strict):
+    """How the processes of a multi-process job are started: pytorch, mpi, tensorflow or ray."""
+
+    type: enum(*_DISTRIBUTION_FIELDS)
+    process_count_per_instance: int | None = Field(default=None, ge=1, description="pytorch, mpi.")
+    parameter_server_count: int | None = Field(default=None, ge=0, description="tensorflow.")
+    worker_count: int | None = Field(default=None, ge=1, description="tensorflow.")
+    port: int | None = Field(default=None, ge=1, le=65535, description="ray.")
+    address: NonBlank | None = Field(default=None, description="ray.")
+    include_dashboard: bool | None = Field(default=None, description="ray.")
+    dashboard_port: int | None = Field(default=None, ge=1, le=65535, description="ray.")
+    head_node_additional_args: str | None = Field(default=None, description="ray.")
+    worker_node_additional_args: str | None = Field(default=None, description="ray.")
 
     @model_validator(mode="after")
-    def _check_kind(self) -> InputConfig:
-        if self.type in LITERAL_TYPES:
-            if self.path is not None or self.mode is not None or self.local_path is not None:
-                raise ValueError(
-                    f"a literal input (type {self.type}) takes `default`, not path/mode/local_path"
-                )
-            if self.default is None and not self.optional:
-                raise ValueError(f"literal input of type {self.type} needs a `default` value")
-        else:
-            if self.default is not None:
-                raise ValueError(f"an input of type {self.type} takes `path`, not `default`")
-            if self.path is None and self.local_path is None and not self.optional:
-                raise ValueError("give the input a `path` (where it is on Azure ML) and/or a `local_path`")
+    def _fields_of_type(self) -> Distribution:
+        own = _DISTRIBUTION_FIELDS[self.type]
+        for key in sorted(self.model_fields_set - {"type", *own}):
+            raise ValueError(f"@{key}: a {self.type} distribution takes {', '.join(own)}, not {key}")
         return self
 
-    @property
-    def is_literal(self) -> bool:
-        return self.type in LITERAL_TYPES
+
+class CommandLimits(Strict):
+    timeout: int | None = Field(default=None, ge=1, description="Seconds before Azure ML cancels the job.")
 
 
-class OutputConfig(_Strict):
-    """A job output folder or file; ``${{outputs.NAME}}`` in the command is its path at run time."""
-
-    type: Literal["uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model"] = (
-        "uri_folder"
-    )
-    path: NonBlank | None = Field(
-        default=None, description="azureml://datastores/... destination; default: the job's."
-    )
-    mode: Literal["rw_mount", "upload", "direct"] | None = None
-    description: str | None = None
-
-
-class Distribution(_Strict):
-    """How many processes per node and how they are started."""
-
-    type: Literal["pytorch", "mpi"] = "pytorch"
-    process_count_per_instance: int = Field(default=1, ge=1, le=64)
-
-
-class Queue(_Strict):
+class QueueSettings(Strict):
     """Azure ML queue settings (serverless / Singularity): job tier and priority."""
 
-    job_tier: Literal["null", "spot", "basic", "standard", "premium"] | None = None
-    priority: Literal["low", "medium", "high"] | None = None
+    job_tier: enum("null", "spot", "basic", "standard", "premium") | None = None
+    priority: enum("low", "medium", "high") | None = None
 
-    @field_validator("job_tier", "priority", mode="before")
+
+class Service(Strict):
+    """An interactive service on the job's nodes (ssh, jupyter_lab, vs_code, tensor_board, or custom)."""
+
+    type: NonBlank | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    nodes: NonBlank | None = Field(default=None, description="Which nodes: all.")
+    properties: dict[str, Any] | None = None
+    ssh_public_keys: NonBlank | None = Field(default=None, description="ssh only.")
+    log_dir: NonBlank | None = Field(default=None, description="tensor_board only.")
+
+    @model_validator(mode="before")
     @classmethod
-    def _lower(cls, value: Any) -> Any:
-        return value.lower() if isinstance(value, str) else value
+    def _drop_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in ("endpoint", "status", "error_message")}
+        return data
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> Service:
+        kind = (self.type or "").lower()
+        if self.ssh_public_keys is not None and kind != "ssh":
+            raise ValueError("@ssh_public_keys: belongs to a service of type ssh")
+        if self.log_dir is not None and kind != "tensor_board":
+            raise ValueError("@log_dir: belongs to a service of type tensor_board")
+        return self
 
 
-class Workspace(_Strict):
-    """The Azure ML workspace; any part may come from the CLI or the environment instead."""
+class Identity(Strict):
+    """The identity the job runs as: user_identity, managed (with an id) or aml_token."""
+
+    type: enum("user_identity", "managed", "managed_identity", "aml_token", transform=camel_to_snake)
+    client_id: NonBlank | None = None
+    object_id: NonBlank | None = None
+    msi_resource_id: NonBlank | None = None
+
+    @model_validator(mode="after")
+    def _ids_for_managed(self) -> Identity:
+        ids = sorted(self.model_fields_set & {"client_id", "object_id", "msi_resource_id"})
+        if ids and self.type not in ("managed", "managed_identity"):
+            raise ValueError(f"@{ids[0]}: only a managed identity takes {ids[0]}")
+        return self
+
+
+class Workspace(Strict):
+    """azure-trainer: the Azure ML workspace to submit to; any part may come from the CLI or the environment."""
 
     subscription_id: NonBlank | None = None
     resource_group: NonBlank | None = None
     name: NonBlank | None = None
 
 
-class Preflight(_Strict):
-    """Tuning of the checks run before submitting."""
+class Preflight(Strict):
+    """azure-trainer: tuning of the checks run before submitting."""
 
     allow: list[str] = Field(
         default_factory=list,
         description="Names (environment variables, arguments) whose values the secrets guard must accept.",
     )
-    skip: list[FindingCode] = Field(
-        default_factory=list, description="Finding codes to skip, e.g. quota-unknown."
-    )
-
-
-class SearchSpaceEntry(_Strict):
-    """One searched hyperparameter (Azure ML sweep distributions)."""
-
-    type: Literal[
-        "choice",
-        "randint",
-        "uniform",
-        "loguniform",
-        "normal",
-        "lognormal",
-        "quniform",
-        "qloguniform",
-        "qnormal",
-        "qlognormal",
-    ]
-    values: list[Any] | None = Field(default=None, description="choice: the values.")
-    min_value: float | None = None
-    max_value: float | None = None
-    upper: int | None = Field(default=None, description="randint: values 0..upper-1.")
-    mu: float | None = None
-    sigma: float | None = None
-    q: float | None = None
-
-    @model_validator(mode="after")
-    def _check_bounds(self) -> SearchSpaceEntry:
-        t = self.type
-        if t == "choice":
-            if not self.values:
-                raise ValueError("@values: a choice needs a non-empty list of `values`")
-            return self
-        if t == "randint":
-            if self.upper is None or self.upper < 1:
-                raise ValueError("@upper: randint needs `upper` >= 1 (values 0..upper-1)")
-            return self
-        if t in ("uniform", "loguniform", "quniform", "qloguniform"):
-            if self.min_value is None or self.max_value is None:
-                raise ValueError(f"@min_value: {t} needs `min_value` and `max_value`")
-            if self.min_value >= self.max_value:
-                raise ValueError(f"@max_value: must be greater than min_value ({self.min_value})")
-            if t in ("loguniform", "qloguniform") and self.min_value <= 0:
-                raise ValueError(f"@min_value: {t} bounds are real values and must be > 0 (e.g. 1e-4)")
-        if t in ("normal", "lognormal", "qnormal", "qlognormal"):
-            if self.mu is None or self.sigma is None:
-                raise ValueError(f"@mu: {t} needs `mu` and `sigma`")
-            if self.sigma <= 0:
-                raise ValueError("@sigma: must be > 0")
-        if t.startswith("q") and (self.q is None or self.q <= 0):
-            raise ValueError(f"@q: {t} needs a step `q` > 0")
-        return self
-
-
-class Objective(_Strict):
-    metric: NonBlank = Field(description="Metric name the script logs (MLflow), e.g. val_accuracy.")
-    goal: Literal["maximize", "minimize"]
-
-
-class SweepLimits(_Strict):
-    max_total_trials: int = Field(default=8, ge=1)
-    max_concurrent_trials: int = Field(default=2, ge=1)
-    timeout: int | None = Field(default=None, ge=1, description="Seconds for the whole sweep.")
-    trial_timeout: int | None = Field(default=None, ge=1, description="Seconds per trial.")
-
-
-class EarlyTermination(_Strict):
-    type: Literal["bandit", "median_stopping", "truncation_selection"]
-    evaluation_interval: int = Field(default=1, ge=1)
-
-    @model_validator(mode="after")
-    def _check_policy(self) -> EarlyTermination:
-        if self.type == "bandit" and (self.slack_factor is None) == (self.slack_amount is None):
-            raise ValueError(
-                "@slack_factor: a bandit policy needs exactly one of slack_factor or slack_amount"
-            )
-        if self.type == "truncation_selection" and self.truncation_percentage is None:
-            raise ValueError(
-                "@truncation_percentage: truncation selection needs truncation_percentage (1-99)"
-            )
-        return self
-
-    delay_evaluation: int = Field(default=0, ge=0)
-    slack_factor: float | None = None
-    slack_amount: float | None = None
-    truncation_percentage: int | None = Field(default=None, ge=1, le=99)
-
-
-class Sweep(_Strict):
-    """A hyperparameter search: each ``search_space`` key is a script argument (``args.KEY``)."""
-
-    search_space: dict[str, SearchSpaceEntry]
-    sampling: Literal["random", "grid", "bayesian"] = "random"
-    objective: Objective
-    limits: SweepLimits = Field(default_factory=SweepLimits)
-    early_termination: EarlyTermination | None = None
-
-    @model_validator(mode="after")
-    def _check_sampling(self) -> Sweep:
-        if not self.search_space:
-            raise ValueError("@search_space: give at least one parameter to search")
-        for key, entry in self.search_space.items():
-            if self.sampling == "grid" and entry.type != "choice":
-                raise ValueError(
-                    f"@search_space.{key}.type: grid sampling needs `choice` values, "
-                    f"not a continuous {entry.type} range; use random or bayesian sampling"
-                )
-            if self.sampling == "bayesian" and entry.type not in ("choice", "uniform", "quniform"):
-                raise ValueError(
-                    f"@search_space.{key}.type: bayesian sampling supports choice, uniform and quniform only"
-                )
-        if self.sampling == "bayesian" and self.early_termination is not None:
-            raise ValueError("@early_termination: bayesian sampling does not support early termination")
-        if self.limits.max_concurrent_trials > self.limits.max_total_trials:
-            raise ValueError("@limits.max_concurrent_trials: cannot exceed max_total_trials")
-        return self
+    skip: list[FindingCode] = Field(default_factory=list, description="Finding codes to skip, e.g. quota-unknown.")
 
 
 ArgValue = str | int | float | bool | list[str | int | float] | None
 
 
-class JobConfig(_Strict):
-    """A validated job config. Build it with :func:`azure_trainer.load_config`."""
+class CommandFields(Strict):
+    """What a command job and a sweep's ``trial`` share: what runs, where, with what."""
 
-    extends: NonBlank | list[NonBlank] | None = Field(
-        default=None, description="Base config(s) to deep-merge under this one; relative to this file."
-    )
-    experiment: str = Field(description="Azure ML experiment name (always explicit).")
-    display_name: NonBlank | None = None
-    description: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    code: NonBlank = Field(description="Folder uploaded as the job's code; relative to the config file.")
     command: NonBlank | None = Field(
-        default=None, description="Command line; may use ${{inputs.NAME}} and ${{outputs.NAME}}."
+        default=None,
+        description="Command line; may use ${{inputs.NAME}}, ${{outputs.NAME}} (and ${{search_space.NAME}} in a "
+        "sweep trial); `$[[...]]` holds what needs an optional input.",
     )
-    script: NonBlank | None = Field(
-        default=None, description="Python script in `code`, run as `python SCRIPT ARGS`."
+    script: PathText | None = Field(
+        default=None, description="azure-trainer: a Python script in `code`, run as `python SCRIPT ARGS`."
     )
     args: dict[str, ArgValue] = Field(
         default_factory=dict,
-        description="Arguments for `script`, rendered as --key value; true -> --key; false/null -> omitted; "
-        "lists -> repeated values.",
+        description="azure-trainer: arguments for `script`, rendered as --key value; true -> --key; "
+        "false/null -> omitted; lists -> --key v1 v2. Values may be placeholders.",
     )
-    use_gpu: bool = Field(
-        default=False, description="GPU compute + CUDA environment when true, CPU ones when false."
+    code: PathText | None = Field(
+        default=None,
+        description="The code snapshot: a local folder (relative to the job file), azureml: reference or URL.",
     )
-    compute: PerDevice | None = Field(default=None, description="Cluster name, or {gpu: NAME, cpu: NAME}.")
-    instance_type: PerDevice | None = Field(
-        default=None, description="Serverless VM size, or {gpu: VM_SIZE, cpu: VM_SIZE}."
+    environment: EnvironmentField = Field(
+        description="Environment reference, file:PATH, inline definition, or {gpu: ENV, cpu: ENV}."
     )
-    environment: PerDevice = Field(description="Environment reference, or {gpu: REF, cpu: REF}.")
+    environment_variables: dict[EnvName, Stringified] = Field(default_factory=dict)
+    resources: Resources | None = None
+    distribution: Distribution | None = None
+    queue_settings: QueueSettings | None = None
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _args_are_scalars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and (not key or any(c.isspace() for c in key)):
+                    raise ValueError(f"argument names are not empty and have no spaces (got {key[:60]!r})")
+                if isinstance(item, dict):
+                    raise ValueError(
+                        f"@{key}: an argument value is a scalar or a list of scalars, "
+                        f"not a mapping; write it as a string, or split it into separate args"
+                    )
+                if isinstance(item, list) and any(isinstance(i, (dict, list)) for i in item):
+                    raise ValueError(
+                        f"@{key}: an argument value is a scalar or a flat list of scalars; this list "
+                        f"holds a {'list' if any(isinstance(i, list) for i in item) else 'mapping'}: "
+                        f"flatten it, or write it as a string"
+                    )
+        return value
+
+    @field_validator("script")
+    @classmethod
+    def _script_in_code(cls, value: str | None) -> str | None:
+        # Only `code` is uploaded: a script outside it would run locally and be missing on Azure ML.
+        if value is not None and (
+            PurePosixPath(value).is_absolute()
+            or PureWindowsPath(value).is_absolute()
+            or ".." in PurePosixPath(value.replace("\\", "/")).parts
+        ):
+            raise ValueError(
+                "`script` is a path inside the `code` folder, e.g. train.py or src/train.py (only that "
+                "folder is uploaded): no absolute paths or '..'; move the script, or point `code` at a "
+                "folder that holds it"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _command_or_script(self) -> CommandFields:
+        if (self.command is None) == (self.script is None):
+            raise ValueError("@command: give either `command` or `script` (+ `args`), not both and not neither")
+        if self.command is not None and self.args:
+            raise ValueError("@args: `args` goes with `script`; with `command`, write the arguments into the command")
+        return self
+
+
+class TrialConfig(CommandFields):
+    """A sweep's ``trial``: the command each trial runs (``${{search_space.NAME}}`` is its sampled value)."""
+
+
+class JobConfig(Strict):
+    """What every job config has. Build one with :func:`azure_trainer.load_config`; it is a
+    :class:`CommandJobConfig` or a :class:`SweepJobConfig`."""
+
+    schema_: str | None = Field(default=None, alias="$schema", description="Ignored (for editors).")
+    name: AzureName | None = Field(default=None, description="The job's name (unique in the workspace).")
+    display_name: NonBlank | None = None
+    experiment_name: AzureName | None = Field(
+        default=None, description="Experiment; az ml's default is the current folder's name."
+    )
+    description: str | None = None
+    tags: dict[str, Stringified] = Field(default_factory=dict)
+    properties: dict[str, Stringified] = Field(default_factory=dict)
+    compute: ComputeField | None = Field(
+        default=None, description="Cluster name (azureml:NAME or NAME), or {gpu: NAME, cpu: NAME}; none: serverless."
+    )
     inputs: dict[IoName, InputConfig] = Field(default_factory=dict)
     outputs: dict[IoName, OutputConfig] = Field(default_factory=dict)
-    instance_count: int = Field(default=1, ge=1, le=1000)
-    distribution: Distribution | None = None
-    shm_size: str | None = Field(
-        default=None, description="Shared memory, e.g. 16g (default 16g with use_gpu)."
+    services: dict[str, Service] = Field(default_factory=dict)
+    identity: Identity | None = None
+    use_gpu: bool = Field(
+        default=False, description="azure-trainer: the gpu side of {gpu, cpu} values and the GPU requirement."
     )
-    timeout: int | None = Field(default=None, ge=1, description="Seconds before Azure ML cancels the job.")
-    environment_variables: dict[str, str] = Field(default_factory=dict)
-    queue: Queue | None = None
-    workspace: Workspace | None = None
     preflight: Preflight = Field(default_factory=Preflight)
-    sweep: Sweep | None = None
+    workspace: Workspace | None = None
+    extends: PathText | list[PathText] | None = Field(
+        default=None, description="azure-trainer: base config(s) deep-merged under this one; relative to this file."
+    )
 
     _source: str | None = PrivateAttr(default=None)
     _locations: dict[str, tuple[str, int | None]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_only_and_types(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if k not in READ_ONLY_KEYS}
+        if isinstance(data.get("type"), str):
+            data["type"] = data["type"].lower()
+        if isinstance(data.get("outputs"), dict):  # `NAME:` alone is an output with Azure ML's defaults
+            data["outputs"] = {k: {} if v is None else v for k, v in data["outputs"].items()}
+        return data
 
     @property
     def source(self) -> str | None:
@@ -385,143 +476,57 @@ class JobConfig(_Strict):
                 return where
         return self._source, None
 
-    @field_validator("compute", mode="before", json_schema_input_type=str | PerDevice | None)
-    @classmethod
-    def _compute_shorthand(cls, value: Any) -> Any:
-        return _both_flavours(value, "a compute name")
-
-    @field_validator("instance_type", mode="before", json_schema_input_type=str | PerDevice | None)
-    @classmethod
-    def _instance_type_shorthand(cls, value: Any) -> Any:
-        return _both_flavours(value, "a VM size")
-
-    @field_validator("environment", mode="before", json_schema_input_type=str | PerDevice)
-    @classmethod
-    def _environment_shorthand(cls, value: Any) -> Any:
-        return _both_flavours(value, "an environment reference")
-
-    @field_validator(
-        "inputs", mode="before", json_schema_input_type=dict[IoName, InputConfig | str | int | float | bool]
-    )
-    @classmethod
-    def _literal_inputs(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        return {name: _literal_input(spec) for name, spec in value.items()}
-
-    @field_validator("args", mode="before")
-    @classmethod
-    def _args_are_scalars(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if isinstance(key, str) and (not key or any(c.isspace() for c in key)):
-                    raise ValueError(f"argument names are not empty and have no spaces (got {key!r})")
-                if isinstance(item, dict):
-                    raise ValueError(
-                        f"@{key}: an argument value is a scalar or a list of scalars, "
-                        f"not a mapping; write it as a string, or split it into separate args"
-                    )
-                if isinstance(item, list) and any(isinstance(i, (dict, list)) for i in item):
-                    raise ValueError(
-                        f"@{key}: an argument value is a scalar or a flat list of scalars; this list "
-                        f"holds a {'list' if any(isinstance(i, list) for i in item) else 'mapping'}: "
-                        f"flatten it, or write it as a string"
-                    )
-        return value
-
-    @field_validator(
-        "environment_variables",
-        "tags",
-        mode="before",
-        json_schema_input_type=dict[str, str | int | float | bool],
-    )
-    @classmethod
-    def _stringify(cls, value: Any) -> Any:
-        # YAML types `OMP_NUM_THREADS: 4` as int; Azure ML wants strings. Nested values stay errors.
-        if not isinstance(value, dict):
-            return value
-        return {k: _scalar_str(v) for k, v in value.items()}
-
-    @field_validator("experiment")
-    @classmethod
-    def _experiment_name(cls, value: str) -> str:
-        if not _NAME_RE.match(value):
-            raise ValueError(
-                "experiment names use letters, digits, '-' and '_', start with a letter or digit, at most 255 chars"
-            )
-        return value
-
-    @field_validator("script")
-    @classmethod
-    def _script_in_code(cls, value: str | None) -> str | None:
-        # Only `code` is uploaded: a script outside it would run locally and be missing on Azure ML.
-        if value is not None and (
-            PurePosixPath(value).is_absolute()
-            or PureWindowsPath(value).is_absolute()
-            or ".." in PurePosixPath(value.replace("\\", "/")).parts
-        ):
-            raise ValueError(
-                "`script` is a path inside the `code` folder, e.g. train.py or src/train.py (only that "
-                "folder is uploaded): no absolute paths or '..'; move the script, or point `code` at a "
-                "folder that holds it"
-            )
-        return value
-
-    @field_validator("shm_size")
-    @classmethod
-    def _shm(cls, value: str | None) -> str | None:
-        if value is not None and not _SHM_RE.match(value):
-            raise ValueError("shm_size is a number with an optional unit b, k, m or g, e.g. 16g")
-        return value
-
-    @model_validator(mode="after")
-    def _check_whole(self) -> JobConfig:
-        if (self.command is None) == (self.script is None):
-            raise ValueError(
-                "@command: give either `command` or `script` (+ `args`), not both and not neither"
-            )
-        if self.command is not None and self.args:
-            raise ValueError(
-                "@args: `args` goes with `script`; with `command`, write the arguments into the command"
-            )
-        if self.compute is not None and self.instance_type is not None:
-            raise ValueError(
-                "@instance_type: give either `compute` (a cluster) or `instance_type` (serverless), not both"
-            )
-        if self.distribution is None and self.instance_count > 1:
-            raise ValueError(
-                "@instance_count: instance_count > 1 needs a `distribution` (e.g. {type: pytorch})"
-            )
-        if self.sweep is not None:
-            for key in self.sweep.search_space:
-                if self.command is not None:
-                    raise ValueError(
-                        "@sweep: a sweep needs `script` + `args`: searched values become script arguments"
-                    )
-                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
-                    raise ValueError(f"@sweep.search_space: key {key!r} must be an argument name")
-        return self
-
     def flavour(self, use_gpu: bool | None = None) -> str:
         """'gpu' or 'cpu' for the given (or configured) ``use_gpu``."""
         return "gpu" if (self.use_gpu if use_gpu is None else use_gpu) else "cpu"
 
-
-def _literal_input(spec: Any) -> Any:
-    if isinstance(spec, bool):
-        return {"type": "boolean", "default": spec}
-    if isinstance(spec, int):
-        return {"type": "integer", "default": spec}
-    if isinstance(spec, float):
-        return {"type": "number", "default": spec}
-    if isinstance(spec, str):
-        return {"type": "string", "default": spec}
-    return spec
+    @property
+    def runs(self) -> CommandFields:
+        """What runs: the command job itself, or a sweep's trial."""
+        raise NotImplementedError  # pragma: no cover - every job config is one of the two below
 
 
-def _scalar_str(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
+class CommandJobConfig(JobConfig, CommandFields):
+    """An Azure ML command job (``type: command``, the default)."""
+
+    type: Literal["command"] = "command"
+    limits: CommandLimits | None = None
+    parent_job_name: NonBlank | None = None
+
+    @property
+    def runs(self) -> CommandFields:
+        return self
+
+
+class SweepJobConfig(JobConfig):
+    """An Azure ML sweep job (``type: sweep``): ``trial`` runs once per sampled point of ``search_space``."""
+
+    type: Literal["sweep"]
+    trial: TrialConfig
+    search_space: dict[IoName, SearchSpaceEntry]
+    sampling_algorithm: SamplingAlgorithmField | None = None
+    objective: Objective
+    early_termination: EarlyTermination | None = None
+    limits: SweepLimits
+    resources: Resources | None = Field(default=None, description="The sweep's own resources (see trial.resources).")
+    queue_settings: QueueSettings | None = None
+
+    @property
+    def runs(self) -> CommandFields:
+        return self.trial
+
+    @property
+    def sampling(self) -> str:
+        return sampling_type(self.sampling_algorithm)
+
+    @model_validator(mode="after")
+    def _check_search(self) -> SweepJobConfig:
+        if not self.search_space:
+            raise ValueError("@search_space: give at least one hyperparameter to search")
+        problem = sampling_problem(self.sampling, self.search_space, self.early_termination)
+        if problem is not None:
+            raise ValueError(f"@{problem[0]}: {problem[1]}")
+        return self
+
+
+JOB_TYPES = {"command": CommandJobConfig, "sweep": SweepJobConfig}

@@ -7,6 +7,8 @@ ourselves and build both the data and a map ``key path -> (file, line)``.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +47,8 @@ def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the working folder when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    except (ValueError, OSError):  # outside the working folder; or a path no file system accepts
+        return str(path) if "\0" not in str(path) else repr(str(path))
 
 
 MAX_DEPTH = 100
@@ -57,22 +59,61 @@ MAX_NODES = 100_000
 _STANDARD_TAG = "tag:yaml.org,2002:"
 
 
-def load_yaml_with_lines(path: Path) -> tuple[Any, SourceMap]:
-    """Parse ``path`` safely; return the data and the source map of its keys."""
+MAX_FILE_BYTES = 1 << 20
+"""Largest YAML file a job config (or an environment or conda file it names) may be: 1 MiB."""
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_text_file(path: Path, what: str = "a job config") -> str:
+    """The UTF-8 text of ``path``, which must be a regular file of at most :data:`MAX_FILE_BYTES`.
+
+    Checked before reading, so a FIFO never blocks, a device such as /dev/zero is never read, and a huge
+    file is never loaded; every refusal is a ConfigError naming the file. ``what`` names the file's role.
+    """
     shown = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
         raise ConfigError("file not found; check the path", file=shown) from None
-    except IsADirectoryError:
-        raise ConfigError("is a folder, expected a YAML file", file=shown) from None
-    except UnicodeDecodeError:
-        raise ConfigError(
-            "is not a UTF-8 text file (a job config is YAML text); is it the right file?", file=shown
-        ) from None
+    except ValueError:  # a NUL byte in the path
+        raise ConfigError("is not a usable path (it holds a NUL byte)", file=repr(str(path))[:80]) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=shown[:200]) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"is a folder, expected a YAML file ({what})", file=shown)
+    for test, kind in _KINDS:
+        if test(info.st_mode):
+            raise ConfigError(f"is {kind}, not a regular file; {what} is a YAML file", file=shown)
+    too_big = ConfigError(
+        f"is larger than {MAX_FILE_BYTES // 1024} KiB; {what} is a short YAML file: is it the right file?",
+        file=shown,
+    )
+    if info.st_size > MAX_FILE_BYTES:
+        raise too_big
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=shown) from None
-    return load_yaml_text(text, shown)
+    if len(raw) > MAX_FILE_BYTES:
+        raise too_big
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"is not a UTF-8 text file ({what} is YAML text); is it the right file?", file=shown
+        ) from None
+
+
+def load_yaml_with_lines(path: Path, what: str = "a job config") -> tuple[Any, SourceMap]:
+    """Parse ``path`` safely (see :func:`read_text_file`); return the data and the source map of its keys."""
+    return load_yaml_text(read_text_file(path, what), display_path(path))
 
 
 def load_yaml_text(text: str, file: str, *, empty_as_mapping: bool = True) -> tuple[Any, SourceMap]:

@@ -1,7 +1,8 @@
 """The inputs of a local run: ``--input NAME=PATH`` parsed, each input's local value resolved and checked.
 
 ``${{inputs.X}}`` -> the input's ``--input`` path, its ``local_path``, or its ``path`` when that is
-local (literal inputs: their value). An input the command uses that has no local data is an error
+local (literal inputs: their value; an optional input, undeclared and used inside ``$[[...]]``: its
+``--input`` value, else its block is dropped). An input the command uses that has no local data is an error
 (naming the config line); one it does not use is a warning.
 """
 
@@ -62,12 +63,14 @@ def resolve_inputs(
     spec: JobSpec, given: Mapping[str, str], warnings: list[str]
 ) -> dict[tuple[str, str], str | None]:
     """The local value of each input: ``{("inputs", name): value or None}``."""
-    unknown = sorted(set(given) - set(spec.inputs))
+    unknown = sorted(set(given) - set(spec.inputs) - set(spec.optional_inputs))
     if unknown:
         have = f"its inputs: {', '.join(sorted(spec.inputs))}" if spec.inputs else "it declares no `inputs:`"
         raise LocalRunError(f"--input {unknown[0]}=...: the job has no input named {unknown[0]!r} ({have})")
     used = {name for kind, name in placeholders(spec.command) if kind == "inputs"}
     values: dict[tuple[str, str], str | None] = {}
+    for name in spec.optional_inputs:  # undeclared, used inside $[[...]]: given, or its block is dropped
+        values[("inputs", name)] = given.get(name)
     for name, item in spec.inputs.items():
         key = ("inputs", name)
         if name in given:
@@ -79,15 +82,13 @@ def resolve_inputs(
                     spec, name, item, Path(raw).expanduser().resolve(), "the --input path", None
                 )
         elif item.is_literal:
-            values[key] = None if item.default is None else _literal(item.default)
+            values[key] = _literal(item.value)
         elif item.local_path:
             values[key] = _check_path(
                 spec, name, item, Path(item.local_path), "local_path", f"inputs.{name}.local_path"
             )
         elif item.path and not item.path.startswith(REMOTE_PREFIXES):
             values[key] = _check_path(spec, name, item, Path(item.path), "path", f"inputs.{name}.path")
-        elif item.optional:
-            values[key] = None
         elif name in used:
             raise LocalRunError(
                 f"input {name!r} has no local data: its path {item.path} is on Azure ML"

@@ -196,8 +196,12 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
     options.check()
     if spec.sweep is not None:
         raise LocalRunError(
-            "this job has a `sweep:` section: run its trials with azure_trainer.run_local_sweep "
-            "(the CLI's run-local does it), or drop it with --set sweep=null"
+            "this is a sweep job: run its trials with azure_trainer.run_local_sweep (the CLI's run-local does it)"
+        )
+    if spec.remote_code is not None:
+        raise LocalRunError(
+            f"the job's code is on Azure ML ({spec.remote_code}){spec.where(f'{spec.runs_key}code')}; "
+            "run-local needs a local folder: --set code=PATH"
         )
     if not host.has_bash:
         raise LocalRunError("run-local needs bash (Azure ML runs the command with bash); none is on PATH")
@@ -228,7 +232,7 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
         job_env[REQUIRE_GPU_ENV] = require_gpu
     collective_timeout = _collective_timeout(spec, job_env)
     store = _mlflow_store(job_env, host, options, run_dir)
-    extras = _local_extras(job_env, host, nodes * per_node, distributed, store, spec.experiment)
+    extras = _local_extras(job_env, host, nodes * per_node, distributed, store, spec.experiment_name)
     if distributed:
         extras[COLLECTIVE_TIMEOUT_ENV] = f"{collective_timeout:g}"
     exports = {**job_env, **extras, **placeholder_env}
@@ -238,15 +242,16 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
 
     agents = _agents(["bash", "-c", shell_text], host, nodes, per_node, distributed)
     time_limit, origin = _time_limit(spec, options)
+    cwd = spec.code if spec.code is not None else run_dir  # no code: Azure ML too runs in an empty folder
     files = {
         "config.yaml": config_yaml_text(spec),
         "command.sh": command_sh_text(
-            spec.code, exports, secret_names(spec, job_env), [(a.shown, a.env) for a in agents]
+            cwd, exports, secret_names(spec, job_env), [(a.shown, a.env) for a in agents]
         ),
     }
     return LocalLaunch(
         run_dir=run_dir,
-        cwd=spec.code,
+        cwd=cwd,
         agents=agents,
         env=env,
         shell_text=shell_text,

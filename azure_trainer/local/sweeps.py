@@ -1,7 +1,7 @@
-"""A sweep, locally: the trials of a ``sweep:`` job run one by one (or K at a time) with run_local.
+"""A sweep, locally: the trials of a sweep job run one by one (or K at a time) with run_local.
 
-Each trial is the planned job with its searched inputs set to the trial's values (:func:`trial_spec`,
-no re-planning), so it runs exactly the command an Azure ML trial runs. Each gets its own run folder under the sweep's folder; a failing
+Each trial is the planned trial command with its ``${{search_space.NAME}}`` values filled in
+(:func:`trial_spec`, no re-planning), so it runs exactly the command an Azure ML trial runs. Each gets its own run folder under the sweep's folder; a failing
 trial is reported in the leaderboard, not fatal. The objective is the last value of the metric the
 trial logged: read back from MLflow (one parent run for the sweep, a child run per trial, in one store at
 ``SWEEP_DIR/mlruns``, as an Azure ML sweep lays them out), else from the contract's status channel or the
@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from ..config.model import JobConfig
 from ..errors import ApiUsageError, AzureTrainerError, LocalRunError
 from ..planning.spec import JobSpec, as_spec
-from ..planning.sweep_space import input_name
+from ..planning.sweep_space import trial_command
 from .prepare import LocalOptions
 from .results import EXIT_TIMED_OUT
 from .run_folder import check_run_dir, create_folder
@@ -134,14 +134,11 @@ def _fmt(value: Any) -> str:
 
 
 def trial_spec(spec: JobSpec, params: dict[str, Any]) -> JobSpec:
-    """The plain job one trial runs: no ``sweep``, each searched input's value set from ``params``
-    (keyed by argument name), and the objective metric kept for its environment (the script contract),
-    as an Azure ML trial gets them."""
-    inputs = dict(spec.inputs)
-    for arg, value in params.items():
-        name = input_name(arg)
-        inputs[name] = inputs[name].model_copy(update={"default": value})
-    return dataclasses.replace(spec, sweep=None, inputs=inputs)
+    """The plain command job one trial runs: no ``sweep``, each ``${{search_space.NAME}}`` of the trial's
+    command filled in from ``params`` (keyed by hyperparameter name), and the objective metric kept for its
+    environment (the script contract), as an Azure ML trial gets them."""
+    command, inputs = trial_command(spec.command, spec.inputs, params)
+    return dataclasses.replace(spec, type="command", sweep=None, command=command, inputs=inputs)
 
 
 def objective_value(run: LocalRunResult, metric: str) -> float | None:
@@ -181,7 +178,7 @@ def run_local_sweep(
             raise ApiUsageError(f"run_local_sweep({label}=...) takes an int, not {value!r}")
     sweep = spec.sweep
     if sweep is None:
-        raise LocalRunError("this job has no `sweep:` section")
+        raise LocalRunError("this job is not a sweep (type: sweep); run it with run_local")
     if trials is not None and trials < 1:
         raise LocalRunError(f"--trials {trials}: give a number >= 1")
     if parallel < 1:
@@ -198,16 +195,20 @@ def run_local_sweep(
             sweep_dir,
         )
     else:
-        root = Path("runs") / f"{spec.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
+        root = Path("runs") / f"{spec.experiment_name}-{datetime.now():%Y%m%d-%H%M%S}"
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LocalRunError(f"cannot create the sweep folder {root}: {exc.strerror or exc}") from None
-    result = LocalSweepResult(sweep.objective.metric, sweep.objective.goal, sweep.sampling, root)
+    metric = sweep.objective.primary_metric
+    result = LocalSweepResult(metric, sweep.objective.goal, sweep.sampling, root)
     store = Path(root).resolve() / "mlruns"  # one store: the parent run and a child run per trial
-    parent = start_run(store, spec.experiment, Path(root).name, tags={"azure-trainer.sweep": "parent"})
+    parent = start_run(store, spec.experiment_name, Path(root).name, tags={"azure-trainer.sweep": "parent"})
     if sweep.sampling == "bayesian":
         print("run-local: bayesian sampling runs as random draws locally (no optimiser here)", file=out)
+    algorithm = sweep.sampling_algorithm
+    if getattr(algorithm, "rule", None) == "sobol":
+        print("run-local: the sobol rule runs as random draws locally (no Sobol sequence here)", file=out)
     print(f"run-local: sweep of {len(params_list)} trial(s), {parallel} at a time, in {root}", file=out)
     if progress is not None:
         progress.begin(len(params_list), sweep.objective.metric, sweep.objective.goal)
@@ -254,7 +255,7 @@ def run_local_sweep(
             )
         except AzureTrainerError as exc:
             return TrialResult(index, params, 2, None, str(run_dir), 0.0, error=str(exc))
-        value = objective_value(run, sweep.objective.metric) if run.exit_code == 0 else None
+        value = objective_value(run, metric) if run.exit_code == 0 else None
         if run.exit_code == 0 and value is None:
             logged = ", ".join(sorted(run.final_metrics)) or "nothing"
             return TrialResult(
@@ -264,12 +265,12 @@ def run_local_sweep(
                 None,
                 str(run.run_dir),
                 run.duration_s,
-                error=f"the trial logged no {sweep.objective.metric} (it logged: {logged})",
+                error=f"the trial logged no {metric} (it logged: {logged})",
                 metric_history=run.metric_history,
             )
         print(
             f"run-local: trial {index} finished: exit {run.exit_code}"
-            + (f", {sweep.objective.metric}={value:.4f}" if value is not None else ""),
+            + (f", {metric}={value:.4f}" if value is not None else ""),
             file=out,
         )
         return TrialResult(

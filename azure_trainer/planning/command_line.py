@@ -14,6 +14,9 @@ from typing import Any
 
 PLACEHOLDER_RE = re.compile(r"\$\{\{\s*(inputs|outputs|search_space)\.([A-Za-z0-9_.-]+)\s*\}\}")
 _OPTIONAL_RE = re.compile(r"\$\[\[(.*?)\]\]", re.S)
+_SDK_OPTIONAL_INPUT_RE = re.compile(r"\[[\w\.\s-]*\$\{\{inputs\.([\w\.-]+)\}\}\]")
+"""How azure-ai-ml recognises an optional input in a command (``_validate_inputs_for``): one that it
+lets the job leave undeclared."""
 
 
 def render_args(args: Mapping[str, Any]) -> list[str]:
@@ -59,6 +62,12 @@ def script_command(script: str, args: Mapping[str, Any]) -> str:
 def placeholders(command: str) -> list[tuple[str, str]]:
     """The ``(kind, name)`` pairs a command refers to, in order, e.g. ``[("inputs", "data")]``."""
     return [(m.group(1), m.group(2)) for m in PLACEHOLDER_RE.finditer(command)]
+
+
+def optional_inputs(command: str) -> set[str]:
+    """Inputs the command refers to in a way azure-ai-ml accepts for an input the job does not declare:
+    alone at the end of a ``$[[...]]`` block, e.g. ``$[[--extra ${{inputs.extra}}]]``."""
+    return set(_SDK_OPTIONAL_INPUT_RE.findall(command))
 
 
 def placeholder_problem(command: str) -> str | None:

@@ -5,9 +5,12 @@
 
 Every backend consumes a JobSpec and nothing else, so :func:`plan` runs once per command and the
 local run and the Azure ML job cannot disagree about what the job is. ``use_gpu`` is applied here and
-only here: the compute, environment, shared memory and the contract's environment variables all follow
-from it. The spec also carries what the backends need besides the job itself: the preflight settings,
-the workspace section, and where each value was written (for messages). Pure: no network, no
+only here, and adds exactly what README documents: the ``gpu``/``cpu`` side of each ``{gpu, cpu}`` value,
+``resources.shm_size: 16g`` when it is not set, and the contract's environment variables (and a tag, in
+the built job). Everything else is the job file's own value, or unset: where azure-trainer needs a value
+the file leaves out, it uses az ml's own default and records that in :attr:`JobSpec.defaulted` (which
+``validate`` prints). The spec also carries what the backends need besides the job itself: the preflight
+settings, the workspace section, and where each value was written (for messages). Pure: no network, no
 azure.ai.ml, no torch.
 """
 
@@ -19,32 +22,69 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..config.environment import EnvironmentConfig
 from ..config.model import (
+    CommandFields,
     Distribution,
+    EarlyTermination,
+    Identity,
     InputConfig,
     JobConfig,
+    Objective,
     OutputConfig,
+    PerDeviceEnvironment,
     Preflight,
-    Queue,
-    Sweep,
+    QueueSettings,
+    Resources,
+    SamplingAlgorithm,
+    SearchSpaceEntry,
+    Service,
+    SweepJobConfig,
+    SweepLimits,
     Workspace,
 )
 from ..contract import contract_env
 from ..errors import ApiUsageError, ConfigError
-from .command_line import placeholder_problem, placeholders, script_command
+from .command_line import optional_inputs, placeholder_problem, placeholders, script_command
 
 GPU_DEFAULT_SHM_SIZE = "16g"  # Azure ML's default is 2g: too small for DataLoader workers on a GPU node.
+DEFAULT_EXPERIMENT_NAME = "Default"  # azure-ai-ml's name when the current folder has none
 
-EnvironmentSource = Literal["registry", "workspace", "file"]
-"""Where an environment comes from: a registry asset, a workspace asset, or a local YAML file."""
+EnvironmentSource = Literal["registry", "workspace", "file", "inline"]
+"""Where an environment comes from: a registry asset, a workspace asset, a ``file:`` YAML, or the job itself."""
 
 
 @dataclass(frozen=True)
 class EnvironmentRef:
-    """Where the job's environment comes from: a registry or workspace asset, or a local YAML file."""
+    """The job's environment: a registry or workspace reference, an environment YAML, or an inline one.
+
+    ``ref`` is the reference as written, or the absolute path of the YAML file (``file:`` dropped), or
+    ``"inline"``. ``definition`` holds the definition of a file or inline environment; ``image``,
+    ``conda_file`` (the conda file's content) and ``name`` are what the preflight CUDA check reads.
+    """
 
     ref: str
     source: EnvironmentSource
+    definition: EnvironmentConfig | None = None
+    conda_file: Any = None
+
+    @property
+    def image(self) -> str | None:
+        return self.definition.image if self.definition else None
+
+    @property
+    def name(self) -> str | None:
+        if self.definition is not None:
+            return self.definition.name or (Path(self.ref).stem if self.source == "file" else None)
+        return self.name_version[0]
+
+    @property
+    def shown(self) -> str:
+        """How messages name it: the reference, the file, or the inline image/build context."""
+        if self.source == "inline" and self.definition is not None:
+            what = self.definition.image or (self.definition.build.path if self.definition.build else "")
+            return f"inline environment ({what})"
+        return self.ref
 
     @property
     def registry(self) -> str | None:
@@ -57,49 +97,96 @@ class EnvironmentRef:
     def name_version(self) -> tuple[str, str | None, str | None]:
         """``(name, version, label)`` of a registry or workspace reference."""
         if self.source == "registry":
-            parts = self.ref.split("/")  # azureml://registries/R/environments/NAME/(versions/V|labels/L)
+            parts = self.ref.split("/")  # azureml://registries/R/environments/NAME[/(versions/V|labels/L)]
             name = parts[5]
             version = parts[7] if len(parts) > 7 and parts[6] == "versions" else None
             label = parts[7] if len(parts) > 7 and parts[6] == "labels" else None
             return name, version, label
         if self.source == "workspace":
             body = self.ref.removeprefix("azureml:")
+            if body.startswith("/subscriptions/"):  # an ARM id: .../environments/NAME[/versions/V]
+                parts = body.split("/")
+                at = parts.index("environments") if "environments" in parts else len(parts) - 2
+                name = parts[at + 1] if at + 1 < len(parts) else body
+                version = parts[at + 3] if len(parts) > at + 3 and parts[at + 2] == "versions" else None
+                return name, version, None
             if "@" in body:
                 name, label = body.split("@", 1)
                 return name, None, label
             name, _, version = body.partition(":")
             return name, version or None, None
-        return Path(self.ref).stem, None, None
+        return (self.name or "inline"), None, None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep job's search: what is sampled, how, how trials are ranked and limited."""
+
+    search_space: dict[str, SearchSpaceEntry]
+    objective: Objective
+    limits: SweepLimits
+    sampling_algorithm: str | SamplingAlgorithm | None = None
+    early_termination: EarlyTermination | None = None
+    resources: Resources | None = None
+    """The sweep's own ``resources`` (each trial's are :attr:`JobSpec.resources`)."""
+    queue_settings: QueueSettings | None = None
+
+    @property
+    def sampling(self) -> str:
+        """random, grid or bayesian (random when not given, as in Azure ML)."""
+        if self.sampling_algorithm is None:
+            return "random"
+        if isinstance(self.sampling_algorithm, str):
+            return self.sampling_algorithm
+        return self.sampling_algorithm.type
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A fully resolved job: everything a backend needs, nothing left to choose."""
+    """A fully resolved job: everything a backend needs, nothing left to choose.
 
-    experiment: str
-    code: Path
+    For a sweep, the attributes that describe what runs (``command``, ``code``, ``environment``,
+    ``resources``, ``distribution``, ...) are the trial's, and :attr:`sweep` holds the search.
+    """
+
+    type: Literal["command", "sweep"]
+    experiment_name: str
+    """The experiment: the file's ``experiment_name``, or az ml's default (see :attr:`defaulted`)."""
     command: str
     use_gpu: bool
     environment: EnvironmentRef
+    code: Path | None = None
+    """The local code folder (None without code, or when it is on Azure: :attr:`remote_code`)."""
+    remote_code: str | None = None
+    """``code`` when it is an ``azureml:`` asset or a URL."""
     compute: str | None = None
-    instance_type: str | None = None
-    instance_count: int = 1
+    """The cluster's name (``azureml:`` dropped); None for serverless."""
+    resources: Resources | None = None
     distribution: Distribution | None = None
-    shm_size: str | None = None
     timeout: int | None = None
+    """A command job's ``limits.timeout`` (seconds)."""
     inputs: dict[str, InputConfig] = field(default_factory=dict)
+    optional_inputs: tuple[str, ...] = ()
+    """Inputs the command uses only inside ``$[[...]]`` and the job does not declare."""
     outputs: dict[str, OutputConfig] = field(default_factory=dict)
     user_environment_variables: dict[str, str] = field(default_factory=dict)
     """The job's own ``environment_variables`` (what the secrets guard checks)."""
+    name: str | None = None
     display_name: str | None = None
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    queue: Queue | None = None
-    sweep: Sweep | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+    queue_settings: QueueSettings | None = None
+    services: dict[str, Service] = field(default_factory=dict)
+    identity: Identity | None = None
+    parent_job_name: str | None = None
+    sweep: SweepSpec | None = None
     script: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
     objective_metric: str | None = None
     """The metric a sweep's trials must log (a trial of a local sweep keeps it; see the contract)."""
+    defaulted: Mapping[str, str] = field(default_factory=dict)
+    """Key path -> what azure-trainer used for it because the file leaves it out (az ml's own default)."""
     preflight: Preflight = field(default_factory=Preflight)
     workspace: Workspace | None = None
     source: str | None = None
@@ -132,8 +219,36 @@ class JobSpec:
         return f" ({file}:{line})" if line else f" ({file})"
 
     @property
+    def runs_key(self) -> str:
+        """The key path prefix of what runs: ``""`` for a command job, ``"trial."`` for a sweep."""
+        return "trial." if self.type == "sweep" else ""
+
+    @property
+    def instance_count(self) -> int:
+        """Nodes (Azure ML's default, 1, when ``resources.instance_count`` is not set)."""
+        return (self.resources.instance_count if self.resources else None) or 1
+
+    @property
+    def instance_type(self) -> str | None:
+        """The VM size (or Kubernetes instance type): the trial's, else the sweep's own."""
+        for resources in (self.resources, self.sweep.resources if self.sweep else None):
+            if resources is not None and isinstance(resources.instance_type, str):
+                return resources.instance_type
+        return None
+
+    @property
+    def shm_size(self) -> str | None:
+        return self.resources.shm_size if self.resources else None
+
+    @property
+    def process_count_per_instance(self) -> int | None:
+        """The distribution's processes per node as written (pytorch, mpi), None when unset."""
+        return self.distribution.process_count_per_instance if self.distribution else None
+
+    @property
     def processes_per_node(self) -> int:
-        return self.distribution.process_count_per_instance if self.distribution else 1
+        """Processes each node runs: ``process_count_per_instance``, else Azure ML's default of 1."""
+        return self.process_count_per_instance or 1
 
     @property
     def world_size(self) -> int:
@@ -145,12 +260,155 @@ class JobSpec:
 
 
 def classify_environment(ref: str) -> EnvironmentSource:
-    """Tell a registry reference, a workspace reference and a local environment YAML apart."""
+    """Tell a registry reference, a workspace reference and an environment YAML (``file:``) apart."""
     if ref.startswith("azureml://registries/"):
         return "registry"
     if ref.startswith("azureml:"):
         return "workspace"
     return "file"
+
+
+def default_experiment_name(cwd: Path | None = None) -> str:
+    """The experiment azure-ai-ml (and so ``az ml job create``) uses when a job names none: the current
+    folder's name without spaces (``Path("./").resolve().stem``), else "Default"."""
+    return (cwd or Path.cwd()).resolve().stem.replace(" ", "") or DEFAULT_EXPERIMENT_NAME
+
+
+class _Planner:
+    """One plan() call: the config, the use_gpu side, and located errors."""
+
+    def __init__(self, config: JobConfig) -> None:
+        self.config = config
+        self.runs: CommandFields = config.runs
+        self.prefix = "trial." if isinstance(config, SweepJobConfig) else ""
+        self.flavour = config.flavour()
+
+    def fail(self, key_path: str, message: str) -> ConfigError:
+        file, line = self.config.locate(key_path)
+        return ConfigError(message, file=file, line=line, key_path=key_path)
+
+    def pick(self, value: Any, key: str, what: str, example: str) -> Any:
+        """The ``use_gpu`` side of a ``{gpu, cpu}`` value (a single value serves both)."""
+        if value is None or not hasattr(value, "pick"):
+            return value
+        chosen = value.pick(self.config.use_gpu)
+        if chosen is None:
+            other = "cpu" if self.config.use_gpu else "gpu"
+            raise self.fail(
+                key,
+                f"no {self.flavour} {what} is set; add `{key.split('.')[-1]}: {{{self.flavour}: {example}}}` "
+                f"or run with --{other}",
+            )
+        return chosen
+
+    def resources(self, resources: Resources | None, key: str) -> Resources | None:
+        if resources is None or resources.instance_type is None:
+            return resources
+        picked = self.pick(resources.instance_type, f"{key}.instance_type", "VM size", "VM_SIZE")
+        return resources.model_copy(update={"instance_type": picked})
+
+    def environment(self) -> EnvironmentRef:
+        key = f"{self.prefix}environment"
+        value = self.runs.environment
+        if isinstance(value, PerDeviceEnvironment):
+            key = f"{key}.{self.flavour}"
+            value = self.pick(value, key.rsplit(".", 1)[0], "environment", "REF")
+        if isinstance(value, EnvironmentConfig):
+            return EnvironmentRef("inline", "inline", value, self.conda_of(value, key))
+        kind = classify_environment(value)
+        if kind != "file":
+            return EnvironmentRef(value, kind)
+        path = Path(value[len("file:") :])
+        if not path.is_file():
+            problem = "is a folder" if path.is_dir() else "not found" + _relative_hint(self.config, key, str(path))
+            raise self.fail(key, f"environment file {path} {problem}; give the path of an Azure ML environment YAML")
+        from ..config.loader import load_environment_file
+
+        definition = load_environment_file(path)
+        return EnvironmentRef(str(path), "file", definition, self.conda_of(definition, key))
+
+    def conda_of(self, env: EnvironmentConfig, key: str) -> Any:
+        """The conda file's content (a path is read; azure-ai-ml inlines it the same way)."""
+        if not isinstance(env.conda_file, str):
+            return env.conda_file
+        from ..config.yaml_source import load_yaml_with_lines
+
+        path = Path(env.conda_file)
+        if not path.is_file():
+            raise self.fail(f"{key}.conda_file", f"conda file {path} not found")
+        return load_yaml_with_lines(path, "a conda file")[0]
+
+    def code(self) -> tuple[Path | None, str | None]:
+        from ..config.loader import is_local_path
+
+        raw = self.runs.code
+        if raw is None:
+            return None, None
+        if not is_local_path(raw):
+            return None, raw
+        code = Path(raw)
+        if not code.is_dir():
+            problem = (
+                "is a file, not a folder (Azure ML would upload that one file; give its folder)"
+                if code.exists()
+                else "does not exist" + _relative_hint(self.config, f"{self.prefix}code", raw)
+            )
+            raise self.fail(f"{self.prefix}code", f"code folder {raw} {problem}")
+        return code, None
+
+    def command(self, code: Path | None) -> tuple[str, str]:
+        """The command line, and the key path to blame for a problem in it."""
+        runs = self.runs
+        if runs.command is not None:
+            return runs.command, f"{self.prefix}command"
+        assert runs.script is not None  # the model guarantees command xor script
+        if code is not None and not (code / runs.script).is_file():
+            raise self.fail(f"{self.prefix}script", f"script {runs.script!r} not found in the code folder {code}")
+        if code is None and self.runs.code is None:
+            raise self.fail(f"{self.prefix}script", "`script` runs a file of the `code` folder: set `code` too")
+        for arg, value in runs.args.items():
+            for item in value if isinstance(value, list) else [value]:
+                problem = placeholder_problem(item) if isinstance(item, str) else None
+                if problem is not None:
+                    raise self.fail(f"{self.prefix}args.{arg}", problem)
+        return script_command(runs.script, runs.args), f"{self.prefix}args"
+
+    def check_placeholders(self, command: str, key: str) -> tuple[str, ...]:
+        """Every placeholder names something declared; returns the optional (undeclared) inputs."""
+        problem = placeholder_problem(command)
+        if problem is not None:
+            raise self.fail(key, problem)
+        config = self.config
+        optional = optional_inputs(command)
+        space = config.search_space if isinstance(config, SweepJobConfig) else None
+        undeclared: set[str] = set()
+        for kind, name in placeholders(command):
+            if kind == "search_space":
+                if space is None:
+                    raise self.fail(key, f"${{{{search_space.{name}}}}} is only valid in a sweep job's trial")
+                if name not in space:
+                    have = ", ".join(sorted(space))
+                    raise self.fail(key, f"${{{{search_space.{name}}}}} names no search_space entry (have: {have})")
+                continue
+            declared = config.inputs if kind == "inputs" else config.outputs
+            if name in declared:
+                continue
+            if kind == "inputs" and name in optional:
+                undeclared.add(name)
+                continue
+            have = ", ".join(sorted(declared)) or "none"
+            hint = (
+                "; or, for an optional input, put it at the end of a $[[...]] block: "
+                f"$[[--{name} ${{{{inputs.{name}}}}}]]"
+                if kind == "inputs"
+                else ""
+            )
+            raise self.fail(
+                key,
+                f"${{{{{kind}.{name}}}}} names no declared {kind[:-1]} (declared: {have}); "
+                f"add it under `{kind}:`{hint}",
+            )
+        return tuple(sorted(undeclared))
 
 
 def plan(config: JobConfig) -> JobSpec:
@@ -159,137 +417,92 @@ def plan(config: JobConfig) -> JobSpec:
         raise ApiUsageError(
             f"plan() takes a JobConfig (from azure_trainer.load_config(path)), not {type(config).__name__}"
         )
-    flavour = config.flavour()
-
-    def fail(key_path: str, message: str) -> ConfigError:
-        file, line = config.locate(key_path)
-        return ConfigError(message, file=file, line=line, key_path=key_path)
-
-    compute = config.compute.pick(config.use_gpu) if config.compute else None
-    instance_type = config.instance_type.pick(config.use_gpu) if config.instance_type else None
-    if config.use_gpu and compute is None and instance_type is None:
-        key = "instance_type" if config.instance_type else "compute"
-        raise fail(
-            key,
-            "use_gpu is true but no GPU compute is set; add `compute: {gpu: CLUSTER}` "
-            "or `instance_type: {gpu: VM_SIZE}`",
-        )
-    if config.compute is not None and compute is None:
-        raise fail(
+    p = _Planner(config)
+    runs = p.runs
+    compute = p.pick(config.compute, "compute", "compute", "CLUSTER")
+    resources = p.resources(runs.resources, f"{p.prefix}resources")
+    sweep_resources = p.resources(config.resources, "resources") if isinstance(config, SweepJobConfig) else None
+    if config.use_gpu and compute is None and not _has_instance_type(resources, sweep_resources):
+        raise p.fail(
             "compute",
-            f"no {flavour} compute is set; add `compute: {{{flavour}: CLUSTER}}` "
-            f"or run with --{'cpu' if config.use_gpu else 'gpu'}",
+            "use_gpu is true but no GPU compute is set; add `compute: {gpu: CLUSTER}` "
+            f"or `{p.prefix}resources: {{instance_type: {{gpu: VM_SIZE}}}}`",
         )
-    if config.instance_type is not None and instance_type is None:
-        raise fail(
-            "instance_type", f"no {flavour} VM size is set; add `instance_type: {{{flavour}: VM_SIZE}}`"
+    if config.use_gpu and not (
+        (resources and resources.shm_size) or (sweep_resources and sweep_resources.shm_size)
+    ):
+        resources = (resources or Resources()).model_copy(update={"shm_size": GPU_DEFAULT_SHM_SIZE})
+    environment = p.environment()
+    code, remote_code = p.code()
+    command, command_key = p.command(code)
+    optional = p.check_placeholders(command, command_key)
+
+    defaulted: dict[str, str] = {}
+    experiment_name = config.experiment_name
+    if experiment_name is None:
+        experiment_name = default_experiment_name()
+        defaulted["experiment_name"] = (
+            f"{experiment_name} (az ml's default: the current folder's name; set experiment_name to choose)"
         )
 
-    env_ref = config.environment.pick(config.use_gpu)
-    if env_ref is None:
-        raise fail("environment", f"no {flavour} environment is set; add `environment: {{{flavour}: REF}}`")
-    kind = classify_environment(env_ref)
-    if kind == "file" and not Path(env_ref).is_file():
-        key = f"environment.{flavour}"
-        problem = (
-            "is a folder" if Path(env_ref).is_dir() else "not found" + _relative_hint(config, key, env_ref)
+    sweep = None
+    if isinstance(config, SweepJobConfig):
+        sweep = SweepSpec(
+            search_space=dict(config.search_space),
+            objective=config.objective,
+            limits=config.limits,
+            sampling_algorithm=config.sampling_algorithm,
+            early_termination=config.early_termination,
+            resources=sweep_resources,
+            queue_settings=config.queue_settings,
         )
-        raise fail(
-            key,
-            f"environment file {env_ref} {problem}; give a path to an Azure ML environment YAML, "
-            "or azureml:NAME:VERSION / azureml:NAME@latest",
-        )
-    if kind == "registry" and not _valid_registry_ref(env_ref):
-        raise fail(
-            f"environment.{flavour}",
-            "registry references look like "
-            "azureml://registries/REGISTRY/environments/NAME/labels/latest (or /versions/V)",
-        )
-    if kind == "workspace" and not _valid_workspace_ref(env_ref):
-        raise fail(
-            f"environment.{flavour}",
-            "workspace references look like azureml:NAME:VERSION or azureml:NAME@latest",
-        )
-
-    code = Path(config.code)
-    if not code.is_dir():
-        problem = (
-            "is a file, not a folder"
-            if code.exists()
-            else "does not exist" + _relative_hint(config, "code", config.code)
-        )
-        raise fail("code", f"code folder {config.code} {problem}")
-
-    inputs = dict(config.inputs)
-    if config.command is not None:
-        command, command_key = config.command, "command"
-    else:
-        assert config.script is not None  # the model guarantees command xor script
-        if not (code / config.script).is_file():
-            raise fail("script", f"script {config.script!r} not found in the code folder {config.code}")
-        args = dict(config.args)
-        for arg, value in args.items():
-            for item in value if isinstance(value, list) else [value]:
-                problem = placeholder_problem(item) if isinstance(item, str) else None
-                if problem is not None:
-                    raise fail(f"args.{arg}", problem)
-        if config.sweep is not None:
-            from .sweep_space import input_for, input_name
-
-            for arg, entry in config.sweep.search_space.items():
-                name = input_name(arg)
-                if name in inputs:
-                    raise fail(
-                        f"sweep.search_space.{arg}", f"input {name!r} already exists; rename the input"
-                    )
-                inputs[name] = input_for(entry, args.get(arg))
-                args[arg] = f"${{{{inputs.{name}}}}}"
-        command, command_key = script_command(config.script, args), "args"
-    problem = placeholder_problem(command)
-    if problem is not None:
-        raise fail(command_key, problem)
-    for kind_, name in placeholders(command):
-        declared = inputs if kind_ == "inputs" else config.outputs if kind_ == "outputs" else None
-        if declared is None:
-            raise fail(command_key, f"${{{{{kind_}.{name}}}}} is only valid inside a sweep trial")
-        if name not in declared:
-            have = ", ".join(sorted(declared)) or "none"
-            raise fail(
-                command_key,
-                f"${{{{{kind_}.{name}}}}} names no declared {kind_[:-1]} (declared: {have}); "
-                f"add it under `{kind_}:`",
-            )
-
-    shm_size = config.shm_size or (GPU_DEFAULT_SHM_SIZE if config.use_gpu else None)
+    record = config.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    record["use_gpu"] = config.use_gpu
     return JobSpec(
-        experiment=config.experiment,
-        code=code,
+        type="sweep" if sweep else "command",
+        experiment_name=experiment_name,
         command=command,
         use_gpu=config.use_gpu,
-        environment=EnvironmentRef(env_ref, kind),
-        compute=compute,
-        instance_type=instance_type,
-        instance_count=config.instance_count,
-        distribution=config.distribution,
-        shm_size=shm_size,
-        timeout=config.timeout,
-        inputs=inputs,
+        environment=environment,
+        code=code,
+        remote_code=remote_code,
+        compute=compute.removeprefix("azureml:") if compute else None,
+        resources=resources,
+        distribution=runs.distribution,
+        timeout=_command_timeout(config),
+        inputs=dict(config.inputs),
+        optional_inputs=optional,
         outputs=dict(config.outputs),
-        user_environment_variables=dict(config.environment_variables),
+        user_environment_variables=dict(runs.environment_variables),
+        name=config.name,
         display_name=config.display_name,
         description=config.description,
         tags=dict(config.tags),
-        queue=config.queue,
-        sweep=config.sweep,
-        script=config.script,
-        args=dict(config.args),
-        objective_metric=config.sweep.objective.metric if config.sweep else None,
+        properties=dict(config.properties),
+        queue_settings=runs.queue_settings,
+        services=dict(config.services),
+        identity=config.identity,
+        parent_job_name=getattr(config, "parent_job_name", None),
+        sweep=sweep,
+        script=runs.script,
+        args=dict(runs.args),
+        objective_metric=config.objective.primary_metric if isinstance(config, SweepJobConfig) else None,
+        defaulted=defaulted,
         preflight=config.preflight,
         workspace=config.workspace,
         source=config.source,
         locations=dict(config.locations),
-        record=config.model_dump(mode="json", exclude_none=True),
+        record=record,
     )
+
+
+def _command_timeout(config: JobConfig) -> int | None:
+    limits = None if isinstance(config, SweepJobConfig) else getattr(config, "limits", None)
+    return limits.timeout if limits is not None else None
+
+
+def _has_instance_type(*resources: Resources | None) -> bool:
+    return any(r is not None and r.instance_type is not None for r in resources)
 
 
 def as_spec(job: JobSpec | JobConfig | str | os.PathLike, function: str) -> JobSpec:
@@ -311,30 +524,9 @@ def as_spec(job: JobSpec | JobConfig | str | os.PathLike, function: str) -> JobS
 
 def _relative_hint(config: JobConfig, key_path: str, path: str) -> str:
     """Where ``path``, found at ``key_path``, was looked for if relative: the config file's folder, or for
-    a ``--set`` (which has no file) the current folder. Empty for an absolute path given with --set."""
+    a ``--set`` (which has no file) the current folder."""
     file, _ = config.locate(key_path)
     if file is not None and file.startswith("--set "):
-        if Path(path).is_absolute():
-            return ""
         return " (a relative path from --set is relative to the current folder)"
     # paths from a file were made absolute when it was loaded: the user may still have written a relative one
     return " (a relative path is relative to the config file's folder)"
-
-
-def _valid_registry_ref(ref: str) -> bool:
-    parts = ref.split("/")
-    return (
-        len(parts) == 8
-        and parts[4] == "environments"
-        and parts[6] in ("labels", "versions")
-        and all(parts[3:])
-    )
-
-
-def _valid_workspace_ref(ref: str) -> bool:
-    body = ref.removeprefix("azureml:")
-    if "@" in body:
-        name, label = body.split("@", 1)
-        return bool(name and label)
-    name, sep, version = body.partition(":")
-    return bool(name and sep and version)

@@ -1,4 +1,8 @@
-"""A one-screen, human summary of a resolved job (what ``validate`` prints)."""
+"""A one-screen, human summary of a resolved job (what ``validate`` prints).
+
+It says what the job will be on Azure ML, and where a value is not the file's own: what ``use_gpu``
+chose, and az ml's defaults azure-trainer relies on (:attr:`JobSpec.defaulted`).
+"""
 
 from __future__ import annotations
 
@@ -10,71 +14,104 @@ from .spec import JobSpec
 
 def summarize(spec: JobSpec) -> str:
     """Key facts of ``spec``: device, compute, environment, command, distribution, data, env names."""
-    from ..config.yaml_source import display_path
     from ..secrets_guard import redact_command, redact_env
 
-    rows: list[tuple[str, str]] = [
-        ("experiment", spec.experiment),
-        ("use_gpu", f"{str(spec.use_gpu).lower()} ({spec.flavour} compute and environment)"),
-    ]
-    if spec.compute:
-        rows.append(("compute", spec.compute))
-    elif spec.instance_type:
-        rows.append(("compute", f"serverless, instance type {spec.instance_type}"))
-    else:
-        rows.append(("compute", "serverless, Azure ML's default instance type"))
-    env_ref = spec.environment.ref
-    if spec.environment.source == "file":
-        env_ref = display_path(Path(env_ref))
-    rows.append(("environment", f"{env_ref} ({spec.environment.source})"))
-    rows.append(("code", display_path(spec.code)))
+    rows: list[tuple[str, str]] = [("job", f"{spec.type} job" + (f" {spec.name}" if spec.name else ""))]
+    rows.append(("experiment", spec.defaulted.get("experiment_name", spec.experiment_name)))
+    rows.append(("use_gpu", f"{str(spec.use_gpu).lower()} ({spec.flavour} side of every {{gpu, cpu}} value)"))
+    rows.append(("compute", _compute(spec)))
+    rows.append(("environment", _environment(spec)))
+    rows.append(("code", _code(spec)))
     rows.append(("command", redact_command(spec.command)[0]))
-    if spec.distribution:
-        rows.append(
-            (
-                "distribution",
-                f"{spec.distribution.type}: {spec.instance_count} node(s) x "
-                f"{spec.processes_per_node} process(es) = {spec.world_size}",
-            )
-        )
-    elif spec.instance_count > 1:
-        rows.append(("instances", str(spec.instance_count)))
-    if spec.inputs:
-        rows.append(
-            (
-                "inputs",
-                ", ".join(
-                    f"{n} ({i.type}{'=' + str(i.default) if i.is_literal else ''})"
-                    for n, i in spec.inputs.items()
-                ),
-            )
-        )
+    nodes = _nodes(spec)
+    if nodes:
+        rows.append(("nodes", nodes))
+    if spec.inputs or spec.optional_inputs:
+        shown = [
+            f"{n} ({i.type}{'=' + str(i.value) if i.is_literal else ''})" for n, i in spec.inputs.items()
+        ] + [f"{n} (optional, not given)" for n in spec.optional_inputs]
+        rows.append(("inputs", ", ".join(shown)))
     if spec.outputs:
         rows.append(("outputs", ", ".join(f"{n} ({o.type})" for n, o in spec.outputs.items())))
     if spec.shm_size:
         rows.append(("shm_size", spec.shm_size))
     if spec.timeout:
         rows.append(("timeout", f"{spec.timeout} s"))
-    if spec.queue and (spec.queue.job_tier or spec.queue.priority):
-        rows.append(("queue", f"tier {spec.queue.job_tier or '-'}, priority {spec.queue.priority or '-'}"))
+    queue = spec.queue_settings or (spec.sweep.queue_settings if spec.sweep else None)
+    if queue and (queue.job_tier or queue.priority):
+        rows.append(("queue", f"tier {queue.job_tier or '-'}, priority {queue.priority or '-'}"))
+    if spec.services:
+        rows.append(("services", ", ".join(f"{n} ({s.type or 'custom'})" for n, s in spec.services.items())))
+    if spec.identity:
+        rows.append(("identity", spec.identity.type))
     env = redact_env(spec.environment_variables)
     rows.append(("env", " ".join(f"{k}={v}" for k, v in env.items())))
     if spec.sweep:
-        s = spec.sweep
-        trials = f"up to {s.limits.max_total_trials} trials"
-        if s.sampling == "grid":
-            combos = math.prod(len(e.values or []) for e in s.search_space.values())
-            trials = f"{min(combos, s.limits.max_total_trials)} trials ({combos} grid combinations" + (
-                f", capped by max_total_trials {s.limits.max_total_trials})"
-                if combos > s.limits.max_total_trials
-                else ")"
-            )
-        rows.append(
-            (
-                "sweep",
-                f"{s.sampling} over {', '.join(s.search_space)}; {s.objective.goal} {s.objective.metric}; {trials}",
-            )
-        )
+        rows.append(("sweep", _sweep(spec)))
     width = max(len(k) for k, _ in rows)
     head = f"{spec.source or 'job'}: valid"
     return "\n".join([head, *(f"  {k.ljust(width)}  {v}" for k, v in rows)])
+
+
+def _compute(spec: JobSpec) -> str:
+    if spec.compute:
+        return spec.compute + (f" (instance type {spec.instance_type})" if spec.instance_type else "")
+    if spec.instance_type:
+        return f"serverless, instance type {spec.instance_type}"
+    return "serverless, Azure ML's default instance type"
+
+
+def _environment(spec: JobSpec) -> str:
+    from ..config.yaml_source import display_path
+
+    env = spec.environment
+    if env.source == "file":
+        return f"{display_path(Path(env.ref))} (file)"
+    return f"{env.shown} ({env.source})" if env.source != "inline" else env.shown
+
+
+def _code(spec: JobSpec) -> str:
+    from ..config.yaml_source import display_path
+
+    if spec.code is not None:
+        return display_path(spec.code)
+    return spec.remote_code or "none (the command runs without a code snapshot)"
+
+
+def _nodes(spec: JobSpec) -> str | None:
+    dist = spec.distribution
+    count = spec.instance_count
+    if dist is None:
+        return f"{count} (no distribution: each node runs the command)" if count > 1 else None
+    if dist.type in ("pytorch", "mpi"):
+        per = spec.process_count_per_instance
+        processes = (
+            f"{per} process(es) = {count * per}"
+            if per
+            else "1 process (process_count_per_instance not set: Azure ML's default)"
+        )
+        return f"{dist.type}: {count} node(s) x {processes}"
+    if dist.type == "tensorflow":
+        parts = [f"worker_count {dist.worker_count}"] if dist.worker_count is not None else []
+        if dist.parameter_server_count is not None:
+            parts.append(f"parameter_server_count {dist.parameter_server_count}")
+        return f"tensorflow: {count} node(s)" + (f", {', '.join(parts)}" if parts else "")
+    return f"{dist.type}: {count} node(s)"
+
+
+def _sweep(spec: JobSpec) -> str:
+    s = spec.sweep
+    assert s is not None
+    total = s.limits.max_total_trials
+    trials = f"up to {total} trials"
+    if s.sampling == "grid":
+        combos = math.prod(len(e.values or []) for e in s.search_space.values())
+        trials = f"{min(combos, total)} trials ({combos} grid combinations" + (
+            f", capped by max_total_trials {total})" if combos > total else ")"
+        )
+    if s.limits.max_concurrent_trials:
+        trials += f", {s.limits.max_concurrent_trials} at a time"
+    return (
+        f"{s.sampling} over {', '.join(s.search_space)}; {s.objective.goal} {s.objective.primary_metric}; "
+        f"{trials}"
+    )

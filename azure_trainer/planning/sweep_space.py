@@ -1,54 +1,43 @@
-"""Hyperparameter sweeps: each ``sweep.search_space`` key is a script argument.
+"""How one trial's sampled values reach its command, as Azure ML passes them.
 
-How a searched value reaches the script: for ``search_space: {lr: ...}`` the planner renders the
-argument ``--lr`` as ``--lr ${{inputs.lr}}`` and declares a literal input ``lr`` (default: the value in
-``args``, else a representative of the space). On Azure ML the sweep replaces that input per trial;
-locally, ``run-local`` does the same with the sampled value. Argument names with dashes
-(``batch-size``) become inputs with underscores (``batch_size``): Azure ML input names are identifiers.
+A sweep trial's command refers to each hyperparameter as ``${{search_space.NAME}}``; Azure ML fills in
+the value it sampled for the trial. A local trial is the plain command job that results: each
+``${{search_space.NAME}}`` becomes ``${{inputs.NAME}}`` of a literal input holding the value (named
+``search_space_NAME`` when the job already has an input ``NAME``), so the local runner passes it like any
+other input (through an environment variable, never pasted into the shell text).
 """
 
 from __future__ import annotations
 
-import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from ..config.model import InputConfig, SearchSpaceEntry
+from ..config.io import InputConfig
+from .command_line import PLACEHOLDER_RE
 
 
-def input_name(arg: str) -> str:
-    """The Azure ML input name carrying searched argument ``arg``."""
-    return arg.replace("-", "_")
+def trial_input_name(name: str, inputs: Mapping[str, Any]) -> str:
+    """The input that carries hyperparameter ``name`` in a local trial (not clashing with the job's)."""
+    candidate = name
+    while candidate in inputs:
+        candidate = f"search_space_{candidate}"
+    return candidate
 
 
-def representative(entry: SearchSpaceEntry) -> Any:
-    """A value inside the space, used as the input's default (what a non-sweep run would get)."""
-    if entry.type == "choice":
-        return entry.values[0]  # type: ignore[index]
-    if entry.type == "randint":
-        return 0
-    if entry.min_value is not None and entry.max_value is not None:
-        if entry.type in ("loguniform", "qloguniform"):
-            return math.sqrt(entry.min_value * entry.max_value)
-        return (entry.min_value + entry.max_value) / 2
-    return entry.mu
+def trial_command(
+    command: str, inputs: Mapping[str, InputConfig], params: Mapping[str, Any]
+) -> tuple[str, dict[str, InputConfig]]:
+    """``(command, inputs)`` of the trial that runs ``params`` (hyperparameter name -> sampled value)."""
+    names = {name: trial_input_name(name, inputs) for name in params}
 
+    def replace(match: re.Match[str]) -> str:
+        kind, name = match.group(1), match.group(2)
+        if kind != "search_space" or name not in names:
+            return match.group(0)
+        return f"${{{{inputs.{names[name]}}}}}"
 
-def input_for(entry: SearchSpaceEntry, default: Any) -> InputConfig:
-    """The literal input declared for a searched argument."""
-    value = representative(entry) if default is None else default
-    if isinstance(value, bool):
-        kind = "boolean"
-    elif entry.type == "randint" or (
-        isinstance(value, int)
-        and entry.type in ("choice",)
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in entry.values or [])
-    ):
-        kind = "integer"
-    elif isinstance(value, (int, float)) and not (
-        entry.type == "choice" and any(isinstance(v, str) for v in entry.values or [])
-    ):
-        kind = "number"
-    else:
-        kind = "string"
-        value = str(value)
-    return InputConfig(type=kind, default=value)
+    trial_inputs = dict(inputs)
+    for name, value in params.items():
+        trial_inputs[names[name]] = InputConfig.model_validate(value)
+    return PLACEHOLDER_RE.sub(replace, command), trial_inputs
