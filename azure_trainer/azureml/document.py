@@ -87,7 +87,7 @@ def environment_document(env: EnvironmentRef) -> Any:
 def input_document(item: InputConfig) -> Any:
     """A literal input as its value; a data input's keys as written, without azure-trainer's local_path."""
     if item.is_literal:
-        return item.value
+        return {"value": item.value} if item.written_as_value else item.value
     data = dump(item)
     data.pop("local_path", None)
     return data

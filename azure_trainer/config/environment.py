@@ -7,8 +7,6 @@ environment is registered anonymously, so a ``name``/``version`` in it is read a
 and ``build``. A reference to a registered environment is a string, checked in :mod:`.model`.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -54,7 +52,7 @@ class EnvironmentConfig(Strict):
         return data
 
     @model_validator(mode="after")
-    def _image_or_build(self) -> EnvironmentConfig:
+    def _image_or_build(self) -> "EnvironmentConfig":
         if (self.image is None) == (self.build is None):
             raise ValueError(
                 "@image: an environment needs exactly one of `image` (a Docker image) or `build` "

@@ -6,8 +6,6 @@ matched the way azure-ai-ml's schemas match them (case-insensitively, or after i
 transform), so every spelling ``load_job`` accepts is accepted here and means the same.
 """
 
-from __future__ import annotations
-
 import difflib
 import re
 from collections.abc import Callable, Iterable

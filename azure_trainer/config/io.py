@@ -6,11 +6,9 @@ A literal input is its value (``epochs: 10``) or ``{value: 10}``; a data input i
 the command refers to it inside ``$[[...]]``, and Azure ML drops that block when it is not given.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from .fields import NonBlank, PathText, Strict, Stringified, enum
 
@@ -56,20 +54,25 @@ class InputConfig(Strict):
     )
     value: str | bool | int | float | None = Field(default=None, description="A literal input's value.")
 
-    @model_validator(mode="before")
+    _written_as_value: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="wrap")
     @classmethod
-    def _literal(cls, data: Any) -> Any:
+    def _literal(cls, data: Any, handler: Any) -> Any:
+        as_value = isinstance(data, dict) and "value" in data
         if not isinstance(data, dict):
-            return {"value": data, "type": literal_type(data)}  # `epochs: 10`
-        if "value" in data:
+            data = {"value": data, "type": literal_type(data)}  # `epochs: 10`
+        elif as_value:  # `epochs: {value: 10}`
             others = sorted(set(data) - {"value"})
             if others:
                 raise ValueError(
                     f"@{others[0]}: a literal input takes only `value` (write it as `NAME: VALUE`); "
                     "`type`, `path` and `mode` are for data inputs"
                 )
-            return {**data, "type": literal_type(data["value"])}
-        return data
+            data = {**data, "type": literal_type(data["value"])}
+        item = handler(data)
+        item._written_as_value = as_value
+        return item
 
     @field_validator("value")
     @classmethod
@@ -79,7 +82,7 @@ class InputConfig(Strict):
         return value
 
     @model_validator(mode="after")
-    def _check(self) -> InputConfig:
+    def _check(self) -> "InputConfig":
         if self.is_literal:
             if self.value is None:
                 raise ValueError(
@@ -104,6 +107,11 @@ class InputConfig(Strict):
     @property
     def is_literal(self) -> bool:
         return self.type in LITERAL_TYPES
+
+    @property
+    def written_as_value(self) -> bool:
+        """A literal written ``{value: X}`` rather than as the bare value."""
+        return self._written_as_value
 
 
 class OutputConfig(Strict):

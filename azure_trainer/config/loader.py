@@ -26,7 +26,7 @@ from ..errors import ApiUsageError, ConfigError
 from ..secrets_guard import REDACTED, classify
 from .environment import EnvironmentConfig
 from .fields import did_you_mean
-from .model import JOB_TYPES, RENAMED_KEYS, SWEEP_ONLY, TRIAL_KEYS, JobConfig
+from .model import RENAMED_KEYS, SWEEP_ONLY, TRIAL_KEYS, JobConfig, job_model
 from .yaml_source import KeyPath, SourceMap, _dotted, display_path, load_yaml_text, load_yaml_with_lines
 
 REMOTE_PREFIXES = (  # a path that starts with none of these is a local path
@@ -144,7 +144,7 @@ def validate_config(data: Any, smap: SourceMap | None = None, file: str | None =
             f"the top level must be a mapping of keys, got {type(data).__name__}", file=file, line=1
         )
     kind = data.get("type", "command")
-    cls = JOB_TYPES.get(kind.lower()) if isinstance(kind, str) else None
+    cls = job_model(kind.lower()) if isinstance(kind, str) else None
     if cls is None:
         src, line = smap.locate(("type",))
         raise ConfigError(
@@ -502,9 +502,10 @@ def _renamed_hint(cls: type[BaseModel], loc: KeyPath) -> str | None:
     for pattern, hint in RENAMED_KEYS.items():
         if len(pattern) == len(parts) and all(p in ("*", q) for p, q in zip(pattern, parts, strict=True)):
             return hint
-    if len(parts) == 1 and cls is JOB_TYPES["sweep"] and parts[0] in (*TRIAL_KEYS, "limits"):
+    sweep = "trial" in cls.model_fields
+    if len(parts) == 1 and sweep and parts[0] in TRIAL_KEYS:
         return f"in a sweep job, `{parts[0]}` goes under `trial:`"
-    if len(parts) == 1 and cls is JOB_TYPES["command"] and parts[0] in SWEEP_ONLY:
+    if len(parts) == 1 and not sweep and "command" in cls.model_fields and parts[0] in SWEEP_ONLY:
         return f"`{parts[0]}` belongs to a sweep job: add `type: sweep` (and move the command under `trial:`)"
     return None
 

@@ -14,8 +14,6 @@ Every model forbids unknown keys; the loader turns those errors into "did you me
 the Azure ML key for a key azure-trainer used to spell its own way (:data:`RENAMED_KEYS`).
 """
 
-from __future__ import annotations
-
 import re
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
@@ -49,37 +47,22 @@ from .fields import (
     is_per_device,
 )
 from .io import InputConfig, OutputConfig
-from .sweep import (
-    EarlyTermination,
-    Objective,
-    SamplingAlgorithm,
-    SamplingAlgorithmField,
-    SearchSpaceEntry,
-    SweepLimits,
-    sampling_problem,
-    sampling_type,
-)
 
 __all__ = [
     "CommandJobConfig",
     "Distribution",
-    "EarlyTermination",
     "EnvironmentConfig",
     "Identity",
     "InputConfig",
     "JobConfig",
-    "Objective",
     "OutputConfig",
     "Preflight",
     "QueueSettings",
     "Resources",
-    "SamplingAlgorithm",
-    "SearchSpaceEntry",
     "Service",
-    "SweepJobConfig",
-    "SweepLimits",
     "TrialConfig",
     "Workspace",
+    "job_model",
 ]
 
 RENAMED_KEYS: dict[tuple[str, ...], str] = {
@@ -254,7 +237,7 @@ class Distribution(Strict):
     worker_node_additional_args: str | None = Field(default=None, description="ray.")
 
     @model_validator(mode="after")
-    def _fields_of_type(self) -> Distribution:
+    def _fields_of_type(self) -> "Distribution":
         own = _DISTRIBUTION_FIELDS[self.type]
         for key in sorted(self.model_fields_set - {"type", *own}):
             raise ValueError(f"@{key}: a {self.type} distribution takes {', '.join(own)}, not {key}")
@@ -290,7 +273,7 @@ class Service(Strict):
         return data
 
     @model_validator(mode="after")
-    def _fields_of_type(self) -> Service:
+    def _fields_of_type(self) -> "Service":
         kind = (self.type or "").lower()
         if self.ssh_public_keys is not None and kind != "ssh":
             raise ValueError("@ssh_public_keys: belongs to a service of type ssh")
@@ -308,7 +291,7 @@ class Identity(Strict):
     msi_resource_id: NonBlank | None = None
 
     @model_validator(mode="after")
-    def _ids_for_managed(self) -> Identity:
+    def _ids_for_managed(self) -> "Identity":
         ids = sorted(self.model_fields_set & {"client_id", "object_id", "msi_resource_id"})
         if ids and self.type not in ("managed", "managed_identity"):
             raise ValueError(f"@{ids[0]}: only a managed identity takes {ids[0]}")
@@ -401,7 +384,7 @@ class CommandFields(Strict):
         return value
 
     @model_validator(mode="after")
-    def _command_or_script(self) -> CommandFields:
+    def _command_or_script(self) -> "CommandFields":
         if (self.command is None) == (self.script is None):
             raise ValueError("@command: give either `command` or `script` (+ `args`), not both and not neither")
         if self.command is not None and self.args:
@@ -453,9 +436,19 @@ class JobConfig(Strict):
         data = {k: v for k, v in data.items() if k not in READ_ONLY_KEYS}
         if isinstance(data.get("type"), str):
             data["type"] = data["type"].lower()
-        if isinstance(data.get("outputs"), dict):  # `NAME:` alone is an output with Azure ML's defaults
-            data["outputs"] = {k: {} if v is None else v for k, v in data["outputs"].items()}
         return data
+
+    @field_validator("inputs", mode="before", json_schema_input_type=dict[IoName, InputConfig | str | float | bool])
+    @classmethod
+    def _inputs(cls, value: Any) -> Any:
+        return value  # a bare scalar is a literal input: InputConfig reads it
+
+    @field_validator("outputs", mode="before", json_schema_input_type=dict[IoName, OutputConfig | None])
+    @classmethod
+    def _outputs(cls, value: Any) -> Any:
+        if isinstance(value, dict):  # `NAME:` alone is an output with Azure ML's defaults
+            return {k: {} if v is None else v for k, v in value.items()}
+        return value
 
     @property
     def source(self) -> str | None:
@@ -481,7 +474,7 @@ class JobConfig(Strict):
         return "gpu" if (self.use_gpu if use_gpu is None else use_gpu) else "cpu"
 
     @property
-    def runs(self) -> CommandFields:
+    def runs(self) -> "CommandFields":
         """What runs: the command job itself, or a sweep's trial."""
         raise NotImplementedError  # pragma: no cover - every job config is one of the two below
 
@@ -494,39 +487,16 @@ class CommandJobConfig(JobConfig, CommandFields):
     parent_job_name: NonBlank | None = None
 
     @property
-    def runs(self) -> CommandFields:
+    def runs(self) -> "CommandFields":
         return self
 
 
-class SweepJobConfig(JobConfig):
-    """An Azure ML sweep job (``type: sweep``): ``trial`` runs once per sampled point of ``search_space``."""
+def job_model(kind: str) -> type[JobConfig] | None:
+    """The model of a job ``type`` (command or sweep; the sweep models are imported only when needed)."""
+    if kind == "command":
+        return CommandJobConfig
+    if kind == "sweep":
+        from .sweep import SweepJobConfig
 
-    type: Literal["sweep"]
-    trial: TrialConfig
-    search_space: dict[IoName, SearchSpaceEntry]
-    sampling_algorithm: SamplingAlgorithmField | None = None
-    objective: Objective
-    early_termination: EarlyTermination | None = None
-    limits: SweepLimits
-    resources: Resources | None = Field(default=None, description="The sweep's own resources (see trial.resources).")
-    queue_settings: QueueSettings | None = None
-
-    @property
-    def runs(self) -> CommandFields:
-        return self.trial
-
-    @property
-    def sampling(self) -> str:
-        return sampling_type(self.sampling_algorithm)
-
-    @model_validator(mode="after")
-    def _check_search(self) -> SweepJobConfig:
-        if not self.search_space:
-            raise ValueError("@search_space: give at least one hyperparameter to search")
-        problem = sampling_problem(self.sampling, self.search_space, self.early_termination)
-        if problem is not None:
-            raise ValueError(f"@{problem[0]}: {problem[1]}")
-        return self
-
-
-JOB_TYPES = {"command": CommandJobConfig, "sweep": SweepJobConfig}
+        return SweepJobConfig
+    return None

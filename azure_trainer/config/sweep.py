@@ -1,4 +1,4 @@
-"""The sweep parts of a sweep job, as Azure ML job YAML writes them (azure-ai-ml's ``SweepJobSchema``).
+"""A sweep job, as Azure ML job YAML writes it (azure-ai-ml's ``SweepJobSchema``); imported only for sweeps.
 
 ``search_space`` maps each hyperparameter to a distribution; the trial's command refers to it as
 ``${{search_space.NAME}}``. Bounds mean what they mean to Azure ML: ``loguniform``'s ``min_value`` and
@@ -9,13 +9,12 @@ is created (grid over choices only, Bayesian over choice/uniform/quniform withou
 are checked here, before anything is sent.
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from .fields import NonBlank, Strict, camel_to_snake, enum
+from .fields import IoName, NonBlank, Strict, camel_to_snake, enum
+from .model import CommandFields, JobConfig, QueueSettings, Resources, TrialConfig
 
 SAMPLING_ALGORITHMS = ("random", "grid", "bayesian")
 _FIELDS = {  # the keys each distribution takes (azure-ai-ml's search space schemas)
@@ -60,7 +59,7 @@ class SearchSpaceEntry(Strict):
         return values
 
     @model_validator(mode="after")
-    def _check(self) -> SearchSpaceEntry:
+    def _check(self) -> "SearchSpaceEntry":
         t = self.type
         wanted = _FIELDS[t]
         for stray in sorted(self.model_fields_set - {"type", *wanted}):
@@ -95,7 +94,7 @@ class SamplingAlgorithm(Strict):
     rule: enum("random", "sobol", transform=camel_to_snake) | None = None
 
     @model_validator(mode="after")
-    def _random_only(self) -> SamplingAlgorithm:
+    def _random_only(self) -> "SamplingAlgorithm":
         extra = sorted(self.model_fields_set & {"seed", "logbase", "rule"})
         if extra and self.type != "random":
             raise ValueError(f"@{extra[0]}: {extra[0]} belongs to random sampling, not {self.type}")
@@ -141,7 +140,7 @@ class EarlyTermination(Strict):
     truncation_percentage: int | None = Field(default=None, ge=1, le=99)
 
     @model_validator(mode="after")
-    def _check_policy(self) -> EarlyTermination:
+    def _check_policy(self) -> "EarlyTermination":
         own = {"bandit": {"slack_factor", "slack_amount"}, "truncation_selection": {"truncation_percentage"}}
         for key in ("slack_factor", "slack_amount", "truncation_percentage"):
             if key in self.model_fields_set and key not in own.get(self.type, set()):
@@ -179,3 +178,34 @@ def sampling_problem(
     if sampling == "bayesian" and early_termination is not None:
         return ("early_termination", "bayesian sampling does not support early termination")
     return None
+
+
+class SweepJobConfig(JobConfig):
+    """An Azure ML sweep job (``type: sweep``): ``trial`` runs once per sampled point of ``search_space``."""
+
+    type: Literal["sweep"]
+    trial: TrialConfig
+    search_space: dict[IoName, SearchSpaceEntry]
+    sampling_algorithm: SamplingAlgorithmField | None = None
+    objective: Objective
+    early_termination: EarlyTermination | None = None
+    limits: SweepLimits
+    resources: Resources | None = Field(default=None, description="The sweep's own resources (see trial.resources).")
+    queue_settings: QueueSettings | None = None
+
+    @property
+    def runs(self) -> CommandFields:
+        return self.trial
+
+    @property
+    def sampling(self) -> str:
+        return sampling_type(self.sampling_algorithm)
+
+    @model_validator(mode="after")
+    def _check_search(self) -> "SweepJobConfig":
+        if not self.search_space:
+            raise ValueError("@search_space: give at least one hyperparameter to search")
+        problem = sampling_problem(self.sampling, self.search_space, self.early_termination)
+        if problem is not None:
+            raise ValueError(f"@{problem[0]}: {problem[1]}")
+        return self

@@ -16,33 +16,31 @@ azure.ai.ml, no torch.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..config.environment import EnvironmentConfig
 from ..config.model import (
     CommandFields,
     Distribution,
-    EarlyTermination,
     Identity,
     InputConfig,
     JobConfig,
-    Objective,
     OutputConfig,
     PerDeviceEnvironment,
     Preflight,
     QueueSettings,
     Resources,
-    SamplingAlgorithm,
-    SearchSpaceEntry,
     Service,
-    SweepJobConfig,
-    SweepLimits,
     Workspace,
 )
+
+if TYPE_CHECKING:  # the sweep models are imported only for sweep jobs
+    from ..config.sweep import EarlyTermination, Objective, SamplingAlgorithm, SearchSpaceEntry, SweepLimits
 from ..contract import contract_env
 from ..errors import ApiUsageError, ConfigError
 from .command_line import optional_inputs, placeholder_problem, placeholders, script_command
@@ -66,7 +64,16 @@ class EnvironmentRef:
     ref: str
     source: EnvironmentSource
     definition: EnvironmentConfig | None = None
-    conda_file: Any = None
+
+    @functools.cached_property
+    def conda_file(self) -> Any:
+        """The conda file's content (read when first asked for: only preflight's CUDA check needs it)."""
+        conda = self.definition.conda_file if self.definition else None
+        if not isinstance(conda, str):
+            return conda
+        from ..config.yaml_source import load_yaml_with_lines
+
+        return load_yaml_with_lines(Path(conda), "a conda file")[0]
 
     @property
     def image(self) -> str | None:
@@ -280,7 +287,7 @@ class _Planner:
     def __init__(self, config: JobConfig) -> None:
         self.config = config
         self.runs: CommandFields = config.runs
-        self.prefix = "trial." if isinstance(config, SweepJobConfig) else ""
+        self.prefix = "trial." if config.type == "sweep" else ""
         self.flavour = config.flavour()
 
     def fail(self, key_path: str, message: str) -> ConfigError:
@@ -314,7 +321,8 @@ class _Planner:
             key = f"{key}.{self.flavour}"
             value = self.pick(value, key.rsplit(".", 1)[0], "environment", "REF")
         if isinstance(value, EnvironmentConfig):
-            return EnvironmentRef("inline", "inline", value, self.conda_of(value, key))
+            self.check_conda(value, key)
+            return EnvironmentRef("inline", "inline", value)
         kind = classify_environment(value)
         if kind != "file":
             return EnvironmentRef(value, kind)
@@ -325,18 +333,13 @@ class _Planner:
         from ..config.loader import load_environment_file
 
         definition = load_environment_file(path)
-        return EnvironmentRef(str(path), "file", definition, self.conda_of(definition, key))
+        self.check_conda(definition, key, shown=f"(named in {path.name}) ")
+        return EnvironmentRef(str(path), "file", definition)
 
-    def conda_of(self, env: EnvironmentConfig, key: str) -> Any:
-        """The conda file's content (a path is read; azure-ai-ml inlines it the same way)."""
-        if not isinstance(env.conda_file, str):
-            return env.conda_file
-        from ..config.yaml_source import load_yaml_with_lines
-
-        path = Path(env.conda_file)
-        if not path.is_file():
-            raise self.fail(f"{key}.conda_file", f"conda file {path} not found")
-        return load_yaml_with_lines(path, "a conda file")[0]
+    def check_conda(self, env: EnvironmentConfig, key: str, shown: str = "") -> None:
+        """A conda file named by path exists (azure-ai-ml reads it when it builds the job)."""
+        if isinstance(env.conda_file, str) and not Path(env.conda_file).is_file():
+            raise self.fail(f"{key}.conda_file" if not shown else key, f"conda file {env.conda_file} {shown}not found")
 
     def code(self) -> tuple[Path | None, str | None]:
         from ..config.loader import is_local_path
@@ -380,7 +383,7 @@ class _Planner:
             raise self.fail(key, problem)
         config = self.config
         optional = optional_inputs(command)
-        space = config.search_space if isinstance(config, SweepJobConfig) else None
+        space = getattr(config, "search_space", None)
         undeclared: set[str] = set()
         for kind, name in placeholders(command):
             if kind == "search_space":
@@ -421,7 +424,7 @@ def plan(config: JobConfig) -> JobSpec:
     runs = p.runs
     compute = p.pick(config.compute, "compute", "compute", "CLUSTER")
     resources = p.resources(runs.resources, f"{p.prefix}resources")
-    sweep_resources = p.resources(config.resources, "resources") if isinstance(config, SweepJobConfig) else None
+    sweep_resources = p.resources(config.resources, "resources") if config.type == "sweep" else None
     if config.use_gpu and compute is None and not _has_instance_type(resources, sweep_resources):
         raise p.fail(
             "compute",
@@ -446,7 +449,7 @@ def plan(config: JobConfig) -> JobSpec:
         )
 
     sweep = None
-    if isinstance(config, SweepJobConfig):
+    if config.type == "sweep":
         sweep = SweepSpec(
             search_space=dict(config.search_space),
             objective=config.objective,
@@ -486,7 +489,7 @@ def plan(config: JobConfig) -> JobSpec:
         sweep=sweep,
         script=runs.script,
         args=dict(runs.args),
-        objective_metric=config.objective.primary_metric if isinstance(config, SweepJobConfig) else None,
+        objective_metric=sweep.objective.primary_metric if sweep else None,
         defaulted=defaulted,
         preflight=config.preflight,
         workspace=config.workspace,
@@ -497,7 +500,7 @@ def plan(config: JobConfig) -> JobSpec:
 
 
 def _command_timeout(config: JobConfig) -> int | None:
-    limits = None if isinstance(config, SweepJobConfig) else getattr(config, "limits", None)
+    limits = None if config.type == "sweep" else getattr(config, "limits", None)
     return limits.timeout if limits is not None else None
 
 
