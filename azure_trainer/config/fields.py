@@ -139,7 +139,9 @@ AzureName = Annotated[
     WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"}),
 ]
 """Job and experiment names: Azure ML's rule."""
-ComputeName = Annotated[str, AfterValidator(_compute), WithJsonSchema({"type": "string", "minLength": 1})]
+ComputeName = Annotated[
+    str, AfterValidator(_not_blank), AfterValidator(_compute), WithJsonSchema({"type": "string", "minLength": 1})
+]
 
 
 def _scalar_str(value: Any) -> Any:

@@ -188,8 +188,8 @@ def load_environment_file(path: Path) -> EnvironmentConfig:
 
 
 def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], SourceMap]:
+    data, smap = load_yaml_with_lines(path)  # first: it refuses a path no file system accepts
     resolved = path.resolve()
-    data, smap = load_yaml_with_lines(path)
     shown = display_path(path)
     if not isinstance(data, dict):
         raise ConfigError(
@@ -209,7 +209,7 @@ def _load_chain(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], So
                 "`extends` takes a file path or a list of paths", file=shown, line=line, key_path="extends"
             )
         base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
-        if not base_path.is_file():
+        if base_path.is_dir() or not base_path.exists():  # anything else: reading it says what is wrong
             problem = "is a folder; name a YAML file in it" if base_path.is_dir() else "not found"
             raise ConfigError(
                 f"base config {base!r} {problem} (looked in {display_path(base_path)})",
@@ -492,7 +492,11 @@ def _unknown_key_message(cls: type[BaseModel], raw_loc: KeyPath, loc: KeyPath) -
     if renamed:
         return f"unknown key {key!r}: {renamed}"
     allowed = allowed_keys(cls, raw_loc[:-1])
-    hint = did_you_mean(key, allowed) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    old = {p[-1]: h for p, h in RENAMED_KEYS.items() if len(p) == len(loc) and p[-1] not in allowed}
+    close = difflib.get_close_matches(key, [*allowed, *old], n=1, cutoff=0.6)
+    if close and close[0] in old and _renamed_hint(cls, (*loc[:-1], close[0])):
+        return f"unknown key {key!r}; did you mean {close[0]!r}? {_renamed_hint(cls, (*loc[:-1], close[0]))}"
+    hint = f"; did you mean {close[0]!r}?" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
     return f"unknown key {key!r}{hint}"
 
 

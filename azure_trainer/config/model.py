@@ -198,13 +198,20 @@ class Resources(Strict):
     )
     shm_size: str | None = Field(
         default=None,
-        pattern=r"^\d+[bkmgBKMG]?$",
         description="Shared memory, e.g. 16g (azure-trainer sets 16g under use_gpu when it is not set).",
+        json_schema_extra={"pattern": "^\\d+[bkmgBKMG]?$"},
     )
     docker_args: str | list[str] | None = None
     properties: dict[str, Any] | None = None
     locations: list[NonBlank] | None = None
     max_instance_count: int | None = Field(default=None, ge=1)
+
+    @field_validator("shm_size")
+    @classmethod
+    def _shm(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d+[bkmgBKMG]?", value):
+            raise ValueError("shm_size is a number with an optional unit b, k, m or g, e.g. 16g")
+        return value
 
 
 _DISTRIBUTION_FIELDS = {

@@ -57,6 +57,10 @@ MAX_NODES = 100_000
 """Most values (mappings, lists and scalars, aliases expanded) one YAML document may build."""
 
 _STANDARD_TAG = "tag:yaml.org,2002:"
+_TOO_DEEP = (
+    f"nested too deeply (more than {MAX_DEPTH} levels, aliases expanded); "
+    "a job config needs only a few levels: is it the right file?"
+)
 
 
 MAX_FILE_BYTES = 1 << 20
@@ -132,6 +136,8 @@ def load_yaml_text(text: str, file: str, *, empty_as_mapping: bool = True) -> tu
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         problem = exc.problem or "invalid YAML"
+        if "maximum nesting depth" in problem:  # libyaml's own limit (1,000 levels) met before ours
+            raise ConfigError(_TOO_DEEP, file=file, line=line) from None
         if exc.context and exc.context_mark and exc.context.endswith("; first occurrence"):
             # PyYAML puts the duplicate-anchor news in the context and "second occurrence" in the problem
             problem = f"{exc.context.removesuffix('; first occurrence')} (first on line {exc.context_mark.line + 1})"
@@ -155,23 +161,30 @@ def load_yaml_text(text: str, file: str, *, empty_as_mapping: bool = True) -> tu
     return data, smap
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader whose composer measures what it builds.
+try:  # libyaml's event parser, when PyYAML was built with it: about 5x faster than PyYAML's own
+    from yaml._yaml import CParser as _EventParser
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    _EventParser = None
+
+
+class _MeasuringComposer(yaml.composer.Composer):
+    """PyYAML's composer, measuring what it builds.
 
     PyYAML composes an alias as a reference to the anchored node, so a few lines can describe a
     structure that is enormous (or infinite) once expanded; we expand it (every key needs its own line
-    in the source map), so the composer refuses such structures first, naming the line.
+    in the source map), so the composer refuses such structures first, naming the line. The events come
+    from libyaml when available (else from PyYAML's pure-Python scanner and parser); either way this
+    composer builds the node tree, so the same checks run.
     """
 
-    def __init__(self, text: str, file: str) -> None:
-        super().__init__(text)
+    def _start(self, file: str) -> None:
         self._file = file
         self._depth = 0
         self._open_anchors: set[str] = set()
         self._shape: dict[int, tuple[int, int]] = {}  # id(node) -> (values once expanded, height)
         self._total = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         event = self.peek_event()
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
@@ -209,12 +222,7 @@ class _Loader(yaml.SafeLoader):
 
     def _check(self, depth: int, size: int, line: int, what: str) -> None:
         if depth > MAX_DEPTH:
-            raise ConfigError(
-                f"nested too deeply (more than {MAX_DEPTH} levels, aliases expanded); "
-                "a job config needs only a few levels: is it the right file?",
-                file=self._file,
-                line=line,
-            )
+            raise ConfigError(_TOO_DEEP, file=self._file, line=line)
         self._total += size
         if self._total > MAX_NODES:
             raise ConfigError(
@@ -223,6 +231,23 @@ class _Loader(yaml.SafeLoader):
                 file=self._file,
                 line=line,
             )
+
+
+if _EventParser is not None:
+
+    class _Loader(_MeasuringComposer, _EventParser, yaml.resolver.Resolver):  # type: ignore[misc,valid-type]
+        def __init__(self, text: str, file: str) -> None:
+            _EventParser.__init__(self, text)  # the reader checks for control characters here
+            yaml.composer.Composer.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self._start(file)
+
+else:  # pragma: no cover
+
+    class _Loader(_MeasuringComposer, yaml.SafeLoader):  # type: ignore[no-redef]
+        def __init__(self, text: str, file: str) -> None:
+            yaml.SafeLoader.__init__(self, text)
+            self._start(file)
 
 
 class _Builder:

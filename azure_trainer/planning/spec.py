@@ -303,8 +303,8 @@ class _Planner:
             other = "cpu" if self.config.use_gpu else "gpu"
             raise self.fail(
                 key,
-                f"no {self.flavour} {what} is set; add `{key.split('.')[-1]}: {{{self.flavour}: {example}}}` "
-                f"or run with --{other}",
+                f"no {self.flavour.upper()} {what} is set; add "
+                f"`{key.split('.')[-1]}: {{{self.flavour}: {example}}}` or run with --{other}",
             )
         return chosen
 
@@ -327,7 +327,7 @@ class _Planner:
         if kind != "file":
             return EnvironmentRef(value, kind)
         path = Path(value[len("file:") :])
-        if not path.is_file():
+        if path.is_dir() or not path.exists():  # a FIFO or device: reading it says what it is
             problem = "is a folder" if path.is_dir() else "not found" + _relative_hint(self.config, key, str(path))
             raise self.fail(key, f"environment file {path} {problem}; give the path of an Azure ML environment YAML")
         from ..config.loader import load_environment_file
