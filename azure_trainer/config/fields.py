@@ -64,7 +64,16 @@ def enum(*allowed: str, transform: Callable[[str], str] = str.lower) -> Any:
             )
         return normal
 
-    return Annotated[str, BeforeValidator(check), WithJsonSchema({"type": "string", "enum": list(allowed)})]
+    # after camelCase-to-snake_case, "AMLToken" is aml_token: accept the words joined too, in any case
+    spellings = allowed if transform is str.lower else (*allowed, *(a.replace("_", "") for a in allowed))
+    pattern = "^(?:" + "|".join("".join(_either_case(c) for c in s) for s in dict.fromkeys(spellings)) + ")$"
+    # editors complete the canonical values and accept every casing the loader accepts
+    schema = {"type": "string", "anyOf": [{"enum": list(allowed)}, {"pattern": pattern}]}
+    return Annotated[str, BeforeValidator(check), WithJsonSchema(schema)]
+
+
+def _either_case(char: str) -> str:
+    return f"[{char.lower()}{char.upper()}]" if char.isalpha() else re.escape(char)
 
 
 def _not_blank(value: str) -> str:
