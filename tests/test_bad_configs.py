@@ -57,7 +57,12 @@ CASES = [
     Case("command_and_script.yaml", 5, "command", "not both"),
     Case("neither_command_nor_script.yaml", ANY, "command", "not neither"),
     Case("args_with_command.yaml", 6, "args", "`args` goes with `script`"),
-    Case("distribution_horovod.yaml", 9, "distribution.type", "'horovod' is not one of pytorch, mpi, tensorflow, ray"),
+    Case(
+        "distribution_horovod.yaml",
+        9,
+        "distribution.type",
+        "'horovod' is not one of pytorch, mpi, tensorflow, ray",
+    ),
     Case("distribution_typo.yaml", 7, "distribution.type", "did you mean 'pytorch'?"),
     Case(
         "distribution_field_of_other_type.yaml",
@@ -79,7 +84,12 @@ CASES = [
     Case("gpu_missing_in_compute.yaml", 7, "compute", "no GPU compute"),
     Case("gpu_without_any_compute.yaml", ANY, "compute", "no GPU compute"),
     Case("env_ref_bad.yaml", 5, "environment", "azureml:NAME:VERSION"),
-    Case("env_bare_path.yaml", 5, "environment", "an environment file is written file:PATH in Azure ML job YAML"),
+    Case(
+        "env_bare_path.yaml",
+        5,
+        "environment",
+        "an environment file is written file:PATH in Azure ML job YAML",
+    ),
     Case("env_registry_ref_bad.yaml", 8, "environment.gpu", "registry references look like"),
     Case("env_file_missing.yaml", 7, "environment.cpu", "no-such-env.yaml not found"),
     Case(
@@ -140,7 +150,12 @@ CASES = [
     # placeholders
     Case("placeholder_unknown_namespace.yaml", 5, "command", "${{foo.bar}} is not a placeholder"),
     Case("placeholder_unclosed.yaml", 5, "command", "unclosed placeholder ${{inputs.data"),
-    Case("search_space_in_command.yaml", 5, "command", "${{search_space.lr}} is only valid in a sweep job's trial"),
+    Case(
+        "search_space_in_command.yaml",
+        5,
+        "command",
+        "${{search_space.lr}} is only valid in a sweep job's trial",
+    ),
     Case("script_outside_code.yaml", 4, "script", "a path inside the `code` folder"),
     Case("preflight_skip_unknown.yaml", 9, "preflight.skip[1]", "did you mean 'quota-unknown'?"),
     # wording
@@ -149,8 +164,15 @@ CASES = [
     Case("code_is_a_file.yaml", 3, "code", "README.md is a file, not a folder"),
     # azure-trainer's old names: the error names the Azure ML key
     Case("old_experiment.yaml", 2, "experiment", "it is `experiment_name` in Azure ML job YAML"),
-    Case("old_instance_count.yaml", 6, "instance_count", "it is `resources.instance_count` in Azure ML job YAML"),
-    Case("old_instance_type.yaml", 6, "instance_type", "it is `resources.instance_type` in Azure ML job YAML"),
+    Case(
+        "old_instance_count.yaml",
+        6,
+        "instance_count",
+        "it is `resources.instance_count` in Azure ML job YAML",
+    ),
+    Case(
+        "old_instance_type.yaml", 6, "instance_type", "it is `resources.instance_type` in Azure ML job YAML"
+    ),
     Case("old_timeout.yaml", 6, "timeout", "it is `limits.timeout` in Azure ML job YAML"),
     Case("old_queue.yaml", 6, "queue", "it is `queue_settings` in Azure ML job YAML"),
     Case("old_sweep_section.yaml", 6, "sweep", "a sweep is `type: sweep` with `trial`, `search_space`"),
@@ -309,7 +331,11 @@ SET_CASES = [
     ("timeout=60", "timeout", "it is `limits.timeout` in Azure ML job YAML"),
     ("resources.instance_count=two", "resources.instance_count", "valid integer"),
     ("use_gpu=maybe", "use_gpu", "valid boolean"),
-    ("distribution.type=horovod", "distribution.type", "'horovod' is not one of pytorch, mpi, tensorflow, ray"),
+    (
+        "distribution.type=horovod",
+        "distribution.type",
+        "'horovod' is not one of pytorch, mpi, tensorflow, ray",
+    ),
     ("limits.timeout=-1", "limits.timeout", "greater than or equal to 1"),
     ("experiment_name=", "experiment_name", "letters, digits"),
     ("queue_settings.priority=urgent", "queue_settings.priority", "is not one of low, medium, high"),
@@ -524,7 +550,10 @@ def test_an_environment_file_that_is_a_fifo_is_refused_at_once(tmp_path, capsys,
     Path("job.yaml").write_text("command: echo\nenvironment: file:env.yml\n", encoding="utf-8")
     assert main(["validate", "job.yaml"]) == 2
     err = capsys.readouterr().err
-    assert err == f"{PREFIX}env.yml: is a FIFO (named pipe), not a regular file; an environment file is a YAML file\n"
+    assert (
+        err
+        == f"{PREFIX}env.yml: is a FIFO (named pipe), not a regular file; an environment file is a YAML file\n"
+    )
 
 
 @pytest.mark.parametrize("path", ["a\0b.yaml", "x" * 5000 + ".yaml", "/".join(["d" * 200] * 30) + ".yaml"])

@@ -1,10 +1,14 @@
-"""Tests of the Azure ML side: build_job(config) -> azure.ai.ml job, to_yaml(job) -> CLI v2 YAML, export.
+"""Tests of the Azure ML side: build_job(spec) -> azure.ai.ml job (load_job of the job's CLI v2 document),
+to_yaml(spec) -> the CLI v2 YAML ``export`` writes, and the export command.
 
-No network and no credentials: building and dumping SDK entities is local.
+No network and no credentials: building and dumping SDK entities is local. See test_cli_v2_corpus.py for
+the field-by-field comparison with load_job over thirty real-world job files.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import textwrap
 import warnings
 from pathlib import Path
@@ -12,15 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from azure_trainer.azureml.build import build_job, to_yaml
+from azure_trainer.azureml.build import build_job, sdk_problem, to_yaml
 from azure_trainer.cli import main
 from azure_trainer.config import load_config
-from azure_trainer.errors import ConfigError
+from azure_trainer.contract import contract_env
+from azure_trainer.errors import ApiUsageError, ConfigError
+from azure_trainer.planning.spec import plan
 
 pytest.importorskip("azure.ai.ml")
 
 from azure.ai.ml import load_job  # noqa: E402
 from azure.ai.ml.entities import Command, Environment  # noqa: E402
+from azure.ai.ml.sweep import SweepJob  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 JOBS = sorted((REPO / "jobs").glob("*.yaml"))
@@ -30,10 +37,13 @@ CPU_ENV_YAML = REPO / "environments" / "cpu.yaml"
 REGISTRY_REF = "azureml://registries/azureml/environments/acpt-pytorch-2.2-cuda12.1/labels/latest"
 
 FULL_JOB = f"""
-experiment: exp-1
+$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+name: full-job-1
+experiment_name: exp-1
 display_name: my run
 description: everything at once
-tags: {{team: ml, n: 3}}
+tags: {{team: ml, n: "3"}}
+properties: {{purpose: tests}}
 code: {TRAIN_SCRIPTS}
 script: train.py
 args:
@@ -45,7 +55,7 @@ args:
   data: ${{{{inputs.data}}}}
   out: ${{{{outputs.model}}}}
 use_gpu: true
-compute: {{gpu: gpu-cluster, cpu: cpu-cluster}}
+compute: {{gpu: azureml:gpu-cluster, cpu: cpu-cluster}}
 environment: {{gpu: azureml:torch-gpu:7, cpu: azureml:torch-cpu@latest}}
 inputs:
   data: {{type: uri_folder, path: azureml:digits:2, mode: download}}
@@ -53,11 +63,12 @@ inputs:
 outputs:
   model: {{type: uri_folder, mode: upload}}
   ckpt: {{type: uri_folder, mode: rw_mount}}
-instance_count: 2
+resources: {{instance_count: 2, shm_size: 32g, docker_args: --ipc=host}}
 distribution: {{type: pytorch, process_count_per_instance: 4}}
-shm_size: 32g
-timeout: 7200
-queue: {{job_tier: Standard, priority: HIGH}}
+limits: {{timeout: 7200}}
+queue_settings: {{job_tier: Standard, priority: HIGH}}
+identity: {{type: user_identity}}
+services: {{lab: {{type: jupyter_lab, nodes: all}}}}
 environment_variables: {{OMP_NUM_THREADS: 4, NCCL_DEBUG: INFO}}
 """
 
@@ -76,17 +87,19 @@ def write(path: Path, text: str) -> Path:
 
 
 def job_file(tmp_path: Path, extra: str, name: str = "job.yaml") -> Path:
-    head = f"experiment: exp\ncode: {TRAIN_SCRIPTS}\nscript: train.py\n"
+    head = f"experiment_name: exp\ncode: {TRAIN_SCRIPTS}\nscript: train.py\n"
     return write(tmp_path / name, head + textwrap.dedent(extra).lstrip("\n"))
 
 
-def strip_azureml(ref: object) -> object:
-    return ref.removeprefix("azureml:") if isinstance(ref, str) else ref
+def spec_of(path: Path, *overrides: str, use_gpu: bool | None = None):
+    return plan(load_config(path, list(overrides), use_gpu=use_gpu))
 
 
-def export_and_load(job, tmp_path: Path, name: str = "exported.yaml"):
-    text = to_yaml(job)
+def exported(spec, tmp_path: Path, name: str = "exported.yaml"):
+    """``to_yaml(spec)`` written to tmp_path/name (local paths relative to it) and read back by load_job."""
     path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = to_yaml(spec, relative_to=path.parent)
     path.write_text(text, encoding="utf-8")
     return text, load_job(path)
 
@@ -103,21 +116,32 @@ def input_data(node_input):
 @pytest.mark.parametrize("use_gpu", [True, False], ids=["gpu", "cpu"])
 @pytest.mark.parametrize("job", JOBS, ids=[p.name for p in JOBS])
 def test_sample_job_builds_and_exports(job, use_gpu, tmp_path):
-    config = load_config(job, use_gpu=use_gpu)
-    built = build_job(config)
-    text, loaded = export_and_load(built, tmp_path)
+    spec = spec_of(job, use_gpu=use_gpu)
+    built = build_job(spec)
+    assert isinstance(built, SweepJob if spec.sweep else Command)
+    text, loaded = exported(spec, tmp_path)
     doc = yaml.safe_load(text)
-    is_sweep = config.sweep is not None
-    assert doc["type"] == ("sweep" if is_sweep else "command")
-    assert "component" not in doc
-    trial = doc["trial"] if is_sweep else doc
-    assert trial["environment_variables"]["AZURE_TRAINER_REQUIRE_GPU"] == ("1" if use_gpu else "0")
-    assert strip_azureml(doc["compute"]) == ("gpu-cluster" if use_gpu else "cpu-cluster")
-    assert trial["resources"].get("shm_size") == ("16g" if use_gpu else None)
-    assert doc["experiment_name"] == config.experiment
+    assert doc["type"] == spec.type and "component" not in doc
+    trial = doc["trial"] if spec.sweep else doc
+    assert trial["environment_variables"] == contract_env(use_gpu, spec.objective_metric)
+    assert doc["compute"] == ("gpu-cluster" if use_gpu else "cpu-cluster")
+    assert trial.get("resources", {}).get("shm_size") == ("16g" if use_gpu else None)
+    assert doc["experiment_name"] == spec.experiment_name == loaded.experiment_name
     assert doc["tags"]["azure-trainer.use_gpu"] == str(use_gpu).lower()
-    assert loaded.experiment_name == config.experiment
     assert loaded.compute == ("gpu-cluster" if use_gpu else "cpu-cluster")
+    assert not any(k in doc for k in ("use_gpu", "script", "args", "extends", "preflight", "workspace"))
+
+
+def test_the_sweep_sample_exports_its_search_as_written(tmp_path):
+    spec = spec_of(REPO / "jobs" / "digits-sweep.yaml")
+    text, loaded = exported(spec, tmp_path)
+    doc = yaml.safe_load(text)
+    assert doc["search_space"]["lr"] == {"type": "loguniform", "min_value": -8.1, "max_value": -4.6}
+    assert "inputs" not in doc  # searched parameters are not also fixed inputs
+    assert "--lr ${{search_space.lr}}" in doc["trial"]["command"]
+    assert loaded.search_space["lr"].min_value == -8.1  # natural-log exponents, as written
+    assert (loaded.objective.primary_metric, loaded.objective.goal) == ("val_accuracy", "maximize")
+    assert loaded.early_termination.slack_factor == 0.1 and loaded.sampling_algorithm == "random"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,69 +150,49 @@ def test_sample_job_builds_and_exports(job, use_gpu, tmp_path):
 
 
 def test_full_job_fields(tmp_path):
-    job = build_job(load_config(write(tmp_path / "job.yaml", FULL_JOB)))
+    job = build_job(spec_of(write(tmp_path / "job.yaml", FULL_JOB)))
     assert isinstance(job, Command)
-    assert job.experiment_name == "exp-1"
-    assert job.display_name == "my run"
-    assert job.description == "everything at once"
+    assert (job.name, job.experiment_name, job.display_name) == ("full-job-1", "exp-1", "my run")
+    assert job.description == "everything at once" and job.properties == {"purpose": "tests"}
     assert job.tags == {"team": "ml", "n": "3", "azure-trainer.use_gpu": "true"}
     assert job.compute == "gpu-cluster"
-    assert job.environment == "azureml:torch-gpu:7"
+    assert job.environment == "torch-gpu:7"  # as load_job reads azureml:torch-gpu:7
     assert job.command.startswith("python train.py --lr 0.1 --name ")
     assert "--amp --layers 1 2 3 --data ${{inputs.data}} --out ${{outputs.model}}" in job.command
     assert "--off" not in job.command
-    assert job.distribution.type == "pytorch"
-    assert job.distribution.process_count_per_instance == 4
-    assert job.resources.instance_count == 2
-    assert job.resources.shm_size == "32g"
+    assert (job.distribution.type, job.distribution.process_count_per_instance) == ("pytorch", 4)
+    assert (job.resources.instance_count, job.resources.shm_size, job.resources.docker_args) == (
+        2, "32g", "--ipc=host"
+    )  # fmt: skip
     assert job.limits.timeout == 7200
     assert (job.queue_settings.job_tier, job.queue_settings.priority) == ("standard", "high")
-    assert job.environment_variables == {
-        "OMP_NUM_THREADS": "4",
-        "NCCL_DEBUG": "INFO",
-        "AZURE_TRAINER_REQUIRE_GPU": "1",
-    }
+    assert type(job.identity).__name__ == "UserIdentityConfiguration"
+    assert job.services["lab"].type == "jupyter_lab"
+    assert job.environment_variables == {"OMP_NUM_THREADS": "4", "NCCL_DEBUG": "INFO", "AZURE_TRAINER_REQUIRE_GPU": "1"}
     data = input_data(job.inputs["data"])
-    assert (data.type, data.path, data.mode) == ("uri_folder", "azureml:digits:2", "download")
-    table = input_data(job.inputs["table"])
-    assert (table.type, table.mode) == ("uri_file", "ro_mount")
-    model = input_data(job.outputs["model"])
-    assert (model.type, model.mode) == ("uri_folder", "upload")
+    assert (data.type, data.path, data.mode) == ("uri_folder", "digits:2", "download")
     assert input_data(job.outputs["ckpt"]).mode == "rw_mount"
     assert Path(str(job.code)) == TRAIN_SCRIPTS
 
 
 def test_full_job_on_cpu(tmp_path):
-    job = build_job(load_config(write(tmp_path / "job.yaml", FULL_JOB), use_gpu=False))
-    assert job.compute == "cpu-cluster"
-    assert job.environment == "azureml:torch-cpu@latest"
+    job = build_job(spec_of(write(tmp_path / "job.yaml", FULL_JOB), use_gpu=False))
+    assert job.compute == "cpu-cluster" and job.environment == "torch-cpu@latest"
     assert job.environment_variables["AZURE_TRAINER_REQUIRE_GPU"] == "0"
     assert job.tags["azure-trainer.use_gpu"] == "false"
-    assert job.resources.shm_size == "32g"  # explicit value wins on both devices
+    assert job.resources.shm_size == "32g"  # a value the file sets is kept on both devices
 
 
-def test_mpi_distribution(tmp_path):
-    path = job_file(
-        tmp_path,
-        """
-        environment: azureml:e:1
-        instance_count: 3
-        distribution: {type: mpi, process_count_per_instance: 2}
-        """,
-    )
-    job = build_job(load_config(path))
-    assert job.distribution.type == "mpi"
-    assert job.distribution.process_count_per_instance == 2
-    assert job.resources.instance_count == 3
+def test_a_name_given_to_build_job_wins_over_the_files(tmp_path):
+    spec = spec_of(write(tmp_path / "job.yaml", FULL_JOB))
+    assert build_job(spec).name == "full-job-1"
+    assert build_job(spec, name="other-2").name == "other-2"
 
 
-def test_no_distribution_no_queue_no_timeout(tmp_path):
-    job = build_job(load_config(job_file(tmp_path, "environment: azureml:e:1\n")))
-    assert job.distribution is None
-    assert job.queue_settings is None
-    assert job.limits is None or job.limits.timeout is None
-    assert job.resources.instance_count == 1
-    assert job.resources.shm_size is None
+def test_no_distribution_no_queue_no_timeout_nothing_invented(tmp_path):
+    job = build_job(spec_of(job_file(tmp_path, "environment: azureml:e:1\n")))
+    assert job.distribution is None and job.queue_settings is None and job.limits is None
+    assert job.resources is None or not job.resources.instance_count  # Azure ML's default, not ours
 
 
 @pytest.mark.parametrize("use_gpu, size", [(True, "Standard_NC6s_v3"), (False, "Standard_DS3_v2")])
@@ -197,175 +201,189 @@ def test_serverless_instance_type(tmp_path, use_gpu, size):
         tmp_path,
         """
         environment: azureml:e:1
-        instance_type: {gpu: Standard_NC6s_v3, cpu: Standard_DS3_v2}
+        resources: {instance_type: {gpu: Standard_NC6s_v3, cpu: Standard_DS3_v2}}
         """,
     )
-    job = build_job(load_config(path, use_gpu=use_gpu))
-    assert job.compute is None
-    assert job.resources.instance_type == size
-    text, loaded = export_and_load(job, tmp_path)
-    assert "compute" not in yaml.safe_load(text)
-    assert loaded.resources.instance_type == size
-
-
-@pytest.mark.parametrize("ref", [REGISTRY_REF, "azureml:my-env:3", "azureml:my-env@latest"])
-def test_environment_reference_is_passed_as_is(tmp_path, ref):
-    job = build_job(load_config(job_file(tmp_path, f"environment: {ref}\n")))
-    assert job.environment == ref
+    spec = spec_of(path, use_gpu=use_gpu)
+    job = build_job(spec)
+    assert job.compute is None and job.resources.instance_type == size
+    text, loaded = exported(spec, tmp_path)
+    assert "compute" not in yaml.safe_load(text) and loaded.resources.instance_type == size
 
 
 @pytest.mark.parametrize("use_gpu, env_file", [(True, GPU_ENV_YAML), (False, CPU_ENV_YAML)])
-def test_local_environment_yaml_becomes_an_environment_entity(tmp_path, use_gpu, env_file):
+def test_an_environment_file_becomes_an_anonymous_environment_as_in_az_ml(tmp_path, use_gpu, env_file):
     path = job_file(
-        tmp_path,
-        f"""
-        compute: c
-        environment: {{gpu: {GPU_ENV_YAML}, cpu: {CPU_ENV_YAML}}}
-        """,
+        tmp_path, f"compute: c\nenvironment: {{gpu: file:{GPU_ENV_YAML}, cpu: file:{CPU_ENV_YAML}}}\n"
     )
-    job = build_job(load_config(path, use_gpu=use_gpu))
-    assert isinstance(job.environment, Environment)
+    spec = spec_of(path, use_gpu=use_gpu)
+    job = build_job(spec)
+    assert isinstance(job.environment, Environment) and job.environment._is_anonymous
     declared = yaml.safe_load(env_file.read_text())
     assert job.environment.image == declared["image"]
-    assert job.environment.name == declared["name"]
     assert ("cuda" in job.environment.image) is use_gpu
-    _, loaded = export_and_load(job, tmp_path)
-    assert isinstance(loaded.environment, Environment)
-    assert loaded.environment.image == declared["image"]
+    text, loaded = exported(spec, tmp_path / "out")
+    assert yaml.safe_load(text)["environment"] == f"file:{os.path.relpath(env_file, tmp_path / 'out')}"
+    assert isinstance(loaded.environment, Environment) and loaded.environment.image == declared["image"]
 
 
-def test_invalid_environment_yaml_is_a_config_error(tmp_path):
-    write(tmp_path / "env.yaml", "name: e\nimage: [not, an, image]\nunknown_field: 1\n")
-    path = job_file(tmp_path, "environment: env.yaml\n")
-    with pytest.raises(ConfigError) as info:
-        build_job(load_config(path))
-    assert info.value.key_path == "environment.cpu"
+def test_an_inline_environment_is_built_and_exported_inline(tmp_path):
+    write(tmp_path / "conda.yml", "dependencies: [python=3.11, {pip: [numpy]}]\n")
+    path = job_file(tmp_path, "environment: {image: python:3.11-slim, conda_file: conda.yml}\n")
+    spec = spec_of(path)
+    job = build_job(spec)
+    assert job.environment.image == "python:3.11-slim"
+    assert job.environment.conda_file == {"dependencies": ["python=3.11", {"pip": ["numpy"]}]}
+    text, loaded = exported(spec, tmp_path / "out")
+    assert yaml.safe_load(text)["environment"] == {"image": "python:3.11-slim", "conda_file": "../conda.yml"}
+    assert loaded.environment.conda_file == job.environment.conda_file
 
 
-def test_literal_inputs_are_built(tmp_path):
+def test_literal_inputs_are_bound_by_value(tmp_path):
     path = job_file(
         tmp_path,
         """
         environment: azureml:e:1
         inputs:
           n: 5
-          lr: {type: number, default: 0.5}
-        args:
-          n: ${{inputs.n}}
-          lr: ${{inputs.lr}}
-        """,
-    )
-    job = build_job(load_config(path))
-    assert job.component.inputs["n"].type == "integer"
-    assert job.component.inputs["n"].default == 5
-    assert job.component.inputs["lr"].default == 0.5
-
-
-def test_exported_literal_inputs_keep_their_values(tmp_path):
-    # BUG: literal inputs are built as Input(type=..., default=...), which sets the *component's* default
-    # but binds no value to the job's input; to_yaml dumps the CommandJob, so the exported YAML has no
-    # `inputs.n` at all while the command still says ${{inputs.n}} (az ml job create -f then fails / the
-    # value is lost). Fix in builder.build_job: bind literal inputs by value (inputs[name] = item.default).
-    path = job_file(
-        tmp_path,
-        """
-        environment: azureml:e:1
-        inputs:
-          n: 5
+          lr: {value: "0.5"}
           flag: true
         args:
           n: ${{inputs.n}}
+          lr: ${{inputs.lr}}
           flag: ${{inputs.flag}}
         """,
     )
-    text, loaded = export_and_load(build_job(load_config(path)), tmp_path)
-    assert yaml.safe_load(text)["inputs"] == {"n": 5, "flag": True}
-    assert set(loaded.inputs) == {"n", "flag"}
-
-
-@pytest.mark.parametrize(
-    "extra, key",
-    [
-        ("args: {data: '${{inputs.data}}'}\n", "args"),
-        ("args: {out: '${{outputs.model}}'}\ninputs: {model: {path: azureml:m:1}}\n", "args"),
-    ],
-)
-def test_placeholder_to_undeclared_name_is_config_error(tmp_path, extra, key):
-    path = job_file(tmp_path, "environment: azureml:e:1\n" + extra)
-    with pytest.raises(ConfigError) as info:
-        build_job(load_config(path))
-    assert info.value.key_path == key
-    assert "names no declared" in info.value.detail
-
-
-def test_command_placeholder_to_undeclared_output(tmp_path):
-    path = write(
-        tmp_path / "job.yaml",
-        f"""
-        experiment: e
-        code: {TRAIN_SCRIPTS}
-        command: python train.py --data ${{{{inputs.data}}}} --out ${{{{outputs.nope}}}}
-        environment: azureml:e:1
-        inputs: {{data: {{path: azureml:d:1}}}}
-        outputs: {{model: {{}}}}
-        """,
-    )
-    with pytest.raises(ConfigError) as info:
-        build_job(load_config(path))
-    assert (info.value.key_path, info.value.line) == ("command", 3)
-    assert "outputs.nope" in info.value.detail and "declared: model" in info.value.detail
-
-
-def test_job_name_is_passed(tmp_path):
-    job = build_job(load_config(job_file(tmp_path, "environment: azureml:e:1\n")), name="my-job-1")
-    assert job.name == "my-job-1"
+    spec = spec_of(path)
+    job = build_job(spec)
+    assert {k: input_data(v) for k, v in job.inputs.items()} == {"n": 5, "lr": "0.5", "flag": True}
+    text, loaded = exported(spec, tmp_path)
+    assert yaml.safe_load(text)["inputs"] == {"n": 5, "lr": {"value": "0.5"}, "flag": True}
+    assert set(loaded.inputs) == {"n", "lr", "flag"}
 
 
 # ---------------------------------------------------------------------------------------------
-# export round trip: to_yaml -> file -> azure.ai.ml.load_job
+# what azure-ai-ml refuses: one located line, not its screen of JSON
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "doc, key, message",
+    [
+        ({"command": "x", "environment": {"imag": "x"}}, "environment.imag", "Unknown field."),
+        ({"command": "x", "environment": "azureml:e:1", "limits": {"timeout": "soon"}}, "limits.timeout", "Not a valid integer."),
+        ({"command": "x", "environment": "azureml:e:1", "inputs": {"a": {"type": "string"}}}, "inputs.a", ""),
+    ],
+)  # fmt: skip
+def test_an_azure_ai_ml_validation_error_is_reduced_to_its_field(tmp_path, doc, key, message):
+    path = write(tmp_path / "raw.yml", yaml.safe_dump(doc))
+    with pytest.raises(Exception) as info:
+        load_job(path)
+    found_key, found = sdk_problem(info.value)
+    assert found_key.startswith(key) and message in found and "\n" not in found, (found_key, found)
+
+
+def test_a_document_azure_ai_ml_refuses_is_a_located_config_error(tmp_path, monkeypatch):
+    """Should azure-ai-ml refuse what the config layer accepted, the error is one line at the key."""
+    from azure_trainer.azureml import document
+
+    path = job_file(tmp_path, "environment: azureml:e:1\nlimits:\n  timeout: 60\n")
+    real = document.job_document
+
+    def broken(spec, *, name=None):
+        doc = real(spec, name=name)
+        doc["limits"] = {"timeout": "soon"}
+        return doc
+
+    monkeypatch.setattr("azure_trainer.azureml.build.job_document", broken)
+    with pytest.raises(ConfigError) as info:
+        build_job(spec_of(path))
+    err = info.value
+    assert (err.key_path, err.line) == ("limits.timeout", 6)
+    assert str(err).endswith("limits.timeout: azure-ai-ml does not accept the job: Not a valid integer.")
+
+
+def test_to_yaml_takes_a_spec_a_config_a_path_or_an_sdk_job(tmp_path):
+    path = job_file(tmp_path, "environment: azureml:e:1\n")
+    spec = spec_of(path)
+    text = to_yaml(spec, relative_to=tmp_path)
+    assert to_yaml(load_config(path), relative_to=tmp_path) == to_yaml(path, relative_to=tmp_path) == text
+    sdk_dump = yaml.safe_load(to_yaml(build_job(spec)))  # azure-ai-ml's own dump of a job object
+    assert sdk_dump["command"] == spec.command and "component" not in sdk_dump
+    with pytest.raises(ApiUsageError, match="to_yaml\\(\\) takes a JobSpec"):
+        to_yaml(42)
+
+
+# ---------------------------------------------------------------------------------------------
+# export: the job file as Azure ML reads it, portable
 # ---------------------------------------------------------------------------------------------
 
 
 def test_export_round_trip_full_job(tmp_path):
-    job = build_job(load_config(write(tmp_path / "job.yaml", FULL_JOB)))
-    text, loaded = export_and_load(job, tmp_path)
+    spec = spec_of(write(tmp_path / "job.yaml", FULL_JOB))
+    text, loaded = exported(spec, tmp_path)
     doc = yaml.safe_load(text)
     assert text.startswith("$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n")
-    assert "component" not in doc
-    assert doc["type"] == "command"
-
-    assert loaded.command == job.command
-    assert loaded.compute == "gpu-cluster"
-    assert strip_azureml(loaded.environment) == "torch-gpu:7"
-    assert loaded.distribution.type == "pytorch"
-    assert loaded.distribution.process_count_per_instance == 4
-    assert loaded.environment_variables == job.environment_variables
-    assert set(loaded.inputs) == {"data", "table"}
-    data = input_data(loaded.inputs["data"])
-    assert (data.type, strip_azureml(data.path), data.mode) == ("uri_folder", "digits:2", "download")
-    table = input_data(loaded.inputs["table"])
-    assert (table.type, table.path, table.mode) == (
-        "uri_file",
-        "azureml://datastores/workspaceblobstore/paths/x.csv",
-        "ro_mount",
-    )
-    assert set(loaded.outputs) == {"model", "ckpt"}
-    assert input_data(loaded.outputs["model"]).mode == "upload"
-    assert input_data(loaded.outputs["ckpt"]).mode == "rw_mount"
-    assert loaded.resources.instance_count == 2
-    assert loaded.resources.shm_size == "32g"
-    assert (loaded.queue_settings.job_tier, loaded.queue_settings.priority) == ("standard", "high")
-    assert loaded.experiment_name == "exp-1"
-    assert loaded.display_name == "my run"
-    assert loaded.limits.timeout == 7200
-    assert loaded.tags == {"team": "ml", "n": "3", "azure-trainer.use_gpu": "true"}
-    # and dumping the loaded job again gives the same document
-    assert yaml.safe_load(to_yaml(loaded)) == doc
+    assert doc["code"] == os.path.relpath(TRAIN_SCRIPTS, tmp_path)
+    assert doc["compute"] == "gpu-cluster" and doc["environment"] == "azureml:torch-gpu:7"
+    assert doc["resources"] == {"instance_count": 2, "shm_size": "32g", "docker_args": "--ipc=host"}
+    assert doc["queue_settings"] == {"job_tier": "standard", "priority": "high"}
+    built = build_job(spec)
+    for field in (
+        "command",
+        "compute",
+        "environment",
+        "environment_variables",
+        "experiment_name",
+        "name",
+        "tags",
+    ):
+        assert getattr(loaded, field) == getattr(built, field), field
+    assert loaded.limits.timeout == 7200 and loaded.resources.docker_args == "--ipc=host"
 
 
 def test_export_is_deterministic(tmp_path):
     path = write(tmp_path / "job.yaml", FULL_JOB)
-    assert to_yaml(build_job(load_config(path))) == to_yaml(build_job(load_config(path)))
+    assert to_yaml(spec_of(path)) == to_yaml(spec_of(path))
+
+
+def test_export_o_writes_paths_relative_to_the_output_and_the_file_moves(tmp_path, monkeypatch):
+    """`export -o DIR/job.yml`: code, local inputs, environment files and build contexts relative to DIR,
+    so the project can be moved (or cloned elsewhere) and `az ml job create -f` still finds them."""
+    project = tmp_path / "project"
+    shutil.copytree(TRAIN_SCRIPTS, project / "train_scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    write(project / "envs" / "env.yml", "image: python:3.11\nconda_file: conda.yml\n")
+    write(project / "envs" / "conda.yml", "dependencies: [python=3.11]\n")
+    (project / "envs" / "ctx").mkdir()
+    (project / "data").mkdir()
+    write(
+        project / "jobs" / "job.yml",
+        """
+        code: ../train_scripts
+        command: python train.py --data ${{inputs.data}}
+        environment: {gpu: file:../envs/env.yml, cpu: {build: {path: ../envs/ctx}}}
+        compute: {gpu: g, cpu: c}
+        inputs:
+          data: {path: ../data, local_path: ../data}
+        """,
+    )
+    monkeypatch.chdir(tmp_path)
+    (project / "exported").mkdir()
+    for flag in ("--gpu", "--cpu"):
+        out = project / "exported" / f"job{flag}.yml"
+        assert main(["export", "project/jobs/job.yml", flag, "-o", str(out)]) == 0
+        doc = yaml.safe_load(out.read_text())
+        assert doc["code"] == "../train_scripts" and doc["inputs"]["data"] == {"path": "../data"}
+        assert doc["environment"] == (
+            "file:../envs/env.yml" if flag == "--gpu" else {"build": {"path": "../envs/ctx"}}
+        )
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(project), moved)
+    loaded = load_job(moved / "exported" / "job--gpu.yml")
+    assert (moved / "exported" / loaded.code).resolve() == (
+        moved / "train_scripts"
+    ).resolve()  # load_job keeps it relative
+    assert loaded.environment.conda_file == {"dependencies": ["python=3.11"]}
 
 
 @pytest.mark.parametrize(
@@ -376,28 +394,24 @@ def test_cli_export_to_file(tmp_path, capsys, monkeypatch, flag, compute, requir
     out = tmp_path / "exported.yaml"
     assert main(["export", "jobs/digits.yaml", flag, "--set", "args.epochs=2", "-o", str(out)]) == 0
     captured = capsys.readouterr()
-    assert captured.out == ""
-    assert f"wrote {out}" in captured.err
-    text = out.read_text()
-    assert "component:" not in text
+    assert captured.out == "" and f"wrote {out}" in captured.err
     loaded = load_job(out)
     assert loaded.compute == compute
     assert loaded.environment_variables["AZURE_TRAINER_REQUIRE_GPU"] == require
     assert loaded.command.startswith("python train.py --epochs 2 --seed 0 ")
-    assert loaded.experiment_name == "digits"
-    assert set(loaded.outputs) == {"model", "checkpoints"}
-    assert loaded.resources.shm_size == ("16g" if flag == "--gpu" else None)
+    assert loaded.experiment_name == "digits" and set(loaded.outputs) == {"model", "checkpoints"}
+    assert (loaded.resources.shm_size if loaded.resources else None) == ("16g" if flag == "--gpu" else None)
 
 
 def test_cli_export_to_stdout_equals_to_yaml(capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     assert main(["export", "jobs/digits-ddp.yaml", "--gpu"]) == 0
     out = capsys.readouterr().out
-    assert out == to_yaml(build_job(load_config("jobs/digits-ddp.yaml", use_gpu=True)))
+    assert out == to_yaml(spec_of(REPO / "jobs" / "digits-ddp.yaml", use_gpu=True))
     doc = yaml.safe_load(out)
     assert doc["distribution"] == {"type": "pytorch", "process_count_per_instance": 1}
-    assert doc["resources"]["instance_count"] == 2
-    assert doc["environment"] == REGISTRY_REF
+    assert doc["resources"] == {"instance_count": 2, "shm_size": "16g"}
+    assert doc["environment"] == REGISTRY_REF and doc["code"] == "train_scripts"
 
 
 def test_cli_export_unwritable_output(tmp_path, capsys, monkeypatch):
@@ -411,15 +425,14 @@ def test_cli_export_unwritable_output(tmp_path, capsys, monkeypatch):
 
 def test_export_and_dry_run_never_print_a_secret(tmp_path, capsys):
     """Secret-looking env values are written as *** (unless allowed), with a warning naming the variable."""
-    from azure_trainer import load_config, submit
-    from azure_trainer.cli import main
+    from azure_trainer import submit
 
     secret = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "t.py").write_text("")
     job = tmp_path / "job.yaml"
     job.write_text(
-        "experiment: e\ncode: src\nscript: t.py\nenvironment: azureml:env:1\n"
+        "experiment_name: e\ncode: src\nscript: t.py\nenvironment: azureml:env:1\n"
         f"environment_variables: {{GITHUB_TOKEN: {secret}, MODE: fast, BUILD_ID: {secret}}}\n"
         "preflight: {allow: [BUILD_ID]}\n"
     )
@@ -440,7 +453,7 @@ def _io_job(tmp_path: Path, args: dict, inputs: dict) -> Path:
     job.write_text(
         yaml.safe_dump(
             {
-                "experiment": "e",
+                "experiment_name": "e",
                 "code": "src",
                 "script": "train.py",
                 "args": args,
@@ -454,10 +467,6 @@ def _io_job(tmp_path: Path, args: dict, inputs: dict) -> Path:
 
 
 def test_export_keeps_input_paths_as_written(tmp_path, capsys):
-    from azure.ai.ml import load_job
-
-    from azure_trainer.cli import main
-
     paths = {
         "https": "https://acct.blob.core.windows.net/c/d",
         "wasbs": "wasbs://c@acct.blob.core.windows.net/d",
@@ -468,11 +477,12 @@ def test_export_keeps_input_paths_as_written(tmp_path, capsys):
     }
     inputs = {name: {"type": "uri_folder", "path": p} for name, p in paths.items()}
     args = {name: f"${{{{inputs.{name}}}}}" for name in paths}
-    out = tmp_path / "out.yaml"
+    out = tmp_path / "out" / "job.yaml"
+    out.parent.mkdir()
     assert main(["export", str(_io_job(tmp_path, args, inputs)), "-o", str(out)]) == 0
     written = {name: i["path"] for name, i in yaml.safe_load(out.read_text())["inputs"].items()}
     # the SDK's own dump would write "azureml:https://..." and "azureml:/abs/localdata"
-    assert written == {**paths, "local": str((tmp_path / "localdata").resolve())}
+    assert written == {**paths, "local": "../localdata"}
     loaded = {name: i.path for name, i in load_job(out).inputs.items()}
     assert {k: loaded[k] for k in ("https", "wasbs", "store")} == {
         k: paths[k] for k in ("https", "wasbs", "store")
@@ -480,8 +490,6 @@ def test_export_keeps_input_paths_as_written(tmp_path, capsys):
 
 
 def test_export_and_validate_write_secret_arguments_and_paths_as_stars(tmp_path, capsys):
-    from azure_trainer.cli import main
-
     key = "sk-" + "SUPERSECRET" + "abcdefghijklmnop1234"
     sas = "https://a.blob.core.windows.net/c?sv=2022-11-02&se=2030-01-01&sr=c&" + "sig=" + "abcdef" * 4
     job = _io_job(
@@ -491,10 +499,33 @@ def test_export_and_validate_write_secret_arguments_and_paths_as_stars(tmp_path,
     )
     assert main(["export", str(job)]) == 0
     out, err = capsys.readouterr()
-    exported = yaml.safe_load(out)
-    assert "--api-key *** " in exported["command"] and exported["inputs"]["d"]["path"] == "***"
+    exported_doc = yaml.safe_load(out)
+    assert "--api-key *** " in exported_doc["command"] and exported_doc["inputs"]["d"]["path"] == "***"
     assert "argument --api-key, input d's path looked like secrets" in err
     assert main(["validate", str(job)]) == 1  # the offline checks refuse both, before any sign-in
     out, err = capsys.readouterr()
     assert key not in out + err and "sig=" not in out + err and "--api-key ***" in out
     assert "secret-in-args" in out and "secret-in-input-path" in out
+
+
+def test_a_sweep_exports_its_trials_secrets_as_stars_too(tmp_path, capsys):
+    secret = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    job = write(
+        tmp_path / "s.yml",
+        f"""
+        type: sweep
+        trial:
+          command: python x.py --lr ${{{{search_space.lr}}}}
+          environment: azureml:e:1
+          environment_variables: {{GITHUB_TOKEN: {secret}}}
+        search_space: {{lr: {{type: choice, values: [0.1, 0.2]}}}}
+        objective: {{primary_metric: acc, goal: maximize}}
+        limits: {{max_total_trials: 2}}
+        """,
+    )
+    assert main(["export", str(job)]) == 0
+    out, err = capsys.readouterr()
+    assert (
+        secret not in out + err
+        and yaml.safe_load(out)["trial"]["environment_variables"]["GITHUB_TOKEN"] == "***"
+    )

@@ -77,7 +77,11 @@ def absolute(path: Any, folder: Path) -> Any:
 def normalise_paths(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Local code and input paths made absolute (load_job keeps them relative to the file's folder)."""
     doc = copy.deepcopy(doc)
-    props = doc.get("properties") if isinstance(doc.get("properties"), dict) and "jobType" in doc["properties"] else None
+    props = (
+        doc.get("properties")
+        if isinstance(doc.get("properties"), dict) and "jobType" in doc["properties"]
+        else None
+    )
     for holder in [doc, doc.get("trial"), props, (props or {}).get("trial")]:
         if not isinstance(holder, dict):
             continue
@@ -133,9 +137,9 @@ def test_each_corpus_file_builds_what_load_job_builds(path: Path, sdk, capsys, m
     out.parent.mkdir()
     out.write_text(to_yaml(spec, relative_to=out.parent), encoding="utf-8")
     exported = yaml.safe_load(out.read_text(encoding="utf-8"))
-    assert not any(
-        isinstance(v, str) and v.startswith(str(CORPUS)) for v in _leaves(exported)
-    ), "an exported local path is absolute"
+    assert not any(isinstance(v, str) and v.startswith(str(CORPUS)) for v in _leaves(exported)), (
+        "an exported local path is absolute"
+    )
     again = sdk.load_job(out)
     assert normalise_paths(without_additions(job_dict(again), False, metric), out.parent) == expected
     assert_same_fields(path, exported, metric)
@@ -181,7 +185,12 @@ def test_the_corpus_covers_what_real_jobs_use():
     distributions = {r["distribution"]["type"] for r in runs if "distribution" in r}
     assert distributions == {"pytorch", "mpi", "tensorflow", "ray"}
     sweeps = [d for d in docs if d.get("type") == "sweep"]
-    sampling = {s["sampling_algorithm"] if isinstance(s["sampling_algorithm"], str) else s["sampling_algorithm"]["type"] for s in sweeps}
+    sampling = {
+        s["sampling_algorithm"]
+        if isinstance(s["sampling_algorithm"], str)
+        else s["sampling_algorithm"]["type"]
+        for s in sweeps
+    }
     assert sampling == {"random", "grid", "bayesian"}
     assert {s["early_termination"]["type"] for s in sweeps if "early_termination" in s} == {
         "bandit",
@@ -196,11 +205,19 @@ def test_the_corpus_covers_what_real_jobs_use():
     assert any(isinstance(e, dict) and "build" in e for e in envs)
     assert any(isinstance(e, dict) and "image" in e for e in envs)
     assert any(isinstance(e, str) and e.startswith("azureml://registries/") for e in envs)
-    inputs = [i for d in docs for i in (d.get("inputs") or {}).values() if isinstance(i, dict) and "path" in i]
+    inputs = [
+        i for d in docs for i in (d.get("inputs") or {}).values() if isinstance(i, dict) and "path" in i
+    ]
     assert {i.get("type", "uri_folder") for i in inputs} >= {
         "uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model", "triton_model"
     }  # fmt: skip
-    assert {i["mode"] for i in inputs if "mode" in i} >= {"ro_mount", "download", "direct", "eval_mount", "eval_download"}
+    assert {i["mode"] for i in inputs if "mode" in i} >= {
+        "ro_mount",
+        "download",
+        "direct",
+        "eval_mount",
+        "eval_download",
+    }
     outputs = [o for d in docs for o in (d.get("outputs") or {}).values() if o]
     assert {o["mode"] for o in outputs if "mode" in o} >= {"rw_mount", "upload", "mount", "direct"}
     assert {o.get("type", "uri_folder") for o in outputs} >= {
@@ -212,7 +229,9 @@ def test_the_corpus_covers_what_real_jobs_use():
     }  # fmt: skip
     assert any("queue_settings" in d for d in docs)
     assert any("compute" not in d for d in docs), "a serverless job"
-    assert any((r.get("resources") or {}).get("instance_count", 1) > 1 and "distribution" not in r for r in runs)
+    assert any(
+        (r.get("resources") or {}).get("instance_count", 1) > 1 and "distribution" not in r for r in runs
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +273,9 @@ def test_use_gpu_adds_only_what_readme_documents(use_gpu, gpu_variant, sdk, tmp_
     from azure_trainer.azureml.build import build_job
 
     monkeypatch.chdir(tmp_path)
-    variant = gpu_variant(CIFAR, "use_gpu: true\ncompute:\n  gpu: azureml:gpu-cluster\n  cpu: azureml:cpu-cluster\n")
+    variant = gpu_variant(
+        CIFAR, "use_gpu: true\ncompute:\n  gpu: azureml:gpu-cluster\n  cpu: azureml:cpu-cluster\n"
+    )
     ours = job_dict(build_job(plan(load_config(variant, use_gpu=use_gpu))))
     theirs = job_dict(sdk.load_job(CIFAR))
     theirs["compute"] = "azureml:gpu-cluster" if use_gpu else "azureml:cpu-cluster"

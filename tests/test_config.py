@@ -103,7 +103,9 @@ def test_digits_ddp_extends_digits(monkeypatch):
 
 @pytest.mark.parametrize("use_gpu", [True, False])
 def test_compute_single_name_used_for_both(tmp_path, use_gpu):
-    cfg = load_config(job_file(tmp_path, f"compute: shared\nenvironment: file:{CPU_ENV_YAML}\n"), use_gpu=use_gpu)
+    cfg = load_config(
+        job_file(tmp_path, f"compute: shared\nenvironment: file:{CPU_ENV_YAML}\n"), use_gpu=use_gpu
+    )
     spec = plan(cfg)
     assert spec.compute == "shared"
     assert spec.instance_type is None
@@ -199,7 +201,8 @@ def test_use_gpu_without_gpu_compute_names_compute(tmp_path):
 
 def test_use_gpu_without_gpu_instance_type_names_instance_type(tmp_path):
     path = job_file(
-        tmp_path, "use_gpu: true\nresources: {instance_type: {cpu: Standard_DS3_v2}}\nenvironment: azureml:e:1\n"
+        tmp_path,
+        "use_gpu: true\nresources: {instance_type: {cpu: Standard_DS3_v2}}\nenvironment: azureml:e:1\n",
     )
     with pytest.raises(ConfigError) as info:
         plan(load_config(path))
@@ -332,7 +335,9 @@ def test_code_is_resolved_against_the_config_folder(tmp_path, monkeypatch):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "main.py").write_text("print(1)\n")
     path = job_file(
-        tmp_path / "jobs", "", base="experiment_name: e\ncode: ../src\nscript: main.py\nenvironment: azureml:e:1\n"
+        tmp_path / "jobs",
+        "",
+        base="experiment_name: e\ncode: ../src\nscript: main.py\nenvironment: azureml:e:1\n",
     )
     monkeypatch.chdir(tmp_path / "jobs")  # the working folder does not matter
     assert plan(load_config(path)).code == (tmp_path / "src").resolve()
@@ -342,7 +347,12 @@ def test_code_is_resolved_against_the_config_folder(tmp_path, monkeypatch):
 
 def test_validate_config_without_a_file():
     cfg = validate_config(
-        {"experiment_name": "e", "code": str(TRAIN_SCRIPTS), "script": "train.py", "environment": "azureml:e:1"}
+        {
+            "experiment_name": "e",
+            "code": str(TRAIN_SCRIPTS),
+            "script": "train.py",
+            "environment": "azureml:e:1",
+        }
     )
     assert cfg.source is None
     assert plan(cfg).command == "python train.py"
@@ -560,7 +570,10 @@ def test_extends_paths_in_the_base_are_relative_to_the_base(tmp_path):
 def test_extends_child_paths_are_relative_to_the_child(tmp_path):
     (tmp_path / "a" / "src").mkdir(parents=True)
     (tmp_path / "b" / "src").mkdir(parents=True)
-    write(tmp_path / "a" / "base.yaml", "experiment_name: e\ncode: src\nscript: t.py\nenvironment: azureml:e:1\n")
+    write(
+        tmp_path / "a" / "base.yaml",
+        "experiment_name: e\ncode: src\nscript: t.py\nenvironment: azureml:e:1\n",
+    )
     child = write(tmp_path / "b" / "child.yaml", "extends: ../a/base.yaml\ncode: src\n")
     assert load_config(child).code == str((tmp_path / "b" / "src").resolve())
 
@@ -740,7 +753,12 @@ def test_the_yaml_limits_hold_without_recursion_errors(tmp_path):
 
 
 def _minimal(**extra):
-    data = {"experiment_name": "e", "code": str(TRAIN_SCRIPTS), "script": "train.py", "environment": "azureml:e:1"}
+    data = {
+        "experiment_name": "e",
+        "code": str(TRAIN_SCRIPTS),
+        "script": "train.py",
+        "environment": "azureml:e:1",
+    }
     data.update(extra)
     return data
 
@@ -751,7 +769,10 @@ def _minimal(**extra):
     [
         ({"compute": "BLANK"}, "compute"),
         ({"compute": {"gpu": "BLANK", "cpu": "c"}}, "compute.gpu"),
-        ({"resources": {"instance_type": {"gpu": "Standard_NC6", "cpu": "BLANK"}}}, "resources.instance_type.cpu"),
+        (
+            {"resources": {"instance_type": {"gpu": "Standard_NC6", "cpu": "BLANK"}}},
+            "resources.instance_type.cpu",
+        ),
         ({"environment": "BLANK"}, "environment"),
         ({"environment": {"gpu": "BLANK"}}, "environment.gpu"),
         ({"display_name": "BLANK"}, "display_name"),
@@ -980,7 +1001,9 @@ def test_resources_distribution_and_limits_are_azure_mls(tmp_path):
 
 
 def test_multi_node_without_a_distribution_is_allowed(tmp_path):
-    spec = plan(load_config(command_job(tmp_path, "environment: azureml:e:1\nresources: {instance_count: 3}\n")))
+    spec = plan(
+        load_config(command_job(tmp_path, "environment: azureml:e:1\nresources: {instance_count: 3}\n"))
+    )
     assert spec.instance_count == 3 and spec.distribution is None
 
 
@@ -1068,7 +1091,7 @@ def test_literal_inputs_in_both_forms_and_data_inputs(tmp_path):
         environment: azureml:e:1
         inputs:
           epochs: 10
-          lr: {value: 0.5}
+          lr: {value: "5e-4"}
           local: {path: ./data, mode: download}
           prefixed: {path: file:./data}
           table: {type: MLTable, path: azureml:t:1, mode: eval_mount}
@@ -1076,8 +1099,12 @@ def test_literal_inputs_in_both_forms_and_data_inputs(tmp_path):
         """,
     )
     inputs = plan(load_config(path)).inputs
-    assert (inputs["epochs"].type, inputs["epochs"].value, inputs["epochs"].written_as_value) == ("integer", 10, False)
-    assert (inputs["lr"].type, inputs["lr"].value, inputs["lr"].written_as_value) == ("number", 0.5, True)
+    assert (inputs["epochs"].type, inputs["epochs"].value, inputs["epochs"].written_as_value) == (
+        "integer",
+        10,
+        False,
+    )
+    assert (inputs["lr"].type, inputs["lr"].value, inputs["lr"].written_as_value) == ("string", "5e-4", True)
     assert inputs["local"].path == inputs["prefixed"].path == str((tmp_path / "data").resolve())
     assert (inputs["table"].type, inputs["table"].mode) == ("mltable", "eval_mount")
     assert inputs["model"].path == "azureml:m@latest" and not inputs["model"].is_literal
@@ -1093,7 +1120,9 @@ def test_an_optional_input_is_undeclared_and_used_only_inside_an_optional_block(
 
 
 def test_outputs_null_and_mapping(tmp_path):
-    path = command_job(tmp_path, "environment: azureml:e:1\noutputs:\n  a:\n  b: {type: uri_file, mode: upload}\n")
+    path = command_job(
+        tmp_path, "environment: azureml:e:1\noutputs:\n  a:\n  b: {type: uri_file, mode: upload}\n"
+    )
     outputs = plan(load_config(path)).outputs
     assert outputs["a"].is_default and outputs["a"].type == "uri_folder"
     assert (outputs["b"].type, outputs["b"].mode, outputs["b"].is_default) == ("uri_file", "upload", False)
@@ -1124,7 +1153,10 @@ def test_more_environment_references(tmp_path, ref, kind, name_version):
 
 def test_an_environment_file_is_read_and_checked(tmp_path):
     write(tmp_path / "envs" / "conda.yml", "dependencies: [python=3.10, {pip: [torch==2.5.1+cu118]}]\n")
-    write(tmp_path / "envs" / "gpu.yml", "image: nvidia/cuda:12.1.0-runtime-ubuntu22.04\nconda_file: conda.yml\n")
+    write(
+        tmp_path / "envs" / "gpu.yml",
+        "image: nvidia/cuda:12.1.0-runtime-ubuntu22.04\nconda_file: conda.yml\n",
+    )
     spec = plan(load_config(command_job(tmp_path, "environment: file:envs/gpu.yml\n")))
     env = spec.environment
     assert (env.source, env.ref, env.name) == ("file", str((tmp_path / "envs" / "gpu.yml").resolve()), "gpu")
@@ -1136,7 +1168,9 @@ def test_an_environment_file_is_read_and_checked(tmp_path):
 def test_an_inline_environment(tmp_path):
     write(tmp_path / "conda.yml", "dependencies: [python=3.11]\n")
     (tmp_path / "ctx").mkdir()
-    spec = plan(load_config(command_job(tmp_path, "environment: {image: python:3.11, conda_file: conda.yml}\n")))
+    spec = plan(
+        load_config(command_job(tmp_path, "environment: {image: python:3.11, conda_file: conda.yml}\n"))
+    )
     assert (spec.environment.source, spec.environment.image) == ("inline", "python:3.11")
     assert spec.environment.conda_file == {"dependencies": ["python=3.11"]}
     spec = plan(load_config(command_job(tmp_path, "environment: {build: {path: ctx}}\n", name="b.yml")))
@@ -1315,7 +1349,10 @@ def test_the_schema_accepts_the_sample_jobs_and_the_cli_v2_corpus():
     validator = _schema_validator()
     corpus = REPO / "tests" / "fixtures" / "cli_v2"
     for path in [*JOBS, *corpus.glob("command/*.yml"), *corpus.glob("sweep/*.yml")]:
-        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        errors = [
+            f"{list(e.absolute_path)}: {e.message}"
+            for e in validator.iter_errors(yaml.safe_load(path.read_text()))
+        ]
         assert errors == [], path.name
 
 
@@ -1337,3 +1374,16 @@ def test_the_schema_rejects_what_the_loader_rejects(doc):
 
 def test_a_file_that_extends_needs_no_required_key_in_the_schema():
     assert _schema_validator().is_valid({"extends": "base.yml", "experiment_name": "x"})
+
+
+@pytest.mark.parametrize("value, read", [(0.5, "0"), (1, "True"), (0, "False"), (2.0, "2")])
+def test_a_value_form_azure_ai_ml_would_change_is_refused(value, read):
+    """azure-ai-ml reads `{value: X}` trying bool and int before float: 0.5 would run as 0 on Azure ML."""
+    with pytest.raises(ConfigError) as info:
+        validate_config(_minimal(inputs={"lr": {"value": value}}))
+    assert info.value.key_path == "inputs.lr.value"
+    assert f"azure-ai-ml reads {{value: {value}}} as {read}" in info.value.detail
+    assert (
+        validate_config(_minimal(inputs={"lr": value})).inputs["lr"].value == value
+    )  # the bare form is exact
+    assert validate_config(_minimal(inputs={"lr": {"value": 42}})).inputs["lr"].value == 42  # read as written

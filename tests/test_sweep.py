@@ -1,4 +1,5 @@
-"""Sweeps: the config section, the SDK sweep job and its export, a local sweep, and submit to the fake."""
+"""Sweeps: the CLI v2 sweep job (config, SDK job, export), local sampling with Azure ML's meanings, a local
+sweep, and submit to the fake."""
 
 from __future__ import annotations
 
@@ -42,18 +43,25 @@ TRIAL_SCRIPT = textwrap.dedent("""\
 
 
 def sweep_job(tmp_path: Path, sweep: dict, **extra) -> Path:
+    """A CLI v2 sweep job over the trial script: each search_space entry reaches it as ${{search_space.X}}."""
     code = tmp_path / "src"
     code.mkdir(exist_ok=True)
     (code / "trial.py").write_text(TRIAL_SCRIPT)
+    args = {"lr": 0.1, "output-dir": "${{outputs.model}}"}
+    args.update({name: f"${{{{search_space.{name}}}}}" for name in sweep.get("search_space", {})})
     config = {
-        "experiment": "sw",
-        "code": "src",
-        "script": "trial.py",
-        "args": {"lr": 0.1, "output-dir": "${{outputs.model}}"},
-        "outputs": {"model": {"type": "uri_folder"}},
+        "type": "sweep",
+        "experiment_name": "sw",
         "compute": {"gpu": "gpu-cluster", "cpu": "cpu-cluster"},
-        "environment": {"gpu": GPU_ENV, "cpu": "azureml:pytorch-cpu:1"},
-        "sweep": sweep,
+        "trial": {
+            "code": "src",
+            "script": "trial.py",
+            "args": args,
+            "environment": {"gpu": GPU_ENV, "cpu": "azureml:pytorch-cpu:1"},
+        },
+        "outputs": {"model": {"type": "uri_folder"}},
+        "limits": {"max_total_trials": 6},
+        **sweep,
         **extra,
     }
     path = tmp_path / "sweep.yaml"
@@ -62,12 +70,12 @@ def sweep_job(tmp_path: Path, sweep: dict, **extra) -> Path:
 
 
 GRID = {
-    "sampling": "grid",
+    "sampling_algorithm": "grid",
     "search_space": {
         "lr": {"type": "choice", "values": [0.01, 0.05]},
         "width": {"type": "choice", "values": [10, 13, 40]},
     },
-    "objective": {"metric": "val_accuracy", "goal": "maximize"},
+    "objective": {"primary_metric": "val_accuracy", "goal": "maximize"},
     "limits": {"max_total_trials": 6, "max_concurrent_trials": 2},
 }
 
@@ -75,8 +83,7 @@ GRID = {
 def test_sample_sweep_job_exports_and_loads_back(tmp_path):
     from azure.ai.ml import load_job
 
-    job = build_job(load_config(REPO / "jobs/digits-sweep.yaml"))
-    text = to_yaml(job)
+    text = to_yaml(plan(load_config(REPO / "jobs/digits-sweep.yaml")), relative_to=tmp_path)
     assert text.startswith("$schema: https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json")
     (tmp_path / "job.yaml").write_text(text)
     back = load_job(tmp_path / "job.yaml")
@@ -84,86 +91,138 @@ def test_sample_sweep_job_exports_and_loads_back(tmp_path):
     assert back.objective.primary_metric == "val_accuracy" and back.objective.goal.lower() == "maximize"
     assert set(back.search_space) == {"lr", "width", "batch_size"}
     assert back.search_space["width"].values == [16, 32, 64]
-    lr = back.search_space["lr"]
-    assert math.isclose(math.exp(lr.min_value), 3e-4) and math.isclose(math.exp(lr.max_value), 1e-2)
+    lr = back.search_space["lr"]  # natural-log exponents, as Azure ML reads loguniform
+    assert (lr.min_value, lr.max_value) == (-8.1, -4.6)
+    assert math.isclose(math.exp(lr.min_value), 3e-4, rel_tol=0.02) and math.isclose(
+        math.exp(lr.max_value), 1e-2, rel_tol=0.02
+    )
     assert back.limits.max_total_trials == 12 and back.limits.max_concurrent_trials == 4
     assert back.early_termination.slack_factor == 0.1
     assert "--lr ${{search_space.lr}}" in back.trial.command
     assert "--batch-size ${{search_space.batch_size}}" in back.trial.command
     assert back.compute == "gpu-cluster"
     assert back.trial.environment_variables["AZURE_TRAINER_REQUIRE_GPU"] == "1"
+    assert not back.inputs  # the searched parameters are not also fixed inputs
+
+
+SPACE = {
+    "a": {"type": "choice", "values": ["x", "y"]},
+    "b": {"type": "randint", "upper": 5},
+    "c": {"type": "uniform", "min_value": 0, "max_value": 1},
+    "d": {"type": "quniform", "min_value": 0, "max_value": 10, "q": 2},
+    "e": {"type": "loguniform", "min_value": -9.2, "max_value": -2.3},
+    "f": {"type": "qloguniform", "min_value": 0, "max_value": 4.6, "q": 1},
+    "g": {"type": "normal", "mu": 0, "sigma": 1},
+    "h": {"type": "lognormal", "mu": 0, "sigma": 1},
+    "i": {"type": "qnormal", "mu": 0, "sigma": 1, "q": 1},
+    "j": {"type": "qlognormal", "mu": 0, "sigma": 1, "q": 1},
+}
 
 
 def test_every_distribution_builds(tmp_path):
-    space = {
-        "a": {"type": "choice", "values": ["x", "y"]},
-        "b": {"type": "randint", "upper": 5},
-        "c": {"type": "uniform", "min_value": 0, "max_value": 1},
-        "d": {"type": "quniform", "min_value": 0, "max_value": 10, "q": 2},
-        "e": {"type": "qloguniform", "min_value": 1, "max_value": 100, "q": 1},
-        "f": {"type": "normal", "mu": 0, "sigma": 1},
-        "g": {"type": "lognormal", "mu": 0, "sigma": 1},
-        "h": {"type": "qnormal", "mu": 0, "sigma": 1, "q": 1},
-        "i": {"type": "qlognormal", "mu": 0, "sigma": 1, "q": 1},
-    }
     sweep = {
-        "search_space": space,
-        "objective": {"metric": "loss", "goal": "minimize"},
+        "search_space": SPACE,
+        "objective": {"primary_metric": "loss", "goal": "minimize"},
         "early_termination": {"type": "median_stopping"},
     }
-    job = build_job(load_config(sweep_job(tmp_path, sweep)))
+    spec = plan(load_config(sweep_job(tmp_path, sweep)))
+    job = build_job(spec)
     kinds = {k: type(v).__name__ for k, v in job.search_space.items()}
     assert kinds == {
-        "a": "Choice",
-        "b": "Randint",
-        "c": "Uniform",
-        "d": "QUniform",
-        "e": "QLogUniform",
-        "f": "Normal",
-        "g": "LogNormal",
-        "h": "QNormal",
-        "i": "QLogNormal",
-    }
-    params = sample_trials(load_config(sweep_job(tmp_path, sweep)).sweep, 20, seed=1)
+        "a": "Choice", "b": "Randint", "c": "Uniform", "d": "QUniform", "e": "LogUniform", "f": "QLogUniform",
+        "g": "Normal", "h": "LogNormal", "i": "QNormal", "j": "QLogNormal",
+    }  # fmt: skip
+    assert (job.search_space["e"].min_value, job.search_space["e"].max_value) == (-9.2, -2.3)  # as written
+
+
+def test_local_samples_follow_azure_mls_meaning_of_each_distribution():
+    """loguniform(min, max) is exp(uniform(min, max)): the bounds are exponents, as in Azure ML."""
+    from azure_trainer.config.sweep import SearchSpaceEntry
+    from azure_trainer.planning.spec import SweepSpec
+
+    space = {k: SearchSpaceEntry.model_validate(v) for k, v in SPACE.items()}
+    sweep = SweepSpec(space, objective=None, limits=type("L", (), {"max_total_trials": 3})())  # type: ignore[arg-type]
+    params = sample_trials(sweep, 300, seed=1)
     assert all(
         p["a"] in ("x", "y") and 0 <= p["b"] < 5 and 0 <= p["c"] <= 1 and p["d"] % 2 == 0 for p in params
     )
+    lrs = [p["e"] for p in params]
+    assert min(lrs) >= math.exp(-9.2) and max(lrs) <= math.exp(-2.3)  # 1e-4 ... 0.1, not -9.2 ... -2.3
+    assert min(lrs) < 1e-3 and max(lrs) > 1e-2  # spread over the decades
+    assert all(1 <= p["f"] <= 100 and isinstance(p["f"], int) for p in params)
+    assert all(p["h"] > 0 and p["j"] >= 0 for p in params)
+    assert len(sample_trials(sweep, None)) == 3  # max_total_trials by default
+
+
+def test_local_sampling_honours_the_random_algorithms_seed_and_logbase(tmp_path):
+    space = {"lr": {"type": "loguniform", "min_value": -4, "max_value": -1}}
+    objective = {"primary_metric": "val_accuracy", "goal": "maximize"}
+
+    def draws(algorithm: object, seed: int = 0) -> list:
+        spec = plan(
+            load_config(
+                sweep_job(
+                    tmp_path, {"search_space": space, "objective": objective, "sampling_algorithm": algorithm}
+                )
+            )
+        )
+        return [p["lr"] for p in sample_trials(spec.sweep, 50, seed=seed)]
+
+    base10 = draws({"type": "random", "logbase": 10, "seed": 7})
+    assert all(1e-4 <= v <= 0.1 for v in base10) and min(base10) < 1e-3  # 10 ** uniform(-4, -1)
+    assert draws({"type": "random", "logbase": 10, "seed": 7}, seed=99) == base10  # the job's seed wins
+    assert all(math.exp(-4) <= v <= math.exp(-1) for v in draws("random"))  # e by default
+
+
+def test_a_nested_search_space_builds_but_is_not_run_locally(tmp_path):
+    from azure_trainer import LocalRunError
+
+    space = {
+        "model": {"type": "choice", "values": [{"depth": {"type": "choice", "values": [2, 3]}}, {"width": 8}]}
+    }
+    sweep = {"search_space": space, "objective": {"primary_metric": "val_accuracy", "goal": "maximize"}}
+    spec = plan(load_config(sweep_job(tmp_path, sweep)))
+    assert type(build_job(spec).search_space["model"]).__name__ == "Choice"
+    with pytest.raises(LocalRunError, match="search_space.model is a choice of nested distributions"):
+        sample_trials(spec.sweep, 2)
 
 
 BAD_SPACES = [
     (
         {"search_space": {"lr": {"type": "uniform", "min_value": 1, "max_value": 0.1}}},
-        "sweep.search_space.lr.max_value",
+        "search_space.lr.max_value",
         "greater than min_value",
     ),
     (
-        {"search_space": {"lr": {"type": "loguniform", "min_value": 0, "max_value": 0.1}}},
-        "sweep.search_space.lr.min_value",
-        "> 0",
-    ),
-    (
-        {"sampling": "grid", "search_space": {"lr": {"type": "uniform", "min_value": 0, "max_value": 1}}},
-        "sweep.search_space.lr.type",
+        {
+            "sampling_algorithm": "grid",
+            "search_space": {"lr": {"type": "uniform", "min_value": 0, "max_value": 1}},
+        },
+        "search_space.lr.type",
         "grid sampling needs `choice`",
     ),
-    ({"sampling": "grdi"}, "sweep.sampling", "did you mean 'grid'"),
-    ({"search_space": {"lr": {"type": "choice", "values": []}}}, "sweep.search_space.lr.values", "non-empty"),
+    ({"sampling_algorithm": "grdi"}, "sampling_algorithm", "did you mean 'grid'"),
+    ({"search_space": {"lr": {"type": "choice", "values": []}}}, "search_space.lr.values", "non-empty"),
     (
         {"search_space": {"lr": {"type": "uniformm", "min_value": 0, "max_value": 1}}},
-        "sweep.search_space.lr.type",
+        "search_space.lr.type",
         "did you mean 'uniform'",
     ),
     (
-        {"sampling": "bayesian", "early_termination": {"type": "median_stopping"}},
-        "sweep.early_termination",
+        {"sampling_algorithm": "bayesian", "early_termination": {"type": "median_stopping"}},
+        "early_termination",
         "bayesian",
     ),
-    ({"objective": {"metric": "acc", "goal": "maximise"}}, "sweep.objective.goal", "did you mean 'maximize'"),
-    ({"early_termination": {"type": "bandit"}}, "sweep.early_termination.slack_factor", "exactly one"),
     (
-        {"limits": {"max_total_trials": 2, "max_concurrent_trials": 4}},
-        "sweep.limits.max_concurrent_trials",
-        "cannot exceed",
+        {"objective": {"primary_metric": "acc", "goal": "maximise"}},
+        "objective.goal",
+        "did you mean 'maximize'",
+    ),
+    ({"early_termination": {"type": "bandit"}}, "early_termination.slack_factor", "exactly one"),
+    (
+        {"early_termination": {"type": "bandid", "slack_factor": 0.1}},
+        "early_termination.type",
+        "did you mean 'bandit'",
     ),
 ]
 
@@ -172,35 +231,62 @@ BAD_SPACES = [
 def test_invalid_spaces_are_config_errors_with_the_key_path(tmp_path, change, key_path, message):
     sweep = {
         "search_space": {"lr": {"type": "uniform", "min_value": 0.001, "max_value": 0.1}},
-        "objective": {"metric": "val_accuracy", "goal": "maximize"},
+        "objective": {"primary_metric": "val_accuracy", "goal": "maximize"},
     }
     sweep.update(change)
     with pytest.raises(ConfigError) as info:
-        load_config(sweep_job(tmp_path, sweep))
+        plan(load_config(sweep_job(tmp_path, sweep)))
     assert info.value.key_path == key_path, str(info.value)
     assert message in str(info.value)
     assert info.value.line is not None
 
 
-def test_sweep_over_a_command_is_refused(tmp_path):
+def test_max_concurrent_trials_may_exceed_max_total_trials_as_the_sdk_allows(tmp_path):
+    sweep = dict(GRID, limits={"max_total_trials": 2, "max_concurrent_trials": 4})
+    job = build_job(plan(load_config(sweep_job(tmp_path, sweep))))
+    assert (job.limits.max_total_trials, job.limits.max_concurrent_trials) == (2, 4)
+
+
+def test_a_sweep_over_any_command(tmp_path, monkeypatch):
+    """The trial's command may be any command line: ${{search_space.X}} is where each value goes."""
+    monkeypatch.chdir(tmp_path)
     path = sweep_job(tmp_path, GRID)
     data = yaml.safe_load(path.read_text())
-    data.pop("script"), data.pop("args")
-    data["command"] = "python trial.py"
+    trial = data["trial"]
+    trial.pop("script"), trial.pop("args")
+    trial["command"] = (
+        "python trial.py --lr ${{search_space.lr}} --width ${{search_space.width}} --output-dir ${{outputs.model}}"
+    )
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match="sweep needs `script`"):
-        load_config(path)
+    result = run_local_sweep(load_config(path, use_gpu=False), parallel=2, sweep_dir=tmp_path / "s")
+    assert result.best.params == {"lr": 0.01, "width": 40}
 
 
 def test_a_trial_is_the_planned_job_with_the_values_and_no_replanning():
     spec = plan(load_config(REPO / "jobs/digits-sweep.yaml"))
-    trial = trial_spec(spec, {"lr": 0.002, "width": 16, "batch-size": 64})
-    assert trial.sweep is None and trial.source == spec.source and trial.command == spec.command
-    assert trial.inputs["lr"].default == 0.002 and trial.inputs["batch_size"].default == 64
-    assert trial.inputs["width"].default == 16 and "--epochs 20" in trial.command
+    trial = trial_spec(spec, {"lr": 0.002, "width": 16, "batch_size": 64})
+    assert trial.sweep is None and trial.type == "command" and trial.source == spec.source
+    assert "${{search_space." not in trial.command and "--lr ${{inputs.lr}}" in trial.command
+    assert "--batch-size ${{inputs.batch_size}}" in trial.command and "--epochs 20" in trial.command
+    assert (trial.inputs["lr"].value, trial.inputs["width"].value, trial.inputs["batch_size"].value) == (
+        0.002,
+        16,
+        64,
+    )
     # the trial keeps the objective a sweep trial gets in its environment (the script contract)
     assert trial.environment_variables["AZURE_TRAINER_OBJECTIVE_METRIC"] == "val_accuracy"
-    assert spec.inputs["lr"].default != 0.002  # the sweep's own spec is untouched
+    assert spec.inputs == {} and "${{search_space.lr}}" in spec.command  # the sweep's own spec is untouched
+
+
+def test_a_trial_value_never_collides_with_an_input_of_the_same_name(tmp_path):
+    sweep = dict(GRID)
+    path = sweep_job(tmp_path, sweep, inputs={"lr": 0.5})
+    data = yaml.safe_load(path.read_text())
+    data["trial"]["args"]["base-lr"] = "${{inputs.lr}}"
+    path.write_text(yaml.safe_dump(data))
+    trial = trial_spec(plan(load_config(path)), {"lr": 0.01, "width": 10})
+    assert trial.inputs["lr"].value == 0.5 and trial.inputs["search_space_lr"].value == 0.01
+    assert "--lr ${{inputs.search_space_lr}}" in trial.command and "--base-lr ${{inputs.lr}}" in trial.command
 
 
 @pytest.mark.slow
@@ -230,7 +316,7 @@ def test_local_grid_sweep_picks_the_best_and_reports_a_failure(tmp_path, monkeyp
 @pytest.mark.slow
 def test_local_sweep_minimize_and_trials_through_the_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    sweep = dict(GRID, objective={"metric": "val_accuracy", "goal": "minimize"})
+    sweep = dict(GRID, objective={"primary_metric": "val_accuracy", "goal": "minimize"})
     path = sweep_job(tmp_path, sweep)
     code = main(["run-local", str(path), "--cpu", "--trials", "3", "--run-dir", "out", "--json"])
     data = json.loads(capsys.readouterr().out)
@@ -258,7 +344,7 @@ def test_local_sweep_with_only_failures_exits_1(tmp_path, monkeypatch, capsys):
 def test_local_random_sweep_of_the_real_script(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config(
-        REPO / "jobs/digits-sweep.yaml", ["args.epochs=1", "args.max-steps=15"], use_gpu=False
+        REPO / "jobs/digits-sweep.yaml", ["trial.args.epochs=1", "trial.args.max-steps=15"], use_gpu=False
     )
     result = run_local_sweep(config, trials=3, parallel=1, sweep_dir=tmp_path / "s")
     assert len(result.trials) == 3 and all(t.ok for t in result.trials), result.leaderboard()
@@ -269,7 +355,9 @@ def test_local_random_sweep_of_the_real_script(tmp_path, monkeypatch):
 def test_local_sweep_of_the_real_script_with_an_unlogged_objective_fails_fast(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     job = REPO / "jobs/digits-sweep.yaml"
-    code = main(["run-local", str(job), "--cpu", "--trials", "2", "--set", "sweep.objective.metric=accuracy"])
+    code = main(
+        ["run-local", str(job), "--cpu", "--trials", "2", "--set", "objective.primary_metric=accuracy"]
+    )
     out = capsys.readouterr().out
     assert code == 1 and "no trial finished" in out
     assert out.count("failed (exit 2)") == 2

@@ -124,9 +124,13 @@ def _leaves(obj: Any, path: tuple[str, ...], found: list[tuple[str, str]]) -> No
         if "message" in obj and isinstance(obj["message"], str) and "{" in obj["message"]:
             return  # a report wrapping another: its JSON was parsed on its own
         for key, value in obj.items():
-            if key in ("result", "path", "value", "location"):
+            if key in ("result", "path", "location") or (
+                key == "value" and not isinstance(value, (dict, list))
+            ):
                 continue
-            _leaves(value, path if key in ("errors", "_schema", "message") else (*path, str(key)), found)
+            # "value": marshmallow's errors for a mapping's values; "_schema": for the whole object
+            inner = key in ("errors", "_schema", "message", "value")
+            _leaves(value, path if inner else (*path, str(key)), found)
     elif isinstance(obj, list):
         for value in obj:
             _leaves(value, path, found)

@@ -17,7 +17,9 @@ from .fields import NonBlank, PathText, Strict, Stringified, enum
 class BuildContext(Strict):
     """A Docker build context: a local folder (or URL) holding a Dockerfile."""
 
-    path: PathText = Field(description="Folder (relative to the file it is written in) or URL of the context.")
+    path: PathText = Field(
+        description="Folder (relative to the file it is written in) or URL of the context."
+    )
     dockerfile_path: NonBlank | None = Field(default=None, description="Dockerfile inside the context.")
 
 
@@ -32,7 +34,9 @@ class EnvironmentConfig(Strict):
     description: str | None = None
     tags: dict[str, Stringified] | None = None
     properties: dict[str, Stringified] | None = None
-    image: NonBlank | None = Field(default=None, description="Docker image, e.g. mcr.microsoft.com/azureml/...")
+    image: NonBlank | None = Field(
+        default=None, description="Docker image, e.g. mcr.microsoft.com/azureml/..."
+    )
     build: BuildContext | None = None
     conda_file: PathText | dict[str, Any] | None = Field(
         default=None, description="Conda file: a path (relative to the file it is written in) or inline."
@@ -56,7 +60,6 @@ class EnvironmentConfig(Strict):
         if (self.image is None) == (self.build is None):
             raise ValueError(
                 "@image: an environment needs exactly one of `image` (a Docker image) or `build` "
-                "(a Docker build context)"
-                + (", not both" if self.image is not None else "")
+                "(a Docker build context)" + (", not both" if self.image is not None else "")
             )
         return self

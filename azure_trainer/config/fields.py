@@ -59,9 +59,7 @@ def enum(*allowed: str, transform: Callable[[str], str] = str.lower) -> Any:
             raise ValueError(f"expected one of {', '.join(allowed)}, got {type(value).__name__}")
         normal = transform(value)
         if normal not in allowed:
-            raise ValueError(
-                f"{value!r} is not one of {', '.join(allowed)}{did_you_mean(normal, allowed)}"
-            )
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}{did_you_mean(normal, allowed)}")
         return normal
 
     # after camelCase-to-snake_case, "AMLToken" is aml_token: accept the words joined too, in any case
@@ -138,7 +136,9 @@ PathText = Annotated[
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_PATH}),
 ]
 """A local path or a reference that may be one: not blank, and short enough for a file system."""
-IoName = Annotated[str, AfterValidator(_io_name), WithJsonSchema({"type": "string", "pattern": IO_NAME_PATTERN})]
+IoName = Annotated[
+    str, AfterValidator(_io_name), WithJsonSchema({"type": "string", "pattern": IO_NAME_PATTERN})
+]
 EnvName = Annotated[
     str, AfterValidator(_env_name), WithJsonSchema({"type": "string", "pattern": ENV_NAME_PATTERN})
 ]
@@ -149,7 +149,10 @@ AzureName = Annotated[
 ]
 """Job and experiment names: Azure ML's rule."""
 ComputeName = Annotated[
-    str, AfterValidator(_not_blank), AfterValidator(_compute), WithJsonSchema({"type": "string", "minLength": 1})
+    str,
+    AfterValidator(_not_blank),
+    AfterValidator(_compute),
+    WithJsonSchema({"type": "string", "minLength": 1}),
 ]
 
 

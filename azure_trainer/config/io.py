@@ -82,6 +82,19 @@ class InputConfig(Strict):
         return value
 
     @model_validator(mode="after")
+    def _value_as_azure_reads_it(self) -> "InputConfig":
+        # azure-ai-ml reads `{value: X}` as the first of str, bool, int, float that accepts X: 0.5 becomes
+        # 0 and 1 becomes True on Azure ML. Refuse rather than run another value there than here.
+        if self._written_as_value and not isinstance(self.value, (str, bool)):
+            read = bool(self.value) if self.value in (0, 1) else int(self.value)
+            if read != self.value or type(read) is not type(self.value):
+                raise ValueError(
+                    f"@value: azure-ai-ml reads {{value: {self.value}}} as {read!r} (it tries booleans and "
+                    f"integers before numbers); write the input as its value, `NAME: {self.value}`"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _check(self) -> "InputConfig":
         if self.is_literal:
             if self.value is None:

@@ -171,7 +171,9 @@ def load_environment_file(path: Path) -> EnvironmentConfig:
     data, smap = load_yaml_with_lines(path, "an environment file")
     shown = display_path(path)
     if not isinstance(data, dict):
-        raise ConfigError("an environment file is a mapping of keys (image, conda_file, ...)", file=shown, line=1)
+        raise ConfigError(
+            "an environment file is a mapping of keys (image, conda_file, ...)", file=shown, line=1
+        )
     _resolve_environment(data, path.parent)
     problems = _bad_strings(data, (), smap, shown)
     try:
@@ -475,8 +477,9 @@ def _located_error(
     elif kind == "literal_error":
         expected = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
         got = err.get("input")
-        message = f"{'the value' if hidden else repr(got)} is not one of {', '.join(expected)}" + did_you_mean(
-            str(got), expected
+        message = (
+            f"{'the value' if hidden else repr(got)} is not one of {', '.join(expected)}"
+            + did_you_mean(str(got), expected)
         )
     elif kind == "union_tag_invalid":
         message = "not a valid value here"
@@ -496,7 +499,9 @@ def _unknown_key_message(cls: type[BaseModel], raw_loc: KeyPath, loc: KeyPath) -
     close = difflib.get_close_matches(key, [*allowed, *old], n=1, cutoff=0.6)
     if close and close[0] in old and _renamed_hint(cls, (*loc[:-1], close[0])):
         return f"unknown key {key!r}; did you mean {close[0]!r}? {_renamed_hint(cls, (*loc[:-1], close[0]))}"
-    hint = f"; did you mean {close[0]!r}?" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    hint = (
+        f"; did you mean {close[0]!r}?" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    )
     return f"unknown key {key!r}{hint}"
 
 

@@ -107,7 +107,9 @@ FindingCode = Annotated[
 def _per_device_or(single: str) -> Any:
     # called on the raw YAML value when validating, and on the model when serialising
     return lambda value: (
-        "per_device" if is_per_device(value) or isinstance(value, (PerDevice, PerDeviceEnvironment)) else single
+        "per_device"
+        if is_per_device(value) or isinstance(value, (PerDevice, PerDeviceEnvironment))
+        else single
     )
 
 
@@ -128,14 +130,18 @@ InstanceTypeField = Annotated[
 ]
 
 
-_REGISTRY_ENV_RE = re.compile(r"^azureml://registries/[^/]+/environments/[^/]+(?:/(?:versions|labels)/[^/]+)?$")
+_REGISTRY_ENV_RE = re.compile(
+    r"^azureml://registries/[^/]+/environments/[^/]+(?:/(?:versions|labels)/[^/]+)?$"
+)
 _WORKSPACE_ENV_RE = re.compile(r"^azureml:[A-Za-z0-9_][\w.-]*(?:[:@][\w.-]+)?$")
 
 
 def _environment_reference(value: str) -> str:
     if value.startswith("file:"):
         if not value[len("file:") :].strip():
-            raise ValueError("file: needs the path of an environment YAML, e.g. file:../environments/gpu.yaml")
+            raise ValueError(
+                "file: needs the path of an environment YAML, e.g. file:../environments/gpu.yaml"
+            )
         return value
     if value.startswith("azureml://registries/"):
         if not _REGISTRY_ENV_RE.match(value):
@@ -320,7 +326,9 @@ class Preflight(Strict):
         default_factory=list,
         description="Names (environment variables, arguments) whose values the secrets guard must accept.",
     )
-    skip: list[FindingCode] = Field(default_factory=list, description="Finding codes to skip, e.g. quota-unknown.")
+    skip: list[FindingCode] = Field(
+        default_factory=list, description="Finding codes to skip, e.g. quota-unknown."
+    )
 
 
 ArgValue = str | int | float | bool | list[str | int | float] | None
@@ -393,9 +401,13 @@ class CommandFields(Strict):
     @model_validator(mode="after")
     def _command_or_script(self) -> "CommandFields":
         if (self.command is None) == (self.script is None):
-            raise ValueError("@command: give either `command` or `script` (+ `args`), not both and not neither")
+            raise ValueError(
+                "@command: give either `command` or `script` (+ `args`), not both and not neither"
+            )
         if self.command is not None and self.args:
-            raise ValueError("@args: `args` goes with `script`; with `command`, write the arguments into the command")
+            raise ValueError(
+                "@args: `args` goes with `script`; with `command`, write the arguments into the command"
+            )
         return self
 
 
@@ -417,7 +429,8 @@ class JobConfig(Strict):
     tags: dict[str, Stringified] = Field(default_factory=dict)
     properties: dict[str, Stringified] = Field(default_factory=dict)
     compute: ComputeField | None = Field(
-        default=None, description="Cluster name (azureml:NAME or NAME), or {gpu: NAME, cpu: NAME}; none: serverless."
+        default=None,
+        description="Cluster name (azureml:NAME or NAME), or {gpu: NAME, cpu: NAME}; none: serverless.",
     )
     inputs: dict[IoName, InputConfig] = Field(default_factory=dict)
     outputs: dict[IoName, OutputConfig] = Field(default_factory=dict)
@@ -429,7 +442,8 @@ class JobConfig(Strict):
     preflight: Preflight = Field(default_factory=Preflight)
     workspace: Workspace | None = None
     extends: PathText | list[PathText] | None = Field(
-        default=None, description="azure-trainer: base config(s) deep-merged under this one; relative to this file."
+        default=None,
+        description="azure-trainer: base config(s) deep-merged under this one; relative to this file.",
     )
 
     _source: str | None = PrivateAttr(default=None)
@@ -445,7 +459,9 @@ class JobConfig(Strict):
             data["type"] = data["type"].lower()
         return data
 
-    @field_validator("inputs", mode="before", json_schema_input_type=dict[IoName, InputConfig | str | float | bool])
+    @field_validator(
+        "inputs", mode="before", json_schema_input_type=dict[IoName, InputConfig | str | float | bool]
+    )
     @classmethod
     def _inputs(cls, value: Any) -> Any:
         return value  # a bare scalar is a literal input: InputConfig reads it

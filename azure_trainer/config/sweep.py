@@ -37,11 +37,16 @@ class SearchSpaceEntry(Strict):
 
     type: enum(*_FIELDS)
     values: list[Any] | None = Field(
-        default=None, description="choice: the values (numbers, strings, or mappings of nested distributions)."
+        default=None,
+        description="choice: the values (numbers, strings, or mappings of nested distributions).",
     )
     upper: int | None = Field(default=None, description="randint: values 0..upper-1.")
-    min_value: Number | None = Field(default=None, description="uniform: the bound; loguniform: the exponent.")
-    max_value: Number | None = Field(default=None, description="uniform: the bound; loguniform: the exponent.")
+    min_value: Number | None = Field(
+        default=None, description="uniform: the bound; loguniform: the exponent."
+    )
+    max_value: Number | None = Field(
+        default=None, description="uniform: the bound; loguniform: the exponent."
+    )
     mu: Number | None = None
     sigma: Number | None = None
     q: Number | None = Field(default=None, description="q variants: round to a multiple of q.")
@@ -146,9 +151,13 @@ class EarlyTermination(Strict):
             if key in self.model_fields_set and key not in own.get(self.type, set()):
                 raise ValueError(f"@{key}: {key} does not belong to a {self.type} policy")
         if self.type == "bandit" and (self.slack_factor is None) == (self.slack_amount is None):
-            raise ValueError("@slack_factor: a bandit policy needs exactly one of slack_factor or slack_amount")
+            raise ValueError(
+                "@slack_factor: a bandit policy needs exactly one of slack_factor or slack_amount"
+            )
         if self.type == "truncation_selection" and self.truncation_percentage is None:
-            raise ValueError("@truncation_percentage: truncation selection needs truncation_percentage (1-99)")
+            raise ValueError(
+                "@truncation_percentage: truncation selection needs truncation_percentage (1-99)"
+            )
         return self
 
 
@@ -174,7 +183,10 @@ def sampling_problem(
                 "use random or bayesian sampling",
             )
         if sampling == "bayesian" and entry.type not in ("choice", "uniform", "quniform"):
-            return (f"search_space.{key}.type", "bayesian sampling supports choice, uniform and quniform only")
+            return (
+                f"search_space.{key}.type",
+                "bayesian sampling supports choice, uniform and quniform only",
+            )
     if sampling == "bayesian" and early_termination is not None:
         return ("early_termination", "bayesian sampling does not support early termination")
     return None
@@ -190,7 +202,9 @@ class SweepJobConfig(JobConfig):
     objective: Objective
     early_termination: EarlyTermination | None = None
     limits: SweepLimits
-    resources: Resources | None = Field(default=None, description="The sweep's own resources (see trial.resources).")
+    resources: Resources | None = Field(
+        default=None, description="The sweep's own resources (see trial.resources)."
+    )
     queue_settings: QueueSettings | None = None
 
     @property

@@ -15,7 +15,7 @@ import math
 import random
 from typing import Any
 
-from ..config.model import SamplingAlgorithm, SearchSpaceEntry
+from ..config.sweep import SamplingAlgorithm, SearchSpaceEntry
 from ..errors import LocalRunError
 from ..planning.spec import SweepSpec
 

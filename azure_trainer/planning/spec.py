@@ -328,8 +328,12 @@ class _Planner:
             return EnvironmentRef(value, kind)
         path = Path(value[len("file:") :])
         if path.is_dir() or not path.exists():  # a FIFO or device: reading it says what it is
-            problem = "is a folder" if path.is_dir() else "not found" + _relative_hint(self.config, key, str(path))
-            raise self.fail(key, f"environment file {path} {problem}; give the path of an Azure ML environment YAML")
+            problem = (
+                "is a folder" if path.is_dir() else "not found" + _relative_hint(self.config, key, str(path))
+            )
+            raise self.fail(
+                key, f"environment file {path} {problem}; give the path of an Azure ML environment YAML"
+            )
         from ..config.loader import load_environment_file
 
         definition = load_environment_file(path)
@@ -339,7 +343,9 @@ class _Planner:
     def check_conda(self, env: EnvironmentConfig, key: str, shown: str = "") -> None:
         """A conda file named by path exists (azure-ai-ml reads it when it builds the job)."""
         if isinstance(env.conda_file, str) and not Path(env.conda_file).is_file():
-            raise self.fail(f"{key}.conda_file" if not shown else key, f"conda file {env.conda_file} {shown}not found")
+            raise self.fail(
+                f"{key}.conda_file" if not shown else key, f"conda file {env.conda_file} {shown}not found"
+            )
 
     def code(self) -> tuple[Path | None, str | None]:
         from ..config.loader import is_local_path
@@ -366,9 +372,13 @@ class _Planner:
             return runs.command, f"{self.prefix}command"
         assert runs.script is not None  # the model guarantees command xor script
         if code is not None and not (code / runs.script).is_file():
-            raise self.fail(f"{self.prefix}script", f"script {runs.script!r} not found in the code folder {code}")
+            raise self.fail(
+                f"{self.prefix}script", f"script {runs.script!r} not found in the code folder {code}"
+            )
         if code is None and self.runs.code is None:
-            raise self.fail(f"{self.prefix}script", "`script` runs a file of the `code` folder: set `code` too")
+            raise self.fail(
+                f"{self.prefix}script", "`script` runs a file of the `code` folder: set `code` too"
+            )
         for arg, value in runs.args.items():
             for item in value if isinstance(value, list) else [value]:
                 problem = placeholder_problem(item) if isinstance(item, str) else None
@@ -391,7 +401,9 @@ class _Planner:
                     raise self.fail(key, f"${{{{search_space.{name}}}}} is only valid in a sweep job's trial")
                 if name not in space:
                     have = ", ".join(sorted(space))
-                    raise self.fail(key, f"${{{{search_space.{name}}}}} names no search_space entry (have: {have})")
+                    raise self.fail(
+                        key, f"${{{{search_space.{name}}}}} names no search_space entry (have: {have})"
+                    )
                 continue
             declared = config.inputs if kind == "inputs" else config.outputs
             if name in declared:
