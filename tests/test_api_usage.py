@@ -32,7 +32,10 @@ def config():
         (lambda c: at.load_config(JOB, use_gpu=0), "use_gpu=...) takes True, False or None"),
         (lambda c: at.build_job(42), "build_job() takes a JobSpec (azure_trainer.plan(config)), a JobConfig"),
         (lambda c: at.plan({"a": 1}), "plan() takes a JobConfig"),
-        (lambda c: at.to_yaml(c), "to_yaml() takes the job from build_job(config), not JobConfig"),
+        (
+            lambda c: at.to_yaml(42),
+            "to_yaml() takes a JobSpec, a JobConfig or a job file's path, or the job from",
+        ),
         (lambda c: at.preflight({"a": 1}), "preflight() takes a JobSpec"),
         (lambda c: at.preflight(c, "client"), "preflight() takes an azure.ai.ml.MLClient (or None), not str"),
         (lambda c: at.submit(None), "submit() takes a JobSpec"),

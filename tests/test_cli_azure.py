@@ -34,7 +34,7 @@ def job(tmp_path):
     path = tmp_path / "job.yaml"
     path.write_text(
         textwrap.dedent(f"""\
-        experiment: cli-exp
+        experiment_name: cli-exp
         code: src
         script: train.py
         use_gpu: true

@@ -207,7 +207,7 @@ def test_usage_errors_are_one_line(capsys, argv):
 
 def test_debug_is_accepted_after_the_command(capsys, in_repo, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("experiment: x\ncode: .\ncommand: echo\nenvironment: azureml:e:1\nunknown_key: 1\n")
+    bad.write_text("experiment_name: x\ncode: .\ncommand: echo\nenvironment: azureml:e:1\nunknown_key: 1\n")
     assert main(["validate", str(bad)]) == 2  # without --debug: a one-line error
     from azure_trainer.errors import ConfigError
 
@@ -287,24 +287,22 @@ def test_schema_prints_valid_json(capsys):
     schema = json.loads(out)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["type"] == "object"
+    command, sweep = schema["$defs"]["CommandJobConfig"], schema["$defs"]["SweepJobConfig"]
+    assert (
+        schema["then"]["$ref"] == "#/$defs/SweepJobConfig"
+        and schema["else"]["$ref"] == "#/$defs/CommandJobConfig"
+    )
     for key in (
-        "experiment",
-        "use_gpu",
-        "compute",
-        "instance_type",
-        "environment",
-        "script",
-        "args",
-        "inputs",
-        "outputs",
-        "distribution",
-        "extends",
-    ):
-        assert key in schema["properties"], key
-    assert schema["properties"]["use_gpu"]["type"] == "boolean"
-    required = schema.get("required") or schema.get("else", {}).get("required", [])
-    assert {"experiment", "code", "environment"} <= set(required)
-    assert schema.get("additionalProperties") is False
+        "experiment_name", "use_gpu", "compute", "resources", "environment", "script", "args", "inputs",
+        "outputs", "distribution", "limits", "queue_settings", "services", "identity", "extends",
+    ):  # fmt: skip
+        assert key in command["properties"], key
+    for key in ("trial", "search_space", "sampling_algorithm", "objective", "early_termination", "limits"):
+        assert key in sweep["properties"], key
+    assert command["properties"]["use_gpu"]["type"] == "boolean"
+    assert schema["else"]["else"]["required"] == ["environment"]  # without extends
+    assert set(schema["then"]["else"]["required"]) == {"type", "trial", "search_space", "objective", "limits"}
+    assert command.get("additionalProperties") is False and sweep.get("additionalProperties") is False
 
 
 def test_schema_to_file(tmp_path, capsys):
@@ -337,43 +335,40 @@ def _schema_validator():
 
 @pytest.mark.parametrize("job", JOBS, ids=[p.name for p in JOBS])
 def test_sample_jobs_satisfy_the_schema(job):
-    # BUG: the schema makes experiment/code/environment `required` at the top level, but a file with
-    # `extends:` is a partial config (digits-ddp.yaml, digits-sweep.yaml have no `code:`), so an editor flags
-    # every extending job. Required keys must apply only to files without `extends`.
+    # a file with `extends:` is a partial config: its required keys come from the base
     errors = [e.message for e in _schema_validator().iter_errors(yaml.safe_load(job.read_text()))]
     assert errors == []
 
 
 def test_schema_rejects_what_the_loader_rejects():
     validator = _schema_validator()
-    assert not validator.is_valid({"experiment": "e", "code": ".", "environment": {"gpu": "x"}, "typo": 1})
-    assert not validator.is_valid(
-        {"experiment": "e", "code": ".", "environment": {"gpu": "x"}, "use_gpu": "maybe"}
-    )
-    assert not validator.is_valid({"code": ".", "environment": {"gpu": "x"}})
-    assert not validator.is_valid({})  # a file without `extends` needs experiment, code, environment
+    assert not validator.is_valid({"command": "x", "environment": "azureml:e:1", "typo": 1})
+    assert not validator.is_valid({"command": "x", "environment": "azureml:e:1", "use_gpu": "maybe"})
+    assert not validator.is_valid({"code": ".", "command": "x"})  # no environment
+    assert not validator.is_valid({})  # a file without `extends` needs an environment
 
 
 @pytest.mark.parametrize(
     "shorthand",
     [
         {"compute": "gpu-cluster"},
-        {"instance_type": "Standard_NC6s_v3"},
+        {"resources": {"instance_type": "Standard_NC6s_v3"}},
         {"environment": "azureml:torch:1"},
         {"inputs": {"epochs": 3, "name": "x"}},
         {"tags": {"n": 3}},
         {"environment_variables": {"OMP_NUM_THREADS": 4}},
+        {"identity": {"type": "AMLToken"}},
+        {"distribution": {"type": "PyTorch"}},
     ],
     ids=lambda d: next(iter(d)),
 )
 def test_schema_accepts_the_documented_shorthands(shorthand):
-    # BUG: the schema is pydantic's *validation* view of JobConfig, which does not know the before-validators'
-    # shorthands: `compute: NAME`, `instance_type: SIZE`, `environment: REF`, a bare literal input and
-    # numeric tag / environment variable values all load fine but an editor using the schema flags them.
+    """What the loader accepts (single values for {gpu, cpu} fields, bare literal inputs, numbers as tag and
+    variable values, azure-ai-ml's casings), an editor using the schema accepts too."""
     from azure_trainer.config import validate_config
 
     doc = {
-        "experiment": "e",
+        "experiment_name": "e",
         "code": str(REPO / "train_scripts"),
         "script": "train.py",
         "environment": {"gpu": "azureml:g:1", "cpu": "azureml:c:1"},

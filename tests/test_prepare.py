@@ -158,7 +158,7 @@ def test_unusable_options_are_refused_before_anything(tmp_path, options, message
 
 
 def test_time_limit_comes_from_the_job_unless_timeout_says_otherwise(tmp_path):
-    spec = spec_of("fail.yaml", "timeout=30")
+    spec = spec_of("fail.yaml", "limits.timeout=30")
     assert prepare(spec, LocalOptions(), host(), tmp_path).time_limit == 30
     assert prepare(spec, LocalOptions(timeout=5), host(), tmp_path).time_limit == 5
     assert prepare(spec, LocalOptions(timeout=0), host(), tmp_path).time_limit is None

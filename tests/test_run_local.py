@@ -166,17 +166,7 @@ def test_local_path_and_optional_block(capsys, tmp_path):
         ("fail.yaml", ["--run-dir", ""], "--run-dir: give a folder name"),
         ("fail.yaml", ["--run-dir", "a-file/run"], "--run-dir a-file/run: cannot create it"),
         ("fail.yaml", ["--run-dir", "users-folder"], "holds other files and is not a run folder"),
-        (
-            "fail.yaml",
-            [
-                "--nproc",
-                "2",
-                "--set",
-                "sweep={search_space: {lr: {type: choice, values: [1, 2]}}, "
-                "objective: {metric: acc, goal: maximize}}",
-            ],
-            "--nproc is for a single run",
-        ),
+        ("sweep.yaml", ["--nproc", "2"], "--nproc is for a single run"),
     ],
 )
 def test_bad_local_input_is_a_clear_error(capsys, tmp_path, job, args, message):

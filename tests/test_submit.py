@@ -23,7 +23,7 @@ def write_job(tmp_path: Path, body: str = "") -> Path:
     code.mkdir(exist_ok=True)
     (code / "train.py").write_text("print('hi')\n")
     config = {
-        "experiment": "exp",
+        "experiment_name": "exp",
         "code": "src",
         "script": "train.py",
         "args": {"epochs": 2},
@@ -155,9 +155,9 @@ def test_cpu_environment_under_use_gpu_is_an_error_and_cuda_without_it_a_warning
 
 def test_local_environment_files_are_classified(tmp_path, ml):
     repo = Path(__file__).resolve().parents[1]
-    body = f"environment: {{gpu: {repo / 'environments/cpu.yaml'}, cpu: {repo / 'environments/gpu.yaml'}}}\n"
+    body = f"environment: {{gpu: file:{repo / 'environments/cpu.yaml'}, cpu: file:{repo / 'environments/gpu.yaml'}}}\n"
     assert codes(preflight(load_config(write_job(tmp_path, body)), ml)) == ["cpu-environment"]
-    body = f"environment: {{gpu: {repo / 'environments/gpu.yaml'}, cpu: {repo / 'environments/cpu.yaml'}}}\n"
+    body = f"environment: {{gpu: file:{repo / 'environments/gpu.yaml'}, cpu: file:{repo / 'environments/cpu.yaml'}}}\n"
     assert preflight(load_config(write_job(tmp_path, body)), ml) == []
     assert preflight(load_config(write_job(tmp_path, body), use_gpu=False), ml) == []
 
@@ -170,7 +170,7 @@ def test_cpu_job_on_gpu_vm_is_a_warning(tmp_path, ml):
 
 def test_more_processes_than_gpus_and_more_nodes_than_the_cluster(tmp_path, fake, ml):
     # gpu-cluster: Standard_NC24ads_A100_v4 (1 GPU), at most 2 nodes.
-    body = "instance_count: 3\ndistribution: {type: pytorch, process_count_per_instance: 2}\n"
+    body = "resources: {instance_count: 3}\ndistribution: {type: pytorch, process_count_per_instance: 2}\n"
     findings = preflight(load_config(write_job(tmp_path, body)), ml)
     assert {"too-many-processes", "too-many-nodes"} <= set(codes(findings))
     assert all(f.is_error for f in findings if f.code.startswith("too-many"))
@@ -183,11 +183,11 @@ def test_vm_size_names_match_case_insensitively(tmp_path, fake, ml):
 
 
 def test_serverless_instance_type(tmp_path, ml):
-    body = "compute: ~\ninstance_type: {gpu: Standard_NC24ads_A100_v4, cpu: Standard_DS3_v2}\n"
+    body = "compute: ~\nresources: {instance_type: {gpu: Standard_NC24ads_A100_v4, cpu: Standard_DS3_v2}}\n"
     assert preflight(load_config(write_job(tmp_path, body)), ml) == []
-    body = "compute: ~\ninstance_type: {gpu: Standard_DS3_v2, cpu: Standard_DS3_v2}\n"
+    body = "compute: ~\nresources: {instance_type: {gpu: Standard_DS3_v2, cpu: Standard_DS3_v2}}\n"
     assert codes(preflight(load_config(write_job(tmp_path, body)), ml)) == ["gpu-on-cpu-vm"]
-    body = "compute: ~\ninstance_type: {gpu: Standard_Imaginary_v9, cpu: Standard_DS3_v2}\n"
+    body = "compute: ~\nresources: {instance_type: {gpu: Standard_Imaginary_v9, cpu: Standard_DS3_v2}}\n"
     assert codes(preflight(load_config(write_job(tmp_path, body)), ml)) == ["instance-type-unknown"]
 
 

@@ -63,9 +63,10 @@ def resolve_inputs(
     spec: JobSpec, given: Mapping[str, str], warnings: list[str]
 ) -> dict[tuple[str, str], str | None]:
     """The local value of each input: ``{("inputs", name): value or None}``."""
-    unknown = sorted(set(given) - set(spec.inputs) - set(spec.optional_inputs))
+    known = set(spec.inputs) | set(spec.optional_inputs)
+    unknown = sorted(set(given) - known)
     if unknown:
-        have = f"its inputs: {', '.join(sorted(spec.inputs))}" if spec.inputs else "it declares no `inputs:`"
+        have = f"its inputs: {', '.join(sorted(known))}" if known else "it declares no `inputs:`"
         raise LocalRunError(f"--input {unknown[0]}=...: the job has no input named {unknown[0]!r} ({have})")
     used = {name for kind, name in placeholders(spec.command) if kind == "inputs"}
     values: dict[tuple[str, str], str | None] = {}
