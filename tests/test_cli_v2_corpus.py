@@ -321,3 +321,30 @@ def test_an_invented_value_is_never_exported(sdk, tmp_path, monkeypatch):
     assert set(exported["inputs"]) == {"nyc_taxi_dataset"}
     assert spec.experiment_name == tmp_path.name.replace(" ", "")
     assert f"experiment   {spec.experiment_name} (az ml's default: the current folder's name" in summary
+
+
+def test_the_readme_example_is_the_corpus_job_plus_use_gpu(sdk, tmp_path, monkeypatch):
+    """README's config section opens with the azureml-examples CIFAR job gaining use_gpu and a {gpu, cpu}
+    compute: it validates, and on each side builds the corpus job on that compute plus the documented extras."""
+    from azure_trainer.azureml.build import build_job
+
+    monkeypatch.chdir(tmp_path)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The job config") :]
+    example = section[
+        section.index("```yaml\n") + len("```yaml\n") : section.index("```\n", section.index("```yaml"))
+    ]
+    path = CORPUS / f".readme-{os.getpid()}.yml"  # next to src/, as `code: src` says
+    path.write_text(example, encoding="utf-8")
+    try:
+        for use_gpu in (True, False):
+            ours = job_dict(build_job(plan(load_config(path, use_gpu=use_gpu))))
+            theirs = job_dict(sdk.load_job(CIFAR))
+            theirs["compute"] = "azureml:gpu-cluster" if use_gpu else "azureml:cpu-cluster"
+            if use_gpu:
+                theirs["resources"]["shm_size"] = "16g"
+            assert normalise_paths(without_additions(ours, use_gpu, None), CORPUS) == normalise_paths(
+                theirs, CIFAR.parent
+            )
+    finally:
+        path.unlink()
