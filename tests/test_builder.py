@@ -168,7 +168,11 @@ def test_full_job_fields(tmp_path):
     assert (job.queue_settings.job_tier, job.queue_settings.priority) == ("standard", "high")
     assert type(job.identity).__name__ == "UserIdentityConfiguration"
     assert job.services["lab"].type == "jupyter_lab"
-    assert job.environment_variables == {"OMP_NUM_THREADS": "4", "NCCL_DEBUG": "INFO", "AZURE_TRAINER_REQUIRE_GPU": "1"}
+    assert job.environment_variables == {
+        "OMP_NUM_THREADS": "4",
+        "NCCL_DEBUG": "INFO",
+        "AZURE_TRAINER_REQUIRE_GPU": "1",
+    }
     data = input_data(job.inputs["data"])
     assert (data.type, data.path, data.mode) == ("uri_folder", "digits:2", "download")
     assert input_data(job.outputs["ckpt"]).mode == "rw_mount"

@@ -104,6 +104,16 @@ FindingCode = Annotated[
 ]
 
 
+# Plain functions, not `dict`/`list`/a class: pydantic inspects each default factory's signature when it
+# builds the schema, and a builtin's costs a tokenizer run (about 1 ms each, of `validate`'s start-up).
+def _empty_dict() -> dict[str, Any]:
+    return {}
+
+
+def _empty_list() -> list[Any]:
+    return []
+
+
 def _per_device_or(single: str) -> Any:
     # called on the raw YAML value when validating, and on the model when serialising
     return lambda value: (
@@ -323,15 +333,19 @@ class Preflight(Strict):
     """azure-trainer: tuning of the checks run before submitting."""
 
     allow: list[str] = Field(
-        default_factory=list,
+        default_factory=_empty_list,
         description="Names (environment variables, arguments) whose values the secrets guard must accept.",
     )
     skip: list[FindingCode] = Field(
-        default_factory=list, description="Finding codes to skip, e.g. quota-unknown."
+        default_factory=_empty_list, description="Finding codes to skip, e.g. quota-unknown."
     )
 
 
 ArgValue = str | int | float | bool | list[str | int | float] | None
+
+
+def _no_preflight_settings() -> "Preflight":
+    return Preflight()
 
 
 class CommandFields(Strict):
@@ -346,7 +360,7 @@ class CommandFields(Strict):
         default=None, description="azure-trainer: a Python script in `code`, run as `python SCRIPT ARGS`."
     )
     args: dict[str, ArgValue] = Field(
-        default_factory=dict,
+        default_factory=_empty_dict,
         description="azure-trainer: arguments for `script`, rendered as --key value; true -> --key; "
         "false/null -> omitted; lists -> --key v1 v2. Values may be placeholders.",
     )
@@ -357,7 +371,7 @@ class CommandFields(Strict):
     environment: EnvironmentField = Field(
         description="Environment reference, file:PATH, inline definition, or {gpu: ENV, cpu: ENV}."
     )
-    environment_variables: dict[EnvName, Stringified] = Field(default_factory=dict)
+    environment_variables: dict[EnvName, Stringified] = Field(default_factory=_empty_dict)
     resources: Resources | None = None
     distribution: Distribution | None = None
     queue_settings: QueueSettings | None = None
@@ -426,20 +440,20 @@ class JobConfig(Strict):
         default=None, description="Experiment; az ml's default is the current folder's name."
     )
     description: str | None = None
-    tags: dict[str, Stringified] = Field(default_factory=dict)
-    properties: dict[str, Stringified] = Field(default_factory=dict)
+    tags: dict[str, Stringified] = Field(default_factory=_empty_dict)
+    properties: dict[str, Stringified] = Field(default_factory=_empty_dict)
     compute: ComputeField | None = Field(
         default=None,
         description="Cluster name (azureml:NAME or NAME), or {gpu: NAME, cpu: NAME}; none: serverless.",
     )
-    inputs: dict[IoName, InputConfig] = Field(default_factory=dict)
-    outputs: dict[IoName, OutputConfig] = Field(default_factory=dict)
-    services: dict[str, Service] = Field(default_factory=dict)
+    inputs: dict[IoName, InputConfig] = Field(default_factory=_empty_dict)
+    outputs: dict[IoName, OutputConfig] = Field(default_factory=_empty_dict)
+    services: dict[str, Service] = Field(default_factory=_empty_dict)
     identity: Identity | None = None
     use_gpu: bool = Field(
         default=False, description="azure-trainer: the gpu side of {gpu, cpu} values and the GPU requirement."
     )
-    preflight: Preflight = Field(default_factory=Preflight)
+    preflight: Preflight = Field(default_factory=_no_preflight_settings)
     workspace: Workspace | None = None
     extends: PathText | list[PathText] | None = Field(
         default=None,
