@@ -11,7 +11,7 @@ Environment variables set on every job, local or on Azure ML:
                                 "1" and no CUDA device must stop at once with EXIT_NO_GPU.
 
 Set on sweep jobs (every trial, local or on Azure ML):
-    AZURE_TRAINER_OBJECTIVE_METRIC  the sweep's ``objective.metric``. The sweep ranks trials (and early
+    AZURE_TRAINER_OBJECTIVE_METRIC  the sweep's ``objective.primary_metric``. The sweep ranks trials (and early
                                     termination stops them) by this MLflow metric, so a script that does not
                                     log a metric of that name must stop at once with EXIT_USAGE instead of
                                     running every trial blind.

@@ -452,3 +452,17 @@ def test_validate_counts_grid_trials(tmp_path, capsys):
         sweep = dict(GRID, search_space=space, limits={"max_total_trials": limit, "max_concurrent_trials": 1})
         assert main(["validate", str(sweep_job(tmp_path, sweep))]) == 0
         assert expected in capsys.readouterr().out
+
+
+def test_a_local_trials_run_folder_never_holds_the_trials_secret(tmp_path):
+    """A sweep's variables sit under `trial:`: the run folder's config.yaml redacts them there too."""
+    from azure_trainer.local.run_folder import config_yaml_text
+
+    secret = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    path = sweep_job(tmp_path, GRID)
+    data = yaml.safe_load(path.read_text())
+    data["trial"]["environment_variables"] = {"GITHUB_TOKEN": secret, "MODE": "fast"}
+    path.write_text(yaml.safe_dump(data))
+    spec = plan(load_config(path))
+    text = config_yaml_text(trial_spec(spec, {"lr": 0.01, "width": 10}))
+    assert secret not in text and "GITHUB_TOKEN: '***'" in text and "MODE: fast" in text

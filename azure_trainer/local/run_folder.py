@@ -74,6 +74,12 @@ def config_yaml_text(spec: JobSpec) -> str:
     data = dict(spec.record)
     if data.get("environment_variables"):
         data["environment_variables"] = redact_env(data["environment_variables"], spec.preflight.allow)
+    trial = data.get("trial")  # a sweep trial's variables are the trial's
+    if isinstance(trial, dict) and trial.get("environment_variables"):
+        data["trial"] = {
+            **trial,
+            "environment_variables": redact_env(trial["environment_variables"], spec.preflight.allow),
+        }
     header = (
         "# The resolved job config of this local run (extends merged, --set and --gpu/--cpu applied).\n"
         f"# Source: {spec.source or '(built in code)'}. Secret-looking environment values are ***.\n"
