@@ -45,7 +45,8 @@ FINDING_CODES = (
     "too-many-nodes",
     "quota",
     "quota-unknown",
-    # environment (azure/preflight.py)
+    # environment (azure/preflight.py; a local environment file: checks/environment_file.py)
+    "environment-invalid",
     "environment-not-found",
     "cpu-environment",
     "environment-device-unknown",

@@ -31,7 +31,7 @@ def validate(capsys, path: Path, *extra: str) -> tuple[int, str, str]:
 
 
 BASE = """\
-experiment: offline
+experiment_name: offline
 environment: azureml:test-env:1
 """
 
@@ -104,8 +104,8 @@ def test_which_options_a_job_passes():
 def test_a_cpu_only_environment_file_under_use_gpu_is_an_error_and_an_old_torch_a_warning(capsys, tmp_path):
     path = job(
         tmp_path,
-        "experiment: offline\nscript: no_help.py\nuse_gpu: true\ncompute: gpu-cluster\n"
-        f"environment: {FIX / 'envs' / 'cpu-image.yaml'}\npreflight: {{skip: [script-args-unchecked]}}\n",
+        "experiment_name: offline\nscript: no_help.py\nuse_gpu: true\ncompute: gpu-cluster\n"
+        f"environment: file:{FIX / 'envs' / 'cpu-image.yaml'}\npreflight: {{skip: [script-args-unchecked]}}\n",
     )
     code, out, _ = validate(capsys, path)
     assert code == 1 and "cpu-environment" in out and "is CPU-only" in out
@@ -118,8 +118,8 @@ def test_the_other_side_of_a_gpu_cpu_job_is_checked_as_warnings(capsys, tmp_path
     envs = FIX / "envs"
     path = job(
         tmp_path,
-        "experiment: offline\nscript: no_help.py\nuse_gpu: true\ncompute: {gpu: g, cpu: c}\n"
-        f"environment: {{gpu: {envs / 'cuda-image.yaml'}, cpu: {envs / 'cuda-image.yaml'}}}\n"
+        "experiment_name: offline\nscript: no_help.py\nuse_gpu: true\ncompute: {gpu: g, cpu: c}\n"
+        f"environment: {{gpu: file:{envs / 'cuda-image.yaml'}, cpu: file:{envs / 'cuda-image.yaml'}}}\n"
         "preflight: {skip: [script-args-unchecked]}\n",
     )
     code, out, _ = validate(capsys, path)
@@ -127,8 +127,8 @@ def test_the_other_side_of_a_gpu_cpu_job_is_checked_as_warnings(capsys, tmp_path
     assert "on the CPU side (--cpu): use_gpu is false but environment file" in out  # ...the other is warned
     broken = job(
         tmp_path,
-        "experiment: offline\nscript: no_help.py\nuse_gpu: true\ncompute: {gpu: g, cpu: c}\n"
-        f"environment: {{gpu: {envs / 'cuda-image.yaml'}, cpu: {tmp_path / 'gone.yaml'}}}\n"
+        "experiment_name: offline\nscript: no_help.py\nuse_gpu: true\ncompute: {gpu: g, cpu: c}\n"
+        f"environment: {{gpu: file:{envs / 'cuda-image.yaml'}, cpu: file:{tmp_path / 'gone.yaml'}}}\n"
         "preflight: {skip: [script-args-unchecked]}\n",
         "broken.yaml",
     )

@@ -47,7 +47,7 @@ class Probe:
 def check_script_args(spec: JobSpec, python: str) -> list[Finding]:
     """Findings for the job's options against the entry script's ``--help`` (see the module docstring)."""
     target = entry_script(spec)
-    if target is None:
+    if target is None or spec.code is None:  # no local code folder (none, or on Azure ML): nothing to probe
         return []
     script, flags = target
     probe = probe_options(python, spec.code, script)
