@@ -59,17 +59,18 @@ def test_a_plain_mlflow_script_gets_its_run_named_and_its_metrics_read_back(caps
 
 
 SWEEP = """\
-experiment: local-mlflow-sweep
-code: {code}
-script: log_mlflow.py
-args: {{epochs: 2, lr: 0.1}}
-environment: azureml:test-env:1
-sweep:
-  sampling: grid
-  search_space:
-    lr: {{type: choice, values: [0.1, 0.3, 0.2]}}
-  objective: {{metric: accuracy, goal: maximize}}
-  limits: {{max_total_trials: 3, max_concurrent_trials: 1}}
+type: sweep
+experiment_name: local-mlflow-sweep
+trial:
+  code: {code}
+  script: log_mlflow.py
+  args: {{epochs: 2, lr: "${{{{search_space.lr}}}}"}}
+  environment: azureml:test-env:1
+sampling_algorithm: grid
+search_space:
+  lr: {{type: choice, values: [0.1, 0.3, 0.2]}}
+objective: {{primary_metric: accuracy, goal: maximize}}
+limits: {{max_total_trials: 3, max_concurrent_trials: 1}}
 """
 
 

@@ -196,7 +196,14 @@ def test_a_run_folder_is_reused_and_an_empty_folder_taken(capsys, tmp_path):
 @pytest.mark.slow
 def test_nproc_on_a_job_without_distribution_warns(capsys, tmp_path):
     code, _, err = run_cli(
-        capsys, FIX / "ranks.yaml", "--nproc", "2", "--set", "distribution=null", "--set", "instance_count=1"
+        capsys,
+        FIX / "ranks.yaml",
+        "--nproc",
+        "2",
+        "--set",
+        "distribution=null",
+        "--set",
+        "resources.instance_count=1",
     )
     assert code == 0, err
     assert (
@@ -390,7 +397,9 @@ def test_preemption_rehearsal_resumes_the_reference_script(capsys, tmp_path):
 @pytest.mark.slow
 def test_the_jobs_timeout_stops_a_local_run_like_azure_ml(capsys, tmp_path):
     # wait_for_sigterm.py waits 60 s for SIGTERM: only the 2 s timeout can end it early.
-    code, _, err = run_cli(capsys, FIX / "sigterm.yaml", "--set", "timeout=2", "--run-dir", tmp_path / "t")
+    code, _, err = run_cli(
+        capsys, FIX / "sigterm.yaml", "--set", "limits.timeout=2", "--run-dir", tmp_path / "t"
+    )
     assert code == 124, err
     assert "time limit 2s (the job's `timeout`)" in err
     assert "the job's timeout (2s) has passed: sending SIGTERM" in err
@@ -406,13 +415,13 @@ def test_the_jobs_timeout_stops_a_local_run_like_azure_ml(capsys, tmp_path):
 def test_timeout_flag_overrides_or_lifts_the_jobs_timeout(capsys, tmp_path):
     job = tmp_path / "sleepy.yaml"
     job.write_text(
-        "experiment: sleepy\ncode: .\ncommand: sleep 2 && echo woke\nenvironment: azureml:e:1\ntimeout: 1\n"
+        "experiment_name: sleepy\ncode: .\ncommand: sleep 2 && echo woke\nenvironment: azureml:e:1\nlimits: {timeout: 1}\n"
     )
     code, out, err = run_cli(capsys, job, "--timeout", "0", "--run-dir", tmp_path / "lifted")
     assert code == 0 and "woke" in out and "time limit" not in err
     assert run_json(tmp_path / "lifted")["time_limit_s"] is None
     code, out, err = run_cli(
-        capsys, job, "--set", "timeout=null", "--timeout", "0.5", "--run-dir", tmp_path / "s"
+        capsys, job, "--set", "limits.timeout=null", "--timeout", "0.5", "--run-dir", tmp_path / "s"
     )
     assert code == 124 and "woke" not in out and "time limit 0.5s (--timeout)" in err
     code, _, err = run_cli(capsys, job, "--timeout", "-1")
@@ -425,7 +434,7 @@ def test_a_rehearsal_cut_short_by_the_timeout_is_inconclusive(capsys, tmp_path):
         capsys,
         FIX / "sigterm.yaml",
         "--set",
-        "timeout=1",
+        "limits.timeout=1",
         "--preempt-after",
         "30",
         "--run-dir",
