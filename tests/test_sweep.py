@@ -247,6 +247,7 @@ def test_max_concurrent_trials_may_exceed_max_total_trials_as_the_sdk_allows(tmp
     assert (job.limits.max_total_trials, job.limits.max_concurrent_trials) == (2, 4)
 
 
+@pytest.mark.slow
 def test_a_sweep_over_any_command(tmp_path, monkeypatch):
     """The trial's command may be any command line: ${{search_space.X}} is where each value goes."""
     monkeypatch.chdir(tmp_path)
