@@ -161,7 +161,7 @@ def test_validate_json_is_one_object_per_file(in_repo, capsys):
 
 def test_one_file_still_prints_its_summary(in_repo, capsys):
     code, out, _ = cli(capsys, "validate", "jobs/digits.yaml")
-    assert code == 0 and out.startswith("jobs/digits.yaml: valid\n  experiment")
+    assert code == 0 and out.startswith("jobs/digits.yaml: valid\n  job          command job\n  experiment")
 
 
 def test_the_pre_commit_hook_calls_validate_on_job_files():
@@ -200,7 +200,7 @@ def submitted(fake, tmp_path, capsys, name: str) -> str:
     (tmp_path / "src" / "train.py").write_text("print('hi')\n")
     job = tmp_path / "job.yaml"
     job.write_text(
-        "experiment: conv\ncode: src\nscript: train.py\ncompute: cpu-cluster\nenvironment: azureml:pytorch-cpu:1\n"
+        "experiment_name: conv\ncode: src\nscript: train.py\ncompute: cpu-cluster\nenvironment: azureml:pytorch-cpu:1\n"
     )
     assert main(["submit", str(job), "--name", name], client_factory=fake.client_factory()) == 0
     capsys.readouterr()
@@ -469,10 +469,10 @@ def test_a_local_sweep_reports_progress_and_returns_each_trials_history(tmp_path
     code_dir = REPO / "tests" / "fixtures" / "local" / "scripts"
     job = tmp_path / "sweep.yaml"
     job.write_text(
-        f"experiment: conv-sweep\ncode: {code_dir}\nscript: log_mlflow.py\nargs: {{epochs: 2, lr: 0.1}}\n"
-        "environment: azureml:test-env:1\nsweep:\n  sampling: grid\n  search_space:\n"
-        "    lr: {type: choice, values: [0.1, 0.3]}\n  objective: {metric: accuracy, goal: maximize}\n"
-        "  limits: {max_total_trials: 2}\n"
+        f"type: sweep\nexperiment_name: conv-sweep\ntrial:\n  code: {code_dir}\n  script: log_mlflow.py\n"
+        "  args: {epochs: 2, lr: '${{search_space.lr}}'}\n  environment: azureml:test-env:1\n"
+        "sampling_algorithm: grid\nsearch_space:\n  lr: {type: choice, values: [0.1, 0.3]}\n"
+        "objective: {primary_metric: accuracy, goal: maximize}\nlimits: {max_total_trials: 2}\n"
     )
     events: list[tuple] = []
 

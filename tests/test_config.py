@@ -418,7 +418,9 @@ def test_set_replaces_a_whole_mapping(tmp_path):
 def test_set_error_is_located_at_the_setting(tmp_path):
     path = job_file(tmp_path, "environment: azureml:e:1\n")
     with pytest.raises(ConfigError) as info:
-        load_config_from_cli(path, ["resources.instance_count=two"])  # the CLI's --set (the API: test_api_python)
+        load_config_from_cli(
+            path, ["resources.instance_count=two"]
+        )  # the CLI's --set (the API: test_api_python)
     assert info.value.file == "--set resources.instance_count=two"
     assert info.value.key_path == "resources.instance_count"
     assert info.value.line is None
@@ -1387,3 +1389,15 @@ def test_a_value_form_azure_ai_ml_would_change_is_refused(value, read):
         validate_config(_minimal(inputs={"lr": value})).inputs["lr"].value == value
     )  # the bare form is exact
     assert validate_config(_minimal(inputs={"lr": {"value": 42}})).inputs["lr"].value == 42  # read as written
+
+
+def test_several_problems_in_the_python_api_keep_each_one_and_name_overrides_as_the_api_does(tmp_path):
+    path = job_file(tmp_path, "environment: azureml:e:1\ntimeout: 5\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {"resources.instance_count": "two"})
+    problems = info.value.problems
+    by_key = {p.key_path: p for p in problems}
+    assert set(by_key) == {"timeout", "resources.instance_count"}
+    assert by_key["resources.instance_count"].file == "overrides['resources.instance_count']"
+    assert by_key["timeout"].line == 5
+    assert str(info.value).splitlines()[0].endswith("2 problems:")

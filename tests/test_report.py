@@ -251,25 +251,28 @@ def submit_job(fake, tmp_path, capsys, yaml_text: str, name: str) -> None:
 
 
 COMMAND_JOB = """\
-experiment: report-exp
+experiment_name: report-exp
 code: src
 script: train.py
 compute: cpu-cluster
 environment: azureml:pytorch-cpu:1
 """
 
-SWEEP_JOB = (
-    COMMAND_JOB
-    + """\
-args: {lr: 0.01}
-sweep:
-  sampling: random
-  search_space:
-    lr: {type: loguniform, min_value: 0.0001, max_value: 0.1}
-  objective: {metric: val_accuracy, goal: maximize}
-  limits: {max_total_trials: 3}
+SWEEP_JOB = """\
+type: sweep
+experiment_name: report-exp
+compute: cpu-cluster
+trial:
+  code: src
+  script: train.py
+  args: {lr: "${{search_space.lr}}"}
+  environment: azureml:pytorch-cpu:1
+sampling_algorithm: random
+search_space:
+  lr: {type: loguniform, min_value: -9.2, max_value: -2.3}
+objective: {primary_metric: val_accuracy, goal: maximize}
+limits: {max_total_trials: 3}
 """
-)
 
 
 @pytest.fixture

@@ -104,7 +104,9 @@ _SET_LABEL = re.compile(r"^--set ([A-Za-z_][\w-]*(?:\.[\w-]+)*)")
 
 def _in_api_terms(exc: ConfigError) -> ConfigError:
     """The CLI's wording of an override error (``--set KEY=V``, ``--gpu``) in the API's terms
-    (``overrides['KEY']``, ``use_gpu=True``)."""
+    (``overrides['KEY']``, ``use_gpu=True``); each problem of a several-problem error alike."""
+    if len(exc.problems) > 1:
+        return ConfigError.several([_in_api_terms(p) for p in exc.problems], file=exc.file)
     file = exc.file
     if file:
         match = _SET_LABEL.match(file)

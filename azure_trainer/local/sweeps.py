@@ -211,7 +211,7 @@ def run_local_sweep(
         print("run-local: the sobol rule runs as random draws locally (no Sobol sequence here)", file=out)
     print(f"run-local: sweep of {len(params_list)} trial(s), {parallel} at a time, in {root}", file=out)
     if progress is not None:
-        progress.begin(len(params_list), sweep.objective.metric, sweep.objective.goal)
+        progress.begin(len(params_list), metric, sweep.objective.goal)
 
     def one(index: int, params: dict[str, Any]) -> TrialResult:
         if progress is None:
