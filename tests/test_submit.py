@@ -30,6 +30,7 @@ def write_job(tmp_path: Path, body: str = "") -> Path:
         "use_gpu": True,
         "compute": {"gpu": "gpu-cluster", "cpu": "cpu-cluster"},
         "environment": {"gpu": GPU_ENV, "cpu": "azureml:pytorch-cpu:1"},
+        "timeout": 3600,  # a GPU job without one gets the no-timeout warning
     }
     config.update(yaml.safe_load(textwrap.dedent(body)) or {})
     config = {k: v for k, v in config.items() if v is not None}

@@ -85,7 +85,9 @@ def azure_ml_error(action: str, exc: BaseException) -> AzureMLError:
             return AzureMLError(f"{action}: Azure is throttling requests; wait a minute and retry")
         return AzureMLError(f"{action}: Azure ML answered {status}: {_reason(exc)}")
     if type(exc).__module__.startswith("azure."):
-        return AzureMLError(f"{action}: {_reason(exc)}")
+        reason = _reason(exc)
+        # some SDK errors carry only a key or an index ("JobParsingError: 0"): name the kind, then
+        return AzureMLError(f"{action}: {reason if ' ' in reason else f'{type(exc).__name__}: {reason}'}")
     # anything else raised inside the SDK (a KeyError on an answer it did not expect, ...)
     return AzureMLError(f"{action}: azure-ai-ml failed ({type(exc).__name__}: {_reason(exc)})")
 

@@ -19,6 +19,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..azureml.naming import check_job_name
 
     check_job_name(args.name)
-    cancel_job(ctx.ml_client(args), args.name)
+    with ctx.ml_client(args) as client:
+        cancel_job(client, args.name)
     print(f"cancel requested for {args.name}")
     return 0

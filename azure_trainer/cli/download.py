@@ -21,6 +21,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..azureml.lifecycle import download_job, download_target
 
     target = download_target(args.name, args.output)  # checked before signing in
-    download_job(ctx.ml_client(args), args.name, target)
+    with ctx.ml_client(args) as client:
+        download_job(client, args.name, target)
     print(f"downloaded {args.name} to {target}")
     return 0

@@ -21,16 +21,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     with json_errors(args.json):
         check_limit(args.limit)
-        jobs = list_jobs(ctx.ml_client(args), experiment=args.experiment, limit=args.limit)
+        with ctx.ml_client(args) as client:
+            jobs = list_jobs(client, experiment=args.experiment, limit=args.limit)
     if args.json:
         print_json(jobs)
         return 0
     if not jobs:
         print("no jobs")
         return 0
-    print(f"{'NAME':40}  {'STATUS':11}  {'EXPERIMENT':20}  CREATED")
+    print(f"{'NAME':40}  {'STATUS':15}  {'EXPERIMENT':20}  CREATED")
     for job in jobs:
         print(
-            f"{str(job['name']):40}  {str(job['status']):11}  {str(job['experiment']):20}  {job['created'] or ''}"
+            f"{str(job['name']):40}  {str(job['status']):15}  {str(job['experiment']):20}  {job['created'] or ''}"
         )
     return 0

@@ -20,7 +20,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..azureml.naming import check_job_name
 
     check_job_name(args.name)
-    return watch(ctx.ml_client(args), args.name)
+    with ctx.ml_client(args) as client:
+        return watch(client, args.name)
 
 
 def watch(client: Any, name: str) -> int:
