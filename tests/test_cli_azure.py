@@ -507,3 +507,21 @@ def test_cancelling_an_offline_job_stops_it(tmp_path, capsys):
     assert wait_for(capsys, folder, "long-1", {"Canceled", "Failed", "Completed"}, timeout_s=60) == "Canceled"
     log = (folder / "runs" / "long-1" / "run" / "log.txt").read_text()
     assert "SIGTERM received" in log
+
+
+def test_a_submit_whose_outcome_is_unknown_names_the_job_and_how_to_check(client, job, capsys):
+    client.fail_next("PUT", r"/jobs/maybe-1\?", lost_response=True, times=20)
+    client.fail_next("GET", r"/jobs/maybe-1\?", error="reset", times=20)
+    code, out, err = run(capsys, "submit", str(job), "--name", "maybe-1", fake=client)
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and "Traceback" not in err and out == ""
+    assert last.startswith("azure-trainer: error: submitting job maybe-1: cannot reach Azure ML")
+    assert "it may have been created: check with `azure-trainer status maybe-1`" in last
+    client.clear_failures()
+    code, out, err = run(capsys, "submit", str(job), "--name", "maybe-1", fake=client)
+    assert (
+        code == 0
+        and out.startswith("already submitted maybe-1 (NotStarted)")
+        and "nothing was sent again" in err
+    )
+    assert list(client.jobs) == ["maybe-1"]

@@ -8,6 +8,7 @@ have made the job.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,8 @@ class SubmitResult:
     job_yaml: str | None = None
     cost: CostEstimate | None = None
     warnings: list[str] = field(default_factory=list)
+    created: bool = True
+    """False when a job of that name was there already (a retried submit): nothing was sent again."""
 
     @property
     def dry_run(self) -> bool:
@@ -48,6 +51,7 @@ class SubmitResult:
             ],
             "cost": self.cost.to_dict() if self.cost is not None else None,
             "warnings": list(self.warnings),
+            "created": self.created,
         }
 
 
@@ -65,6 +69,10 @@ def submit(
     ``ml_client=None`` builds the real client (workspace from ``workspace`` / environment / the job's
     ``workspace:`` / config.json; DefaultAzureCredential). ``dry_run`` runs every read-only step and returns the job's
     YAML instead of creating it. Raises :class:`PreflightError` when a check finds an error.
+
+    With ``name``, a job of that name that exists already (the same job, submitted before: same
+    experiment and command) is reported instead of submitted again, so a retried submit never makes a
+    second job; a different job of that name is a ConfigError.
     """
     from .build import build_job
 
@@ -86,16 +94,31 @@ def submit(
         from .workspace import open_ml_client, resolve_workspace
 
         with open_ml_client(resolve_workspace(workspace, spec.workspace)) as client:
-            return _submit(spec, client, azure_job, job_name, dry_run=dry_run, preflight=preflight)
-    return _submit(spec, ml_client, azure_job, job_name, dry_run=dry_run, preflight=preflight)
+            return _submit(
+                spec, client, azure_job, job_name, dry_run=dry_run, preflight=preflight, named=bool(name)
+            )
+    return _submit(
+        spec, ml_client, azure_job, job_name, dry_run=dry_run, preflight=preflight, named=bool(name)
+    )
 
 
 def _submit(
-    spec: JobSpec, ml_client: Any, azure_job: Any, job_name: str, *, dry_run: bool, preflight: bool
+    spec: JobSpec,
+    ml_client: Any,
+    azure_job: Any,
+    job_name: str,
+    *,
+    dry_run: bool,
+    preflight: bool,
+    named: bool,
 ) -> SubmitResult:
     from .build import to_yaml
     from .preflight import format_findings, preflight_report
 
+    if named and not dry_run:
+        existing = _look_up(ml_client, job_name)
+        if existing is not None and not isinstance(existing, _Unknown):
+            return _already_submitted(spec, existing, job_name)
     report = preflight_report(spec, ml_client) if preflight else None
     findings = report.findings if report is not None else []
     cost = report.cost if report is not None else None
@@ -120,26 +143,126 @@ def _submit(
     )
 
 
+CREATE_ATTEMPTS = 3
+"""Tries of the create when it failed on a transient fault before the job existed (a reset or a 429 on the
+code upload, which neither azure-core nor azure-storage retries)."""
+MAX_RETRY_AFTER_S = 120.0
+"""The longest Retry-After honoured; a service asking for more is reported, not waited on."""
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
 def _create(ml_client: Any, azure_job: Any, job_name: str) -> tuple[Any, list[str]]:
-    """The one create call; when it fails, what the service says exists under ``job_name``."""
+    """The create call, exactly once in effect; when it fails, what the service says exists under
+    ``job_name`` decides what happens next: the job is there (done), it is not (retry a transient
+    fault, bounded), or nobody can tell (say so, and how to check)."""
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            with translated(f"submitting job {job_name}"):
+                return ml_client.jobs.create_or_update(azure_job), []
+        except AzureMLError as exc:
+            failure = exc
+        # The PUT may have landed even though it failed here (a reset after the server stored it; an
+        # answer azure-ai-ml cannot parse): the name is ours, so ask before anything else.
+        found = _look_up(ml_client, job_name)
+        if isinstance(found, _Unknown):
+            raise AzureMLError(
+                f"{failure}; asking Azure ML for job {job_name} failed too ({found.reason}), so it may have "
+                f"been created: check with `azure-trainer status {job_name}`, and to try again without "
+                f"risking a second job, resubmit with `--name {job_name}`"
+            ) from failure
+        if found is not None:
+            if _is_transport_failure(failure):
+                return found, []
+            reason = str(failure).split(": ", 1)[-1]
+            return found, [
+                f"job {job_name} was created, but azure-ai-ml could not read Azure ML's answer ({reason}); "
+                f"check it with `azure-trainer status {job_name}`"
+            ]
+        wait = _retry_wait(failure, attempt)
+        if wait is None or attempt == CREATE_ATTEMPTS:
+            break
+        time.sleep(wait)
+    if attempt > 1:
+        raise AzureMLError(f"{failure} (tried {attempt} times)") from failure
+    raise failure
+
+
+def _retry_wait(failure: AzureMLError, attempt: int) -> float | None:
+    """Seconds to wait before trying the create again, or None when this failure is not worth a retry.
+
+    Connection faults and 408/429/5xx answers are transient, except a job PUT's: azure-core has retried
+    those already (honouring Retry-After). The upload calls' are not retried below us: a reset on the
+    POST ``startPendingUpload`` (azure-core retries only idempotent methods after a read error) and a 429
+    on a blob call (azure-storage retries 5xx, not 429).
+    """
+    from azure.core.exceptions import HttpResponseError
+
+    from .errors import transport_cause
+
+    core = transport_cause(failure.__cause__)
+    if core is None:
+        return None
+    if isinstance(core, HttpResponseError):
+        response = getattr(core, "response", None)
+        if core.status_code not in TRANSIENT_STATUS:
+            return None
+        request = getattr(response, "request", None)
+        if request is not None and request.method == "PUT" and "/jobs/" in str(request.url):
+            return None
+        retry_after = _retry_after(response)
+        if retry_after is not None:
+            return retry_after if retry_after <= MAX_RETRY_AFTER_S else None
+    return float(2 ** (attempt - 1))
+
+
+def _retry_after(response: Any) -> float | None:
+    """The answer's ``Retry-After`` in seconds (a number, or an HTTP date), or None."""
+    from email.utils import parsedate_to_datetime
+
+    value = (getattr(response, "headers", None) or {}).get("Retry-After")
+    if value is None:
+        return None
     try:
-        with translated(f"submitting job {job_name}"):
-            return ml_client.jobs.create_or_update(azure_job), []
-    except AzureMLError as exc:
-        failure = exc
-    # The transport's retries are spent, or the SDK could not read the answer. The PUT may have landed
-    # either way (a reset after the server stored it; an answer azure-ai-ml cannot parse): the name is
-    # ours, so ask before reporting anything.
-    found = _look_up(ml_client, job_name)
-    if found is None:
-        raise failure
-    if _is_transport_failure(failure):
-        return found, []
-    reason = str(failure).split(": ", 1)[-1]
-    return found, [
-        f"job {job_name} was created, but azure-ai-ml could not read Azure ML's answer ({reason}); "
-        f"check it with `azure-trainer status {job_name}`"
-    ]
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _already_submitted(spec: JobSpec, existing: Any, job_name: str) -> SubmitResult:
+    """The result for a name that is taken: by this job (submitted before), or by another (an error)."""
+    from ..errors import ConfigError
+
+    status = status_text(getattr(existing, "status", None)) or "Submitted"
+    experiment = getattr(existing, "experiment_name", None)
+    command = getattr(existing, "command", None) if getattr(existing, "type", None) == "command" else None
+    if not isinstance(existing, _Unreadable) and (
+        experiment != spec.experiment or (command is not None and command != spec.command)
+    ):
+        raise ConfigError(
+            f"job name {job_name!r} is taken by another job (experiment {experiment!r}, {status}); choose "
+            "another --name, or leave it out for a new one"
+        )
+    return SubmitResult(
+        name=job_name,
+        studio_url=getattr(existing, "studio_url", None),
+        status=status,
+        warnings=[
+            f"job {job_name} exists already ({status}): it was submitted before, so nothing was sent again"
+        ],
+        created=False,
+    )
+
+
+class _Unknown:
+    """The service could not be asked whether the job exists."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class _Unreadable:
@@ -153,12 +276,19 @@ class _Unreadable:
 
 def _look_up(ml_client: Any, name: str) -> Any:
     """The job ``name`` as the service has it: the SDK's job, an :class:`_Unreadable` one when the service
-    answered but the SDK could not parse it, or None when it does not exist (or the look-up failed)."""
+    answered but the SDK could not parse it, None when it does not exist, :class:`_Unknown` when the
+    service could not be asked (or answered an error other than 404)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from .errors import azure_ml_error
+
     try:
         return ml_client.jobs.get(name)
+    except ResourceNotFoundError:
+        return None
     except Exception as exc:
-        if _is_service_answer(exc):  # 404, or the service could not be asked: "not known to exist"
-            return None
+        if _is_service_answer(exc):
+            return _Unknown(str(azure_ml_error("", exc)).lstrip(": "))
         return _Unreadable(name)  # the service answered 200 with a job the SDK cannot parse: it exists
 
 

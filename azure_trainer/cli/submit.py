@@ -30,7 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-preflight", action="store_true", help="skip the preflight checks")
     parser.add_argument("--stream", action="store_true", help="stream the job's logs until it ends")
-    parser.add_argument("--name", metavar="NAME", help="job name (default: <experiment>-<time>-<random>)")
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="job name (default: <experiment>-<time>-<random>); submitting again with the same name never "
+        "makes a second job",
+    )
     add_json_option(parser)
 
 
@@ -88,7 +93,7 @@ def _report(args: argparse.Namespace, client: Any, result: Any) -> int:
         print(result.job_yaml, end="")
         print(f"dry run: job {result.name} was not submitted", file=sys.stderr)
         return 0
-    print(f"submitted {result.name} ({result.status})")
+    print(f"{'submitted' if result.created else 'already submitted'} {result.name} ({result.status})")
     if result.studio_url:
         print(f"studio: {result.studio_url}")
     if args.stream:

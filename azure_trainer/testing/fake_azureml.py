@@ -380,6 +380,10 @@ class FakeAzureML(HttpTransport):
             _Failure(method.upper(), re.compile(url_regex), status, times, extra, body, error, lost_response)
         )
 
+    def clear_failures(self) -> None:
+        """Forget the failures :meth:`fail_next` set up and that have not happened yet."""
+        self._failures.clear()
+
     def client_factory(self, credential: Any = None) -> Any:
         """``factory(workspace) -> MLClient`` for ``azure_trainer.cli.main(argv, client_factory=...)``: the
         real MLClient for the workspace the CLI resolved, over this fake. The workspaces it was asked for
