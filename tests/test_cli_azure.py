@@ -497,16 +497,23 @@ def test_an_offline_workspace_runs_the_job_and_every_command_works_on_it(tmp_pat
 
 @pytest.mark.slow
 def test_cancelling_an_offline_job_stops_it(tmp_path, capsys):
+    import time
+
     folder = tmp_path / "ws"
     job = offline_job(tmp_path, "import time\nprint('working', flush=True)\ntime.sleep(300)\n")
     code, out, err = run(capsys, "submit", str(job), "--name", "long-1", "--workspace", f"local:{folder}")
     assert code == 0, err
     assert wait_for(capsys, folder, "long-1", {"Running", "Failed", "Completed"}) == "Running"
+    log_file = folder / "runs" / "long-1" / "run" / "log.txt"
+    deadline = time.monotonic() + 120
+    while (
+        "working" not in (log_file.read_text() if log_file.exists() else "") and time.monotonic() < deadline
+    ):
+        time.sleep(0.2)  # the job's own process is running
     code, out, err = run(capsys, "cancel", "long-1", "--workspace", f"local:{folder}")
     assert code == 0, err
     assert wait_for(capsys, folder, "long-1", {"Canceled", "Failed", "Completed"}, timeout_s=60) == "Canceled"
-    log = (folder / "runs" / "long-1" / "run" / "log.txt").read_text()
-    assert "SIGTERM received" in log
+    assert "SIGTERM received" in log_file.read_text()
 
 
 def test_a_submit_whose_outcome_is_unknown_names_the_job_and_how_to_check(client, job, capsys):
