@@ -50,6 +50,8 @@ def check_script_args(spec: JobSpec, python: str) -> list[Finding]:
     if target is None:
         return []
     script, flags = target
+    if not flags:
+        return []  # no option to check: no need to run the script
     probe = probe_options(python, spec.code, script)
     if probe.options is None:
         return [
