@@ -34,7 +34,7 @@ class Finding:
 #: from the checks, so ``validate`` can check a config's ``skip`` list without importing azure.ai.ml;
 #: tests/test_config.py checks it against the codes the checks really emit.
 FINDING_CODES = (
-    # compute and VM size (azure/preflight.py)
+    # compute, VM size and quota (azureml/preflight.py, azureml/quota.py)
     "compute-not-found",
     "compute-size-unknown",
     "vm-size-unknown",
@@ -43,9 +43,15 @@ FINDING_CODES = (
     "idle-gpus",
     "too-many-processes",
     "too-many-nodes",
+    "quota-exceeded",
     "quota",
     "quota-unknown",
-    # environment (azure/preflight.py; a local environment file: checks/environment_file.py)
+    "preemptible-without-checkpoint",
+    # what it costs (azureml/cost.py)
+    "no-timeout",
+    "cost-over-limit",
+    "cost-unknown",
+    # environment (azureml/preflight.py; a local environment file: checks/environment_file.py)
     "environment-invalid",
     "environment-not-found",
     "cpu-environment",

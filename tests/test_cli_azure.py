@@ -103,7 +103,7 @@ def test_dry_run_prints_yaml_and_creates_nothing(client, job, capsys):
 
 def test_submit_stream_follows_the_job(client, job, capsys):
     client.add_job_log("streamed-1", "epoch 1 loss 0.5\n")
-    client.script_job_status("streamed-1", "Running", "Running", "Completed")
+    client.script_job_status("streamed-1", "Running", "Running", "Running", "Completed")
     code, out, err = run(capsys, "submit", str(job), "--stream", "--name", "streamed-1", fake=client)
     assert code == 0, err
     assert "submitted streamed-1" in out and "epoch 1 loss 0.5" in out and "job streamed-1: Completed" in out
@@ -382,3 +382,153 @@ def test_unreachable_login_endpoint_with_a_service_principal_is_a_network_error(
     assert "cannot reach Azure (network/DNS/proxy: login.microsoftonline.com" in err
     assert "set AZURE_TENANT_ID" not in err and "s3cr3t" not in err
     assert "login.microsoftonline.com" in looked_up
+
+
+# -- the offline workspace (--workspace local:DIR): a persistent fake Azure ML in a folder ----------------
+
+
+def offline_job(tmp_path: Path, script: str, name: str = "job.yaml") -> Path:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "train.py").write_text(textwrap.dedent(script))
+    path = tmp_path / name
+    path.write_text(
+        textwrap.dedent("""\
+        experiment_name: offline-exp
+        code: src
+        script: train.py
+        args: {out: "${{outputs.model}}"}
+        compute: cpu-cluster
+        environment: azureml:pytorch-cpu:1
+        outputs: {model: {type: uri_folder}}
+        limits: {timeout: 600}
+        """)
+    )
+    return path
+
+
+def test_an_offline_workspace_is_made_on_first_use_and_never_in_a_folder_of_yours(tmp_path, capsys):
+    from azure_trainer.testing import block_network
+
+    with block_network() as attempts:
+        code, out, err = run(capsys, "list", "--workspace", f"local:{tmp_path / 'ws'}")
+    assert code == 0 and out.strip() == "no jobs" and attempts == []
+    assert "created the offline workspace" in err and (tmp_path / "ws" / "offline-workspace.json").is_file()
+    code, out, err = run(capsys, "list", "--workspace", f"local:{tmp_path / 'ws'}")
+    assert code == 0 and "created" not in err  # the second time it is there
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    code, out, err = run(capsys, "list", "--workspace", f"local:{tmp_path / 'mine'}")
+    assert code == 2 and err.count("\n") == 1 and "is not an offline workspace" in err
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+    code, out, err = run(capsys, "list", "--workspace", "local:")
+    assert code == 2 and "give the offline workspace's folder" in err
+
+
+def test_an_offline_workspace_keeps_its_jobs_across_invocations(tmp_path, capsys, monkeypatch):
+    from azure_trainer import load_config, submit
+    from azure_trainer.azureml.offline import OfflineWorkspace
+
+    folder = tmp_path / "ws"
+    job = offline_job(tmp_path, "print('hi')\n")
+    with OfflineWorkspace(folder, simulate=False) as workspace:  # nothing runs it: a fast test
+        result = submit(load_config(job), workspace.ml_client(), name="kept-1")
+    assert result.status == "NotStarted" and result.cost is not None
+    capsys.readouterr()
+    monkeypatch.setenv("AZUREML_WORKSPACE_NAME", f"local:{folder}")  # the environment names it too
+    code, out, _ = run(capsys, "status", "kept-1", "--json")
+    assert (
+        code == 0
+        and json.loads(out)["status"] == "NotStarted"
+        and json.loads(out)["compute"] == "cpu-cluster"
+    )
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and "kept-1" in out and "NotStarted" in out
+    code, out, _ = run(capsys, "cancel", "kept-1")
+    assert code == 0 and "cancel requested" in out
+    code, out, _ = run(capsys, "status", "kept-1")
+    assert "Canceled" in out and "never started running" in out
+    code, out, err = run(capsys, "submit", str(job), "--dry-run")
+    assert code == 0 and out.startswith("$schema:") and "cost: 1 x Standard_DS3_v2 (dedicated)" in err
+    code, out, _ = run(capsys, "list", "--json")
+    assert [j["name"] for j in json.loads(out)] == ["kept-1"]  # the dry run made nothing
+
+
+def wait_for(capsys, folder, name, statuses, timeout_s=120.0):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        code, out, _ = run(capsys, "status", name, "--json", "--workspace", f"local:{folder}")
+        status = json.loads(out)["status"]
+        if status in statuses or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_an_offline_workspace_runs_the_job_and_every_command_works_on_it(tmp_path, capsys):
+    """submit, logs, status, list and download across separate invocations; the job runs in the
+    background through run-local, as a compute node would run it."""
+    folder = tmp_path / "ws"
+    script = """\
+        import os, sys
+        out = sys.argv[sys.argv.index("--out") + 1]
+        os.makedirs(out, exist_ok=True)
+        open(os.path.join(out, "model.txt"), "w").write("weights")
+        print("trained on", os.environ["AZURE_TRAINER_REQUIRE_GPU"] == "1" and "gpu" or "cpu", flush=True)
+        """
+    job = offline_job(tmp_path, script)
+    code, out, err = run(capsys, "submit", str(job), "--name", "run-1", "--workspace", f"local:{folder}")
+    assert code == 0 and "submitted run-1 (NotStarted)" in out, err
+    assert f"studio: {(folder / 'runs' / 'run-1' / 'run').as_uri()}" in out
+    code, out, err = run(capsys, "logs", "run-1", "--workspace", f"local:{folder}")
+    assert code == 0 and "job run-1: Completed" in out and "trained on cpu" in out, out + err
+    code, out, _ = run(capsys, "status", "run-1", "--workspace", f"local:{folder}")
+    assert "Completed" in out and "x 1 node of Standard_DS3_v2 (dedicated): about USD" in out
+    code, out, _ = run(
+        capsys, "download", "run-1", "-o", str(tmp_path / "dl"), "--workspace", f"local:{folder}"
+    )
+    assert code == 0
+    assert (tmp_path / "dl" / "artifacts" / "outputs" / "model" / "model.txt").read_text() == "weights"
+    assert "trained on cpu" in (tmp_path / "dl" / "artifacts" / "user_logs" / "std_log.txt").read_text()
+    code, out, _ = run(capsys, "list", "--workspace", f"local:{folder}")
+    assert "run-1" in out and "Completed" in out
+
+
+@pytest.mark.slow
+def test_cancelling_an_offline_job_stops_it(tmp_path, capsys):
+    import time
+
+    folder = tmp_path / "ws"
+    job = offline_job(tmp_path, "import time\nprint('working', flush=True)\ntime.sleep(300)\n")
+    code, out, err = run(capsys, "submit", str(job), "--name", "long-1", "--workspace", f"local:{folder}")
+    assert code == 0, err
+    assert wait_for(capsys, folder, "long-1", {"Running", "Failed", "Completed"}) == "Running"
+    log_file = folder / "runs" / "long-1" / "run" / "log.txt"
+    deadline = time.monotonic() + 120
+    while (
+        "working" not in (log_file.read_text() if log_file.exists() else "") and time.monotonic() < deadline
+    ):
+        time.sleep(0.2)  # the job's own process is running
+    code, out, err = run(capsys, "cancel", "long-1", "--workspace", f"local:{folder}")
+    assert code == 0, err
+    assert wait_for(capsys, folder, "long-1", {"Canceled", "Failed", "Completed"}, timeout_s=60) == "Canceled"
+    assert "SIGTERM received" in log_file.read_text()
+
+
+def test_a_submit_whose_outcome_is_unknown_names_the_job_and_how_to_check(client, job, capsys):
+    client.fail_next("PUT", r"/jobs/maybe-1\?", lost_response=True, times=20)
+    client.fail_next("GET", r"/jobs/maybe-1\?", error="reset", times=20)
+    code, out, err = run(capsys, "submit", str(job), "--name", "maybe-1", fake=client)
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and "Traceback" not in err and out == ""
+    assert last.startswith("azure-trainer: error: submitting job maybe-1: cannot reach Azure ML")
+    assert "it may have been created: check with `azure-trainer status maybe-1`" in last
+    client.clear_failures()
+    code, out, err = run(capsys, "submit", str(job), "--name", "maybe-1", fake=client)
+    assert (
+        code == 0
+        and out.startswith("already submitted maybe-1 (NotStarted)")
+        and "nothing was sent again" in err
+    )
+    assert list(client.jobs) == ["maybe-1"]

@@ -211,7 +211,7 @@ def test_logs_cancel_and_download_speak_json(workspace, tmp_path, capsys):
     fake = workspace
     name = submitted(fake, tmp_path, capsys, "conv-json-1")
     fake.add_job_log(name, "epoch 1 loss 0.5\n")
-    fake.script_job_status(name, "Running", "Running", "Completed")
+    fake.script_job_status(name, "Running", "Running", "Running", "Completed")  # one GET a look
     code, out, err = cli(capsys, "logs", name, "--json", fake=fake)
     assert code == 0 and "epoch 1 loss 0.5" in err  # the log lines: stderr
     result = json.loads(out)  # stdout: nothing but the JSON
@@ -237,7 +237,7 @@ def test_logs_waits_for_the_job_to_start_under_a_spinner_at_a_terminal(
     name = submitted(fake, tmp_path, capsys, "conv-wait-1")
     fake.add_job_log(name, "first line\n")
     fake.script_job_status(
-        name, "Queued", "Queued", "Preparing", "Running", "Running", "Running", "Completed"
+        name, "Queued", "Queued", "Preparing", "Running", "Running", "Running", "Running", "Completed"
     )
     shown: list[str] = []
 

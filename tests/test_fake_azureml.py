@@ -82,13 +82,14 @@ def test_compute_get_list_sizes_usage(ml, fake):
     assert sizes["Standard_DS3_v2"].gpus == 0
 
     fake.set_usage("standardNCADSH100v5Family", 40, 80)
-    usage = {
-        u.name["value"]: u for u in ml.compute.list_usage()
-    }  # quirk: name is a dict, currentValue camelCase
-    assert usage["standardNCADSH100v5Family"].currentValue == 40
-    assert (
-        usage["standardNCADSH100v5Family"].limit == 80 and usage["standardNCADSH100v5Family"].unit == "Count"
-    )
+    # quirk: name is a dict, currentValue camelCase; the published names are words, not the family id
+    usage = {(u.name["value"], u.id) for u in ml.compute.list_usage() if u.currentValue == 40}
+    assert usage == {
+        (
+            "Standard NCADSH100v5 Family Cluster Dedicated vCPUs",
+            f"/subscriptions/{fake.subscription_id}/usages/Standard_NCADSH100v5_Family_Cluster_Dedicated_vCPUs",
+        )
+    }
     assert fake.requests_matching("GET", r"/locations/eastus/usages\?")
 
 
@@ -157,9 +158,11 @@ def test_create_job_uploads_code_and_sends_one_put(ml, fake, code_dir):
         "https://fakestorageacct.blob"
     )
 
-    assert job.status == "Queued"
+    # a command job's PUT goes at 2025-01-01-preview, whose published 201 answers NotStarted
+    assert puts[0].query["api-version"] == "2025-01-01-preview" and puts[0].status == 201
+    assert job.status == "NotStarted"
     assert job.studio_url.startswith("https://ml.azure.com/runs/my-job-1")
-    assert fake.jobs["my-job-1"]["properties"]["status"] == "Queued"
+    assert fake.jobs["my-job-1"]["properties"]["status"] == "NotStarted"
     # create_or_update resolved names to ARM ids locally: no GET of compute or environment
     assert not fake.requests_matching("GET", r"/(computes|environments)/")
 
@@ -285,3 +288,23 @@ def test_block_network_blocks_real_requests():
         with pytest.raises((NetworkBlockedError, requests.exceptions.ConnectionError)):
             requests.get("https://management.azure.com/", timeout=1)
     assert attempts and attempts[0][0] in ("getaddrinfo", "connect")
+
+
+def test_a_fake_kept_in_a_folder_is_shared_by_its_instances(tmp_path, code_dir):
+    from azure_trainer.testing import FolderStore
+
+    first = FakeAzureML(store=FolderStore(tmp_path / "ws"))
+    with first.patch_sdk():
+        first.ml_client().jobs.create_or_update(_job(code_dir))
+    second = FakeAzureML(store=FolderStore(tmp_path / "ws"))  # another process, later: it reads the folder
+    with second.patch_sdk():
+        job = second.ml_client().jobs.get("my-job-1")
+    assert job.status == "NotStarted" and job.compute == "cpu-cluster"
+    assert sorted(second.computes) == ["cpu-cluster", "gpu-cluster"]  # seeded once, when it was made
+    with second.transaction():
+        second.set_job_status("my-job-1", "Completed")
+    with first.patch_sdk():  # the first instance sees the change at its next request
+        assert first.ml_client().jobs.get("my-job-1").status == "Completed"
+    # the code snapshot's blobs were saved once each, by content
+    blobs = sorted(p.name for p in (tmp_path / "ws" / "blobs").iterdir())
+    assert len(blobs) == 2 and all(len(name) == 64 for name in blobs)

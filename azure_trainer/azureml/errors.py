@@ -53,7 +53,11 @@ def translated(action: str) -> Iterator[None]:
 
 
 def azure_ml_error(action: str, exc: BaseException) -> AzureMLError:
-    """The one-line AzureMLError for ``exc``, raised by the SDK (or below it) while ``action``."""
+    """The one-line AzureMLError for ``exc``, raised by the SDK (or below it) while ``action``.
+
+    The SDK often wraps the transport's error (an upload's reset arrives as an AssetException around a
+    ServiceResponseError): the first azure-core error down the chain decides what is said.
+    """
     from azure.core.exceptions import (
         ClientAuthenticationError,
         DecodeError,
@@ -63,31 +67,55 @@ def azure_ml_error(action: str, exc: BaseException) -> AzureMLError:
         ServiceResponseError,
     )
 
-    if isinstance(exc, ClientAuthenticationError) or _is_credential_error(exc):
-        return AzureMLError(f"{action}: {sign_in_problem(exc)}")
-    if isinstance(exc, ResourceNotFoundError):
-        return AzureMLError(f"{action}: not found ({_reason(exc)})")
-    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+    if any(isinstance(e, ClientAuthenticationError) or _is_credential_error(e) for e in _chain(exc)):
+        cause = next(
+            e for e in _chain(exc) if isinstance(e, ClientAuthenticationError) or _is_credential_error(e)
+        )
+        return AzureMLError(f"{action}: {sign_in_problem(cause)}")
+    core = transport_cause(exc)
+    if isinstance(core, ResourceNotFoundError):
+        return AzureMLError(f"{action}: not found ({_reason(core)})")
+    if isinstance(core, (ServiceRequestError, ServiceResponseError)):
         return AzureMLError(
-            f"{action}: cannot reach Azure ML ({connection_problem(exc)}); check the network, proxy and "
+            f"{action}: cannot reach Azure ML ({connection_problem(core)}); check the network, proxy and "
             "the workspace's subscription / resource group / name"
         )
-    if isinstance(exc, (DecodeError, json.JSONDecodeError)):
+    if isinstance(exc, (DecodeError, json.JSONDecodeError)) or (
+        core is None and any(isinstance(e, json.JSONDecodeError) for e in _chain(exc))
+    ):
         return AzureMLError(f"{action}: Azure ML sent an answer that could not be read ({_reason(exc)})")
-    if isinstance(exc, HttpResponseError):
-        status = getattr(exc, "status_code", None)
+    if isinstance(core, HttpResponseError):
+        status = getattr(core, "status_code", None)
         if status == 403:
             return AzureMLError(
                 f"{action}: access denied; ask for a role on the workspace such as "
-                f"'AzureML Data Scientist' ({_reason(exc)})"
+                f"'AzureML Data Scientist' ({_reason(core)})"
             )
         if status == 429:
             return AzureMLError(f"{action}: Azure is throttling requests; wait a minute and retry")
-        return AzureMLError(f"{action}: Azure ML answered {status}: {_reason(exc)}")
+        return AzureMLError(f"{action}: Azure ML answered {status}: {_reason(core)}")
     if type(exc).__module__.startswith("azure."):
-        return AzureMLError(f"{action}: {_reason(exc)}")
+        reason = _reason(exc)
+        # some SDK errors carry only a key or an index ("JobParsingError: 0"): name the kind, then
+        return AzureMLError(f"{action}: {reason if ' ' in reason else f'{type(exc).__name__}: {reason}'}")
     # anything else raised inside the SDK (a KeyError on an answer it did not expect, ...)
     return AzureMLError(f"{action}: azure-ai-ml failed ({type(exc).__name__}: {_reason(exc)})")
+
+
+def transport_cause(exc: BaseException | None) -> BaseException | None:
+    """The first azure-core HTTP or connection error in ``exc``'s chain (``exc`` itself included)."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if exc is None:
+        return None
+    return next(
+        (
+            e
+            for e in _chain(exc)
+            if isinstance(e, (HttpResponseError, ServiceRequestError, ServiceResponseError))
+        ),
+        None,
+    )
 
 
 def connection_problem(exc: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from itertools import islice
 from pathlib import Path
@@ -11,6 +12,9 @@ from typing import Any
 from ..errors import AzureMLError, ConfigError
 from .errors import translated
 from .naming import check_job_name
+
+TERMINAL_STATES = frozenset({"Completed", "Failed", "Canceled", "NotResponding", "Paused"})
+"""Statuses after which a job runs (and bills) no more: its billed time is final, it streams no log."""
 
 
 def status_text(status: Any) -> str | None:
@@ -35,11 +39,56 @@ def job_summary(job: Any) -> dict[str, Any]:
     }
 
 
-def job_status(ml_client: Any, name: str) -> dict[str, Any]:
-    """Status and key facts of job ``name``."""
+def job_status(ml_client: Any, name: str, *, billed: bool = False) -> dict[str, Any]:
+    """Status and key facts of job ``name``; with ``billed``, a finished job's billed-time estimate too
+    (``billed``: what its run time cost at list price, see :func:`billed_estimate`)."""
     check_job_name(name)
     with translated(f"getting job {name}"):
-        return job_summary(ml_client.jobs.get(name))
+        job = ml_client.jobs.get(name)
+    info = job_summary(job)
+    if billed and info["status"] in TERMINAL_STATES:
+        info["billed"] = billed_estimate(ml_client, job)
+    return info
+
+
+def billed_estimate(ml_client: Any, job: Any) -> dict[str, Any]:
+    """A finished job's run time (``StartTimeUtc`` to ``EndTimeUtc``, as the service records them) x its
+    nodes x the published list price of its VM size and tier. ``text`` says it in words; a price that
+    cannot be found is "price unknown" with the reason, never a guess."""
+    from datetime import datetime
+
+    from .compute_info import compute_info
+    from .cost import billed_cost, billed_text
+    from .preflight import vm_sizes, workspace_location
+
+    props = getattr(job, "properties", None) or {}
+    try:
+        start, end = (
+            datetime.strptime(str(props[k]), "%Y-%m-%d %H:%M:%S") for k in ("StartTimeUtc", "EndTimeUtc")
+        )
+    except (KeyError, ValueError):
+        return {"text": "not billed as far as Azure ML recorded: the job never started running"}
+    seconds = max(0.0, (end - start).total_seconds())
+    if getattr(job, "type", None) == "sweep":
+        return {
+            "seconds": seconds,
+            "text": f"{seconds / 3600:.2f} h of sweep; each trial is billed as its own job",
+        }
+    resources = getattr(job, "resources", None)
+    nodes = int(getattr(resources, "instance_count", None) or 1)
+    compute_name = getattr(job, "compute", None)
+    size, tier = getattr(resources, "instance_type", None), "dedicated"
+    try:
+        if compute_name:
+            with translated(f"looking up compute {compute_name!r}"):
+                info = compute_info(ml_client.compute.get(str(compute_name).split("/")[-1]))
+            size, tier = info.size, "low_priority" if info.low_priority else "dedicated"
+        sizes = vm_sizes(ml_client, workspace_location(ml_client))
+    except AzureMLError as exc:  # decoration of the status: a failed look-up makes the price unknown
+        cost = billed_cost(seconds, nodes, None, tier, size=size, unknown_reason=str(exc))
+        return {**cost.to_dict(), "seconds": seconds, "text": billed_text(cost)}
+    cost = billed_cost(seconds, nodes, sizes.get(str(size).lower()) if size else None, tier, size=size)
+    return {**cost.to_dict(), "seconds": seconds, "text": billed_text(cost)}
 
 
 def cancel_job(ml_client: Any, name: str) -> None:
@@ -139,6 +188,13 @@ def stream_logs(ml_client: Any, name: str, *, attempts: int = 5, wait_s: float =
     from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
     check_job_name(name)
+    before = job_status(ml_client, name)["status"]
+    if before in TERMINAL_STATES:
+        print(
+            f"azure-trainer: job {name} has ended ({before}): Azure ML streams only a running job's log; "
+            f"`azure-trainer download {name}` saves its logs and outputs",
+            file=sys.stderr,
+        )
     failures = 0
     while True:
         try:

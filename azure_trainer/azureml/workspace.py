@@ -6,16 +6,21 @@ Each of subscription, resource group and workspace name is taken from the first 
 3. the job config's ``workspace:`` section,
 4. an Azure ML ``config.json``, found the way ``MLClient.from_config`` finds it (this folder or a parent;
    also in ``.azureml/`` or ``aml_config/``).
+
+A workspace named ``local:DIR`` (``--workspace local:DIR`` or ``AZUREML_WORKSPACE_NAME=local:DIR``) is the
+offline workspace kept in the folder DIR (:mod:`.offline`): no subscription, no sign-in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import AzureMLError, ConfigError
+from ..errors import ApiUsageError, AzureMLError, ConfigError
 from . import _sdk
 
 ENV_VARS = {
@@ -33,6 +38,8 @@ class WorkspaceRef:
     resource_group: str
     name: str
     sources: tuple[str, ...] = ()
+    offline: Path | None = None
+    """The folder of an offline workspace (a ``local:DIR`` name), else None."""
 
 
 def resolve_workspace(
@@ -66,6 +73,9 @@ def resolve_workspace(
     if config_workspace is not None:
         for field in ENV_VARS:
             offer(field, getattr(config_workspace, field, None), "the job config")
+    offline = _offline_folder(values.get("name"), sources.get("name"))
+    if offline is not None:
+        return WorkspaceRef("offline", "offline", f"local:{offline}", (sources["name"],) * 3, offline)
     if len(values) < 3:
         found = find_config_json(search_from)
         if found is not None:
@@ -95,6 +105,20 @@ def resolve_workspace(
         values["name"],
         tuple(sources[f] for f in ENV_VARS),
     )
+
+
+OFFLINE_PREFIX = "local:"
+
+
+def _offline_folder(name: str | None, source: str | None) -> Path | None:
+    if name is None or not name.startswith(OFFLINE_PREFIX):
+        return None
+    folder = name[len(OFFLINE_PREFIX) :].strip()
+    if not folder:
+        raise ConfigError(
+            f"workspace {name!r} (from {source}): give the offline workspace's folder, e.g. local:./offline-ws"
+        )
+    return Path(folder).expanduser().resolve()
 
 
 def find_config_json(start: str | Path = ".") -> Path | None:
@@ -137,9 +161,29 @@ def default_credential() -> Any:
     return DefaultAzureCredential()
 
 
+@contextlib.contextmanager
+def open_ml_client(workspace: WorkspaceRef) -> Iterator[Any]:
+    """The ``MLClient`` for ``workspace`` while the block runs: the real one, or an offline workspace's
+    (which routes the SDK's blob clients to its folder only for that long)."""
+    if workspace.offline is None:
+        yield make_ml_client(workspace)
+        return
+    from .offline import OfflineWorkspace
+
+    with OfflineWorkspace(workspace.offline) as offline:
+        yield offline.ml_client()
+
+
 def make_ml_client(workspace: WorkspaceRef, credential: Any = None, **kwargs: Any) -> Any:
     """The real ``MLClient`` for ``workspace``; ``kwargs`` go to MLClient (e.g. ``transport=``)."""
     from .build import quiet_sdk_logs
+
+    if workspace.offline is not None:
+        raise ApiUsageError(
+            f"{workspace.name} is an offline workspace: open it with `with open_ml_client(workspace) as "
+            "ml_client:` (azure_trainer.azureml.workspace), or OfflineWorkspace(folder).ml_client() inside "
+            "its `with` block"
+        )
 
     quiet_sdk_logs()
     from azure.ai.ml import MLClient

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..azureml.environment_device import environment_device
+from ..azureml.environment_device import device_findings
 from ..findings import Finding
 from ..planning.spec import JobSpec
 
@@ -42,7 +42,8 @@ def check_environment_file(spec: JobSpec) -> list[Finding]:
         if isinstance(document.get("image"), str)
         else _dockerfile_base(document, path.parent)
     )
-    findings = _device_findings(spec, shown, image, conda, document.get("name"))
+    name = document.get("name") if isinstance(document.get("name"), str) else None
+    findings = device_findings(spec.use_gpu, f"environment file {shown}", image, conda, name)
     findings += _torch_findings(shown, conda)
     return findings
 
@@ -79,38 +80,6 @@ def _dockerfile_base(document: dict[str, Any], folder: Path) -> str | None:
         if line.strip().upper().startswith("FROM ") and len(line.split()) > 1
     ]
     return bases[-1] if bases else None
-
-
-def _device_findings(spec: JobSpec, path: str, image: str | None, conda: Any, name: Any) -> list[Finding]:
-    device = environment_device(image, conda, name if isinstance(name, str) else None)
-    if spec.use_gpu and device == "cpu":
-        return [
-            Finding(
-                "error",
-                "cpu-environment",
-                f"use_gpu is true but environment file {path} is CPU-only (its image or torch build has no CUDA); "
-                "the job would train on the CPU of a GPU node. Use a CUDA environment for `environment.gpu`",
-            )
-        ]
-    if spec.use_gpu and device == "unknown":
-        return [
-            Finding(
-                "warning",
-                "environment-device-unknown",
-                f"cannot tell from {path} whether the environment has CUDA (no CUDA image or CUDA torch build "
-                "named); the script will stop if torch cannot see the GPU",
-            )
-        ]
-    if not spec.use_gpu and device == "cuda":
-        return [
-            Finding(
-                "warning",
-                "cuda-environment-on-cpu",
-                f"use_gpu is false but environment file {path} is a CUDA one: it works, but the image is larger "
-                "and slower to start; use a CPU environment for `environment.cpu`",
-            )
-        ]
-    return []
 
 
 def _torch_findings(path: str, conda: Any) -> list[Finding]:

@@ -42,12 +42,13 @@ class OfflineReport:
 
 
 def offline_checks(
-    spec: JobSpec, other: JobSpec | None = None, *, python: str | None = None
+    spec: JobSpec, other: JobSpec | None = None, *, python: str | None = None, snapshot: bool = True
 ) -> OfflineReport:
     """Run every offline check on ``spec`` (and ``other``, the job's other ``use_gpu`` side, whose errors
-    become warnings); codes in ``preflight.skip`` are dropped."""
+    become warnings); codes in ``preflight.skip`` are dropped. ``snapshot=False`` leaves the code snapshot
+    out (its scan imports azure.ai.ml, which validate must not)."""
     python = python or sys.executable
-    findings = _checks_of(spec, python)
+    findings = _checks_of(spec, python, snapshot=snapshot)
     if other is not None:
         seen = {(f.code, f.message) for f in findings}
         side = "GPU" if other.use_gpu else "CPU"
@@ -62,12 +63,14 @@ def offline_checks(
     return OfflineReport([f for f in findings if f.code not in skip])
 
 
-def _checks_of(spec: JobSpec, python: str, *, with_spec_wide: bool = True) -> list[Finding]:
+def _checks_of(
+    spec: JobSpec, python: str, *, with_spec_wide: bool = True, snapshot: bool = True
+) -> list[Finding]:
     """The checks of one side; the ones that do not depend on the side (secrets, snapshot, the script's
     options) run once, on the running side."""
     checks: list[Callable[[], list[Finding]]] = [lambda: check_environment_file(spec)]
     if with_spec_wide:
-        checks = [lambda: _secrets(spec), *checks]  # TODO(lead): the offline snapshot check (issue 16 branch)
+        checks = [lambda: _secrets(spec), *([lambda: _snapshot(spec)] if snapshot else []), *checks]
         if "unknown-script-arg" not in spec.preflight.skip:
             checks.append(lambda: check_script_args(spec, python))
     return [finding for check in checks for finding in check()]
@@ -82,3 +85,9 @@ def _secrets(spec: JobSpec) -> list[Finding]:
         *check_command_line(spec.args if spec.script else {}, None if spec.script else spec.command, allow),
         *check_input_paths({name: item.path for name, item in spec.inputs.items()}),
     ]
+
+
+def _snapshot(spec: JobSpec) -> list[Finding]:
+    from ..azureml.snapshot import check_snapshot
+
+    return check_snapshot(spec.code) if spec.code is not None else []  # no local code: nothing uploaded

@@ -50,6 +50,8 @@ def check_script_args(spec: JobSpec, python: str) -> list[Finding]:
     if target is None or spec.code is None:  # no local code folder (none, or on Azure ML): nothing to probe
         return []
     script, flags = target
+    if not flags:
+        return []  # no option to check: no need to run the script
     probe = probe_options(python, spec.code, script)
     if probe.options is None:
         return [

@@ -25,6 +25,7 @@ class Context:
 
     client_factory: ClientFactory | None = None
 
+    @contextlib.contextmanager
     def ml_client(
         self,
         args: argparse.Namespace,
@@ -32,13 +33,14 @@ class Context:
         *,
         job_config: bool = False,
         dry_run: bool = False,
-    ) -> Any:
-        """The MLClient for the workspace named by the flags, the environment, the config or config.json.
+    ) -> Iterator[Any]:
+        """The MLClient for the workspace named by the flags, the environment, the config or config.json,
+        for the ``with`` block (an offline workspace, ``local:DIR``, is open only that long).
 
         Workspace resolution runs first (a missing workspace is a one-line error naming every way to give
         it, whatever the factory); ``job_config`` and ``dry_run`` only shape that message.
         """
-        from ..azureml.workspace import make_ml_client, resolve_workspace
+        from ..azureml.workspace import open_ml_client, resolve_workspace
 
         flags = {
             "subscription_id": getattr(args, "subscription", None),
@@ -46,7 +48,11 @@ class Context:
             "name": getattr(args, "workspace", None),
         }
         workspace = resolve_workspace(flags, config_workspace, job_config=job_config, dry_run=dry_run)
-        return (self.client_factory or make_ml_client)(workspace)
+        if self.client_factory is not None:
+            yield self.client_factory(workspace)
+            return
+        with open_ml_client(workspace) as client:
+            yield client
 
 
 def add_job_options(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +91,11 @@ def add_workspace_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--subscription", metavar="ID", help="Azure subscription id")
     group.add_argument("--resource-group", metavar="NAME", help="resource group of the workspace")
-    group.add_argument("--workspace", metavar="NAME", help="Azure ML workspace name")
+    group.add_argument(
+        "--workspace",
+        metavar="NAME",
+        help="Azure ML workspace name, or local:DIR for the offline workspace kept in folder DIR",
+    )
 
 
 def add_json_option(parser: argparse.ArgumentParser, what: str = "the result") -> None:

@@ -21,7 +21,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     with json_errors(args.json):
         check_job_name(args.name)
-        cancel_job(ctx.ml_client(args), args.name)
+        with ctx.ml_client(args) as client:
+            cancel_job(client, args.name)
     if args.json:
         print_json({"name": args.name, "cancel_requested": True})
     else:

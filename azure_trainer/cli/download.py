@@ -23,7 +23,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     with json_errors(args.json):
         target = download_target(args.name, args.output)  # checked before signing in
-        download_job(ctx.ml_client(args), args.name, target)
+        with ctx.ml_client(args) as client:
+            download_job(client, args.name, target)
     if args.json:
         print_json({"name": args.name, "downloaded_to": str(target)})
     else:

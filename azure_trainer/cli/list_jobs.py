@@ -21,7 +21,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     with json_errors(args.json):
         check_limit(args.limit)
-        jobs = list_jobs(ctx.ml_client(args), experiment=args.experiment, limit=args.limit)
+        with ctx.ml_client(args) as client:
+            jobs = list_jobs(client, experiment=args.experiment, limit=args.limit)
     if args.json:
         print_json(jobs)
         return 0

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     with json_errors(args.json):
         check_job_name(args.name)
-        return watch(ctx.ml_client(args), args.name, quiet=args.quiet, json=args.json)
+        with ctx.ml_client(args) as client:
+            return watch(client, args.name, quiet=args.quiet, json=args.json)
 
 
 def watch(client: Any, name: str, *, quiet: bool = False, json: bool = False) -> int:

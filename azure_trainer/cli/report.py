@@ -53,7 +53,8 @@ def _report(args: argparse.Namespace, ctx: Context) -> int:
 
         check_job_name(args.job)
         output = Path(args.output or f"report-{args.job}.html")
-        data = azure_job_data(ctx.ml_client(args), args.job)
+        with ctx.ml_client(args) as client:
+            data = azure_job_data(client, args.job)
         source = f"Azure ML job {args.job}"
     else:
         data = load_local(args.path)

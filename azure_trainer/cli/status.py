@@ -1,4 +1,5 @@
-"""``azure-trainer status NAME``: a job's status, experiment, compute and Studio URL."""
+"""``azure-trainer status NAME``: a job's status, experiment, compute and Studio URL; for a finished job,
+what its run time cost (an estimate at list price)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     with json_errors(args.json):
         check_job_name(args.name)
-        info = job_status(ctx.ml_client(args), args.name)
+        with ctx.ml_client(args) as client:
+            info = job_status(client, args.name, billed=True)
     if args.json:
         print_json(info)
         return 0
     for key, value in info.items():
-        if value is not None:
+        if key == "billed":
+            print(f"{'billed':12}  {value['text']}")
+        elif value is not None:
             print(f"{key:12}  {value}")
     return 0

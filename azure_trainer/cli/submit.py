@@ -1,9 +1,11 @@
-"""``azure-trainer submit JOB``: preflight, then one create call (``--dry-run``: the job YAML instead)."""
+"""``azure-trainer submit JOB``: preflight and the cost estimate, then one create call (``--dry-run``: the
+job YAML instead)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ..errors import PreflightError
 from ._common import (
@@ -28,7 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-preflight", action="store_true", help="skip the preflight checks")
     parser.add_argument("--stream", action="store_true", help="stream the job's logs until it ends")
-    parser.add_argument("--name", metavar="NAME", help="job name (default: <experiment>-<time>-<random>)")
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="job name (default: <experiment>-<time>-<random>); submitting again with the same name never "
+        "makes a second job",
+    )
     add_json_option(parser)
 
 
@@ -39,35 +46,63 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def _submit(args: argparse.Namespace, ctx: Context) -> int:
     from ..azureml.naming import check_job_name
-    from ..azureml.preflight import format_findings
     from ..azureml.submit import submit
 
     spec = load_spec(args)
     if args.name:
         check_job_name(args.name)
-    needs_client = not (args.dry_run and args.no_preflight)
-    client = (
-        ctx.ml_client(args, spec.workspace, job_config=True, dry_run=args.dry_run) if needs_client else None
-    )
+    offline = None
+    if not args.no_preflight:  # the checks that need no Azure, before any sign-in
+        offline = _offline_first(spec, args)
+    if args.dry_run and args.no_preflight:  # the job YAML only: no workspace, no sign-in
+        return _report(args, None, submit(spec, None, dry_run=True, preflight=False, name=args.name))
     from ..progress import interactive, scan_progress
 
-    try:
-        with scan_progress(enabled=interactive(quiet=args.quiet, json=args.json)):  # large code folders
-            result = submit(
-                spec, client, dry_run=args.dry_run, preflight=not args.no_preflight, name=args.name
+    with ctx.ml_client(args, spec.workspace, job_config=True, dry_run=args.dry_run) as client:
+        try:
+            with scan_progress(enabled=interactive(quiet=args.quiet, json=args.json)):  # large code folders
+                result = submit(
+                    spec,
+                    client,
+                    dry_run=args.dry_run,
+                    preflight=not args.no_preflight,
+                    name=args.name,
+                    offline=offline,
+                )
+        except PreflightError as exc:
+            if not args.json:
+                raise
+            print_json(
+                {
+                    "status": "preflight-failed",
+                    "error": str(exc).splitlines()[0],
+                    "exit_code": exc.exit_code,
+                    "findings": [f.__dict__ for f in exc.findings],
+                }
             )
-    except PreflightError as exc:
-        if not args.json:
-            raise
-        print_json(
-            {
-                "status": "preflight-failed",
-                "error": str(exc).splitlines()[0],
-                "exit_code": exc.exit_code,
-                "findings": [f.__dict__ for f in exc.findings],
-            }
+            return exc.exit_code
+        return _report(args, client, result)
+
+
+def _offline_first(spec: Any, args: argparse.Namespace) -> Any:
+    """The offline checks (:mod:`azure_trainer.checks`); their errors stop the submission before sign-in."""
+    from ..azureml.preflight import format_findings
+    from ..checks import offline_checks
+
+    report = offline_checks(spec)
+    if report.errors:
+        raise PreflightError(
+            f"{len(report.errors)} error(s) found before any sign-in; nothing was submitted:\n"
+            + format_findings(report.findings),
+            report.findings,
         )
-        return exc.exit_code
+    return report
+
+
+def _report(args: argparse.Namespace, client: Any, result: Any) -> int:
+    """Print what submit did (findings, cost, warnings; the YAML of a dry run); follow the job with --stream."""
+    from ..azureml.preflight import format_findings
+
     if args.json:
         out = result.to_dict()
         if result.dry_run:
@@ -76,11 +111,15 @@ def _submit(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     if result.findings:
         print(format_findings(result.findings), file=sys.stderr)
+    if result.cost is not None:
+        print(result.cost.text(), file=sys.stderr)
+    for warning in result.warnings:
+        print(f"azure-trainer: warning: {warning}", file=sys.stderr)
     if result.dry_run:
         print(result.job_yaml, end="")
         print(f"dry run: job {result.name} was not submitted", file=sys.stderr)
         return 0
-    print(f"submitted {result.name} ({result.status})")
+    print(f"{'submitted' if result.created else 'already submitted'} {result.name} ({result.status})")
     if result.studio_url:
         print(f"studio: {result.studio_url}")
     if args.stream:

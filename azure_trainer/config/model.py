@@ -339,6 +339,12 @@ class Preflight(Strict):
     skip: list[FindingCode] = Field(
         default_factory=_empty_list, description="Finding codes to skip, e.g. quota-unknown."
     )
+    max_cost: float | None = Field(
+        default=None,
+        gt=0,
+        description="Refuse a job whose worst case (nodes x price per hour x its time limit) exceeds this, "
+        "in the billing currency of the region's published VM prices.",
+    )
 
 
 ArgValue = str | int | float | bool | list[str | int | float] | None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,8 @@ if TYPE_CHECKING:  # the sweep models are imported only for sweep jobs
 from ..contract import contract_env
 from ..errors import ApiUsageError, ConfigError
 from .command_line import optional_inputs, placeholder_problem, placeholders, script_command
+
+_CHECKPOINT_OPTION = re.compile(r"--checkpoint[\w-]*(?:=|\s+)['\"]?\$\{\{\s*outputs\.(\w+)\s*\}\}")
 
 GPU_DEFAULT_SHM_SIZE = "16g"  # Azure ML's default is 2g: too small for DataLoader workers on a GPU node.
 DEFAULT_EXPERIMENT_NAME = "Default"  # azure-ai-ml's name when the current folder has none
@@ -264,6 +267,17 @@ class JobSpec:
     @property
     def flavour(self) -> str:
         return "gpu" if self.use_gpu else "cpu"
+
+    @property
+    def checkpoint_output(self) -> str | None:
+        """The output that keeps checkpoints when Azure ML preempts and restarts the job (low-priority or
+        spot nodes): one named ``checkpoint...``, or the one the command passes to a ``--checkpoint...``
+        option (``--checkpoint-dir ${{outputs.ckpt}}``). None when the job has none."""
+        for name in self.outputs:
+            if "checkpoint" in name.lower():
+                return name
+        match = _CHECKPOINT_OPTION.search(self.command)
+        return match.group(1) if match and match.group(1) in self.outputs else None
 
 
 def classify_environment(ref: str) -> EnvironmentSource:

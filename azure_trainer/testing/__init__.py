@@ -4,12 +4,14 @@
   history, blob storage) in-process, for the *real* ``azure.ai.ml.MLClient``; split by resource in
   ``_state``, ``_compute``, ``_assets``, ``_jobs``, ``_runs``, ``_blobstore`` and ``_http``.
 * :class:`FakeCredential` / :class:`FailingCredential` – token credentials (always works / "not logged in").
+* :class:`FolderStore` – keeps a fake in a folder, shared by processes (the offline workspace's).
 * :func:`block_network` – proves nothing bypassed the fake.
 """
 
 from ._blobstore import FakeBlobStore
 from ._http import FakeResponse, RecordedRequest, azure_error
 from ._state import FakeState
+from ._store import FolderStore, StoreError
 from .credentials import FailingCredential, FakeCredential
 from .fake_azureml import FakeAzureML
 from .network import block_network
@@ -21,7 +23,9 @@ __all__ = [
     "FakeCredential",
     "FakeResponse",
     "FakeState",
+    "FolderStore",
     "RecordedRequest",
+    "StoreError",
     "azure_error",
     "block_network",
 ]

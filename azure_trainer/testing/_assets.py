@@ -26,7 +26,8 @@ def environment_body(
     description: str = "",
     tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A workspace environment version, or (``registry=NAME``) a registry one."""
+    """A workspace environment version (``Workspace/EnvironmentVersion/get.json``, 2023-04-01-preview), or
+    (``registry=NAME``) a registry one."""
     if registry:
         rid = f"azureml://registries/{registry}/environments/{name}/versions/{version}"
         kind = "Microsoft.MachineLearningServices/registries/environments/versions"
@@ -37,45 +38,42 @@ def environment_body(
         "id": rid,
         "name": version,
         "type": kind,
-        "systemData": system_data(),
         "properties": {
             "description": description,
             "tags": dict(tags or {}),
             "properties": {},
-            "isArchived": False,
             "isAnonymous": False,
             "environmentType": "Curated" if registry else "UserCreated",
             "image": image,
             "condaFile": conda_file,
-            "osType": "Linux",
-            "autoRebuild": "Disabled",
-            "provisioningState": "Succeeded",
+            "build": None,
+            "inferenceConfig": None,
         },
+        "systemData": system_data(),
     }
 
 
 def datastore_body(
     state: FakeState, name: str, container: str, *, default: bool = False, account: str = STORAGE_ACCOUNT
 ) -> dict[str, Any]:
-    """An AzureBlob datastore with account-key credentials."""
+    """An AzureBlob datastore with account-key credentials (``Datastore/get.json``, 2024-10-01-preview)."""
     return {
         "id": f"{state.workspace_arm_id}/datastores/{name}",
         "name": name,
         "type": "Microsoft.MachineLearningServices/workspaces/datastores",
-        "systemData": system_data(),
         "properties": {
             "description": None,
             "tags": {},
-            "properties": {},
             "isDefault": default,
-            "credentials": {"credentialsType": "AccountKey"},
+            "properties": None,
+            "credentials": {"credentialsType": "AccountKey", "secrets": {"secretsType": "AccountKey"}},
             "datastoreType": "AzureBlob",
             "accountName": account,
             "containerName": container,
             "endpoint": "core.windows.net",
             "protocol": "https",
-            "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
         },
+        "systemData": system_data(),
     }
 
 
@@ -110,10 +108,13 @@ class AssetService:
 
     # -- the workspace --
     def get_workspace(self, rec: RecordedRequest, sub: str, rg: str, ws: str) -> FakeResponse:
+        """``Workspace/get.json`` (2024-10-01-preview); ``workspaceId`` and ``mlFlowTrackingUri`` are
+        read-only fields of the schema the example leaves out (azure-ai-ml reads them)."""
         err = self.state.scope_error(sub, rg, ws)
         if err:
             return err
         state, loc, arm = self.state, self.state.location, self.state.workspace_arm_id
+        providers = f"{state.rg_id}/providers"
         return FakeResponse(
             200,
             {
@@ -121,32 +122,25 @@ class AssetService:
                 "name": state.workspace_name,
                 "type": "Microsoft.MachineLearningServices/workspaces",
                 "location": loc,
-                "kind": "Default",
-                "tags": {},
-                "sku": {"name": "Basic", "tier": "Basic"},
                 "identity": {
-                    "type": "SystemAssigned",
                     "principalId": str(uuid.UUID(int=1)),
                     "tenantId": TENANT_ID,
+                    "type": "SystemAssigned",
                 },
-                "systemData": system_data(),
                 "properties": {
+                    "keyVault": f"{providers}/Microsoft.KeyVault/vaults/fakekeyvault",
+                    "applicationInsights": f"{providers}/microsoft.insights/components/fakeappinsights",
+                    "storageAccount": f"{providers}/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}",
+                    "discoveryUrl": f"https://{loc}.api.azureml.ms/discovery",
                     "friendlyName": state.workspace_name,
                     "description": "FakeAzureML workspace",
-                    "workspaceId": state.workspace_id,
-                    "storageAccount": f"{state.rg_id}/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}",
-                    "keyVault": f"{state.rg_id}/providers/Microsoft.KeyVault/vaults/fakekeyvault",
-                    "applicationInsights": f"{state.rg_id}/providers/Microsoft.insights/components/fakeappinsights",
-                    "discoveryUrl": f"https://{loc}.api.azureml.ms/discovery",
-                    "mlFlowTrackingUri": f"azureml://{loc}.api.azureml.ms/mlflow/v1.0{arm}",
-                    "provisioningState": "Succeeded",
                     "hbiWorkspace": False,
+                    "privateLinkCount": 0,
+                    "allowPublicAccessWhenBehindVnet": False,
                     "publicNetworkAccess": "Enabled",
-                    "v1LegacyMode": False,
-                    "enableDataIsolation": False,
-                    "storageHnsEnabled": False,
                     "managedNetwork": {"isolationMode": "Disabled", "outboundRules": {}},
-                    "workspaceHubConfig": None,
+                    "workspaceId": state.workspace_id,
+                    "mlFlowTrackingUri": f"azureml://{loc}.api.azureml.ms/mlflow/v1.0{arm}",
                 },
             },
         )
@@ -259,15 +253,14 @@ class AssetService:
     ) -> FakeResponse:
         body = copy.deepcopy(rec.json or {})
         props = body.setdefault("properties", {})
-        props.setdefault("isAnonymous", False)
-        props.setdefault("isArchived", False)
-        props["provisioningState"] = "Succeeded"
-        res = {
+        for key, default in (("description", None), ("tags", {}), ("properties", {}), ("isAnonymous", False)):
+            props.setdefault(key, default)
+        res = {  # Workspace/CodeVersion/createOrUpdate.json (2023-04-01): the properties sent, echoed
             "id": f"{self.state.workspace_arm_id}/codes/{name}/versions/{version}",
             "name": version,
             "type": "Microsoft.MachineLearningServices/workspaces/codes/versions",
-            "systemData": system_data(),
             "properties": props,
+            "systemData": system_data(),
         }
         existed = version in self.state.codes.get(name, {})
         self.state.codes.setdefault(name, {})[version] = res
@@ -276,15 +269,16 @@ class AssetService:
     def start_pending_upload(
         self, rec: RecordedRequest, sub: str, rg: str, ws: str, name: str, version: str
     ) -> FakeResponse:
-        upload_id = uuid.uuid4().hex
+        asked = rec.json or {}
+        upload_id = asked.get("pendingUploadId") or uuid.uuid4().hex
         # a fresh container per upload with a container SAS, as the service does
-        blob_uri = f"https://{STORAGE_ACCOUNT}.blob.core.windows.net/{upload_id}"
+        blob_uri = f"https://{STORAGE_ACCOUNT}.blob.core.windows.net/{uuid.uuid4().hex}"
         sas = "sv=2021-10-04&se=2099-01-01T00%3A00%3A00Z&sr=c&sp=rcwl&sig=ZmFrZQ%3D%3D"
-        return FakeResponse(
+        return FakeResponse(  # Workspace/CodeVersion/createOrGetStartPendingUpload.json (2023-04-01)
             200,
             {
                 "pendingUploadId": upload_id,
-                "pendingUploadType": "TemporaryBlobReference",
+                "pendingUploadType": asked.get("pendingUploadType", "TemporaryBlobReference"),
                 "blobReferenceForConsumption": {
                     "blobUri": blob_uri,
                     "storageAccountArmId": f"{self.state.rg_id}"

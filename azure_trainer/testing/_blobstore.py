@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from typing import Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
@@ -27,6 +29,26 @@ class Blob:
             self.etag = (
                 f'"0x{hashlib.md5(self.data + str(self.last_modified).encode()).hexdigest()[:15].upper()}"'
             )
+
+    def to_json(self, write_data: Callable[[bytes], str]) -> dict[str, Any]:
+        """The blob's properties, its content stored by ``write_data`` (which returns a key for it)."""
+        return {
+            "data": write_data(self.data),
+            "metadata": self.metadata,
+            "content_type": self.content_type,
+            "last_modified": self.last_modified,
+            "etag": self.etag,
+        }
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any], read_data: Callable[[str], bytes]) -> Blob:
+        return cls(
+            read_data(entry["data"]),
+            dict(entry["metadata"]),
+            entry["content_type"],
+            entry["last_modified"],
+            entry["etag"],
+        )
 
 
 def _http_date(ts: float) -> str:
@@ -60,6 +82,22 @@ class FakeBlobStore:
     def get(self, account: str, container: str, name: str) -> bytes | None:
         blob = self.containers.get((account, container), {}).get(name)
         return blob.data if blob else None
+
+    def to_json(self, write_data: Callable[[bytes], str]) -> list[dict[str, Any]]:
+        """Every blob, for saving (see :class:`~._store.FolderStore`); staged blocks are not kept."""
+        return [
+            {"account": account, "container": container, "name": name, **blob.to_json(write_data)}
+            for (account, container), blobs in self.containers.items()
+            for name, blob in blobs.items()
+        ]
+
+    def load_json(self, entries: list[dict[str, Any]], read_data: Callable[[str], bytes]) -> None:
+        """Replace the contents with ``entries`` (from :meth:`to_json`)."""
+        self.containers = {}
+        for entry in entries:
+            self.container(entry["account"], entry["container"])[entry["name"]] = Blob.from_json(
+                entry, read_data
+            )
 
     def names(self, account: str | None = None, container: str | None = None) -> list[str]:
         out = []

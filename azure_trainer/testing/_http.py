@@ -43,6 +43,10 @@ class RecordedRequest:
     body: bytes
     json: Any = None
     status: int = 0  # the status the fake answered with
+    response_headers: dict[str, str] = field(default_factory=dict)
+    """The headers the fake answered with (before the transport's own Content-Length, x-ms-request-id)."""
+    response_json: Any = None
+    """The JSON body the fake answered with (None for other bodies)."""
 
     @property
     def path(self) -> str:

@@ -1,5 +1,10 @@
 """Run history of the fake (``<region>.api.azureml.ms``): workspace discovery, runs, their details and
-log files, and the data-plane look-ups ``jobs.stream`` and ``jobs.download`` make."""
+log files, and the data-plane look-ups ``jobs.stream`` and ``jobs.download`` make.
+
+The run-history API has no published examples; the bodies follow its definitions (``Run``, ``RunDetails``
+in ``data-plane/Microsoft.MachineLearningServices.RunHistory/stable/v1.0/run-history.json``), the subset
+azure-ai-ml reads.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ class RunService:
     def _run(self, name: str) -> dict[str, Any]:
         job = self.state.jobs[name]
         props = job["properties"]
+        extra = props.get("properties") or {}
         return {
             "runId": name,
             "runUuid": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
@@ -67,8 +73,8 @@ class RunService:
             "tags": props.get("tags") or {},
             "properties": props.get("properties") or {},
             "createdUtc": job["systemData"]["createdAt"],
-            "startTimeUtc": job["systemData"]["createdAt"],
-            "endTimeUtc": job["systemData"]["lastModifiedAt"] if props.get("status") in TERMINAL else None,
+            "startTimeUtc": _iso(extra.get("StartTimeUtc")),
+            "endTimeUtc": _iso(extra.get("EndTimeUtc")) if props.get("status") in TERMINAL else None,
             "error": None,
             "warnings": None,
             "hidden": False,
@@ -110,3 +116,8 @@ class RunService:
 
     def dataset_query(self, rec: RecordedRequest, sub: str, rg: str, ws: str) -> FakeResponse:
         return FakeResponse(200, {"values": {}})
+
+
+def _iso(stamp: str | None) -> str | None:
+    """``2026-03-31 18:14:56`` (a job's StartTimeUtc) -> ``2026-03-31T18:14:56Z`` (run history's form)."""
+    return f"{stamp.replace(' ', 'T')}Z" if stamp else None

@@ -20,6 +20,7 @@ explanatory Azure error body and recorded in :attr:`FakeAzureML.unhandled`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import re
 import threading
@@ -33,7 +34,17 @@ from requests.structures import CaseInsensitiveDict
 
 from ._assets import AssetService, datastore_body, environment_body
 from ._blobstore import FakeBlobStore
-from ._compute import KNOWN_VM_SIZES, ComputeService, aml_compute_body, usage_body, vm_size_body
+from ._compute import (
+    DEFAULT_QUOTA,
+    KNOWN_VM_SIZES,
+    ComputeService,
+    aml_compute_body,
+    compute_instance_body,
+    kubernetes_compute_body,
+    usage_body,
+    usage_name,
+    vm_size_body,
+)
 from ._http import FakeResponse, RecordedRequest, Router, azure_error, build_azure_response, request_body
 from ._jobs import JobService
 from ._mlflow import MlflowService
@@ -48,6 +59,7 @@ from ._state import (
     STORAGE_ACCOUNT,
     FakeState,
 )
+from ._store import FolderStore
 from .credentials import FakeCredential
 
 _MLS = r"/providers/Microsoft\.MachineLearningServices"
@@ -124,34 +136,94 @@ class FakeAzureML(HttpTransport):
         location: str = DEFAULT_LOCATION,
         *,
         defaults: bool = True,
-        initial_job_status: str = "Queued",
+        initial_job_status: str | None = None,
         real_sleep: bool = False,
+        page_size: int = 20,
+        store: FolderStore | None = None,
     ) -> None:
+        """``initial_job_status`` overrides the status a new job answers with (by default what the
+        api-version's published example says: ``NotStarted`` or ``Preparing``); ``page_size`` is how many
+        items a list answers before its ``nextLink``. With ``store`` the fake lives in a folder (shared by
+        processes: see :meth:`transaction`); one created there is seeded and saved, an existing one loaded."""
         self.state = FakeState(subscription_id, resource_group, workspace_name, location)
+        self.store = store
         self.real_sleep = real_sleep
         self.requests: list[RecordedRequest] = []
         self.unhandled: list[RecordedRequest] = []
         self.sleeps: list[float] = []
         self.client_workspaces: list[Any] = []
+        self.before_request: Any = None
+        """``callback()`` run before each request is served, inside its transaction."""
         self.blobs = FakeBlobStore()
         self._failures: list[_Failure] = []
         self._lock = threading.RLock()
-        self._jobs = JobService(self.state, initial_job_status)
+        self.page_size = page_size
+        self._jobs = JobService(self.state, page_size, initial_job_status)
         self.mlflow = MlflowService(self.state)
         self._router = Router()
         self._install_routes()
+        if store is not None and store.exists:
+            with store.locked():
+                store.load(self.state, self.blobs)
+            return
         self.add_datastore("workspaceblobstore", BLOB_CONTAINER, default=True)
         self.add_datastore("workspaceartifactstore", ARTIFACT_CONTAINER)
         if defaults:
             self._add_defaults()
+        if store is not None:
+            with store.locked():
+                store.create(self.state, self.blobs)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[FakeAzureML]:
+        """Hold the fake for a change: with a store, its lock, the state reloaded first and saved after
+        (what every request does; a simulated run does it too, to move its job along)."""
+        with self._lock:
+            if self.store is None:
+                yield self
+                return
+            with self.store.locked():
+                self.store.load(self.state, self.blobs)
+                yield self
+                self.store.save(self.state, self.blobs)
+
+    @property
+    def on_job_created(self) -> Any:
+        """``callback(name)`` called when a job is created (inside the request's transaction)."""
+        return self._jobs.on_created
+
+    @on_job_created.setter
+    def on_job_created(self, callback: Any) -> None:
+        self._jobs.on_created = callback
+
+    @property
+    def on_job_cancel(self) -> Any:
+        """``callback(name) -> bool`` called when a cancel is requested; True: the job stops by itself
+        later (its status stays CancelRequested until then), False: the cancel completes at once."""
+        return self._jobs.on_cancel
+
+    @on_job_cancel.setter
+    def on_job_cancel(self, callback: Any) -> None:
+        self._jobs.on_cancel = callback
+
+    @property
+    def studio_url(self) -> Any:
+        """``callback(name) -> str``: a new job's Studio link (default: ml.azure.com's)."""
+        return self._jobs.studio_url
+
+    @studio_url.setter
+    def studio_url(self, callback: Any) -> None:
+        self._jobs.studio_url = callback
 
     def _add_defaults(self) -> None:
-        for name, (vcpus, gpus, mem, family) in KNOWN_VM_SIZES.items():
-            self.add_vm_size(name, gpus=gpus, vcpus=vcpus, family=family, memory_gb=mem)
-        self.set_usage("standardDSv2Family", 8, 100)
-        self.set_usage("standardNCADSA100v4Family", 0, 48)
-        self.set_usage("standardNCADSH100v5Family", 0, 40)
-        self.set_usage("standardNCSv3Family", 0, 0)
+        for name, (vcpus, gpus, mem, family, dedicated, low) in KNOWN_VM_SIZES.items():
+            prices = {"Standard": dedicated, **({"LowPriority": low} if low is not None else {})}
+            self.add_vm_size(name, gpus=gpus, vcpus=vcpus, family=family, memory_gb=mem, prices=prices)
+        self.set_regional_usage("Dedicated", 8, 350)
+        self.set_regional_usage("LowPriority", 0, 100)
+        for family, (current, limit) in DEFAULT_QUOTA.items():
+            self.set_usage(family, current, limit)
+            self.set_usage(family, 0, -1, tier="LowPriority")
         self.add_compute("gpu-cluster", "Standard_NC24ads_A100_v4", max_nodes=2)
         self.add_compute("cpu-cluster", "Standard_DS3_v2", max_nodes=4)
         self.add_environment(
@@ -220,15 +292,19 @@ class FakeAzureML(HttpTransport):
             rec.json = json.loads(body) if body and body[:1] in (b"{", b"[") else None
         except ValueError:
             rec.json = None
-        with self._lock:
+        with self.transaction():
             self.requests.append(rec)
+            if self.before_request is not None:
+                self.before_request()
             failure = self._matching_failure(rec)
             if failure is not None and failure.error is not None:
                 if failure.after_dispatch:
                     rec.status = self._dispatch(rec).status  # stored by the server; the answer is lost
                 raise failure.error
             resp = self._failure_response(failure) if failure is not None else self._dispatch(rec)
-            rec.status = resp.status
+            rec.status, rec.response_headers = resp.status, dict(resp.headers)
+            if isinstance(resp.body, (dict, list)):
+                rec.response_json = copy.deepcopy(resp.body)
         return build_azure_response(request, resp, stream=bool(kwargs.get("stream")))
 
     # =========================================================================================
@@ -306,6 +382,10 @@ class FakeAzureML(HttpTransport):
             _Failure(method.upper(), re.compile(url_regex), status, times, extra, body, error, lost_response)
         )
 
+    def clear_failures(self) -> None:
+        """Forget the failures :meth:`fail_next` set up and that have not happened yet."""
+        self._failures.clear()
+
     def client_factory(self, credential: Any = None) -> Any:
         """``factory(workspace) -> MLClient`` for ``azure_trainer.cli.main(argv, client_factory=...)``: the
         real MLClient for the workspace the CLI resolved, over this fake. The workspaces it was asked for
@@ -326,14 +406,50 @@ class FakeAzureML(HttpTransport):
 
     # ---- seeding ----------------------------------------------------------------------------
     def add_vm_size(
-        self, name: str, gpus: int = 0, vcpus: int = 4, family: str | None = None, memory_gb: float = 16.0
+        self,
+        name: str,
+        gpus: int = 0,
+        vcpus: int = 4,
+        family: str | None = None,
+        memory_gb: float = 16.0,
+        *,
+        prices: dict[str, float] | None = None,
+        currency: str = "USD",
     ) -> dict[str, Any]:
-        self.vm_sizes[name] = vm_size_body(name, gpus, vcpus, family, memory_gb)
+        """A VM size of the region; ``prices`` maps vmTier (``Standard``, ``LowPriority``, ``Spot``) to the
+        Linux price per hour (left out: no ``estimatedVMPrices``, as for sizes without a published price)."""
+        self.vm_sizes[name] = vm_size_body(
+            name, gpus, vcpus, family, memory_gb, prices=prices, currency=currency
+        )
         return self.vm_sizes[name]
 
-    def set_usage(self, family: str, current: int, limit: int, *, unit: str = "Count") -> None:
-        entry = usage_body(self.state, family, current, limit, unit)
-        self.state.usages[:] = [u for u in self.state.usages if u["id"] != entry["id"]] + [entry]
+    def set_usage(
+        self,
+        family: str,
+        current: int,
+        limit: int,
+        *,
+        tier: str = "Dedicated",
+        scope: str = "subscription",
+        compute: str | None = None,
+    ) -> dict[str, Any]:
+        """A VM family's core usage, as the service names it ("Standard DSv2 Family Cluster Dedicated
+        vCPUs"), at ``scope`` subscription, workspace or compute (``compute=NAME``); ``tier`` Dedicated or
+        LowPriority; ``limit=-1`` is no limit. ``family`` is the VM size list's id (``standardDSv2Family``)."""
+        entry = usage_body(self.state, usage_name(family, tier), current, limit, scope=scope, compute=compute)
+        return self._put_usage(entry)
+
+    def set_regional_usage(self, tier: str, current: int, limit: int) -> dict[str, Any]:
+        """The region's total of ``tier`` (Dedicated or LowPriority) vCPUs over all families."""
+        kind = "dedicatedCores/usages" if tier == "Dedicated" else "lowPriorityCores/usages"
+        name = f"Total Cluster {tier} Regional vCPUs"
+        return self._put_usage(usage_body(self.state, name, current, limit, kind=kind))
+
+    def _put_usage(self, entry: dict[str, Any]) -> dict[str, Any]:
+        key = (entry["id"], entry["name"]["value"])
+        self.state.usages[:] = [u for u in self.state.usages if (u["id"], u["name"]["value"]) != key]
+        self.state.usages.append(entry)
+        return entry
 
     def add_compute(
         self,
@@ -344,9 +460,9 @@ class FakeAzureML(HttpTransport):
         *,
         priority: str = "Dedicated",
         idle_seconds: int = 1800,
-        state: str = "Succeeded",
         current_nodes: int = 0,
     ) -> dict[str, Any]:
+        """An AmlCompute cluster; ``priority`` Dedicated or LowPriority."""
         res = aml_compute_body(
             self.state,
             name,
@@ -355,11 +471,23 @@ class FakeAzureML(HttpTransport):
             min_nodes,
             priority=priority,
             idle_seconds=idle_seconds,
-            provisioning_state=state,
             current_nodes=current_nodes,
         )
         self.computes[name] = res
         return res
+
+    def add_compute_instance(self, name: str, vm_size: str, *, running: bool = True) -> dict[str, Any]:
+        """A compute instance (one VM)."""
+        self.computes[name] = compute_instance_body(self.state, name, vm_size, running=running)
+        return self.computes[name]
+
+    def add_kubernetes_compute(
+        self, name: str, instance_types: dict[str, int], default_instance_type: str | None = None
+    ) -> dict[str, Any]:
+        """An attached Kubernetes compute; ``instance_types`` maps each type to its GPUs (0: none)."""
+        body = kubernetes_compute_body(self.state, name, instance_types, default_instance_type)
+        self.computes[name] = body
+        return body
 
     def add_environment(
         self,
@@ -474,7 +602,7 @@ class FakeAzureML(HttpTransport):
 
     def _install_routes(self) -> None:
         add = self._router.add
-        ComputeService(self.state).install(add, _WS, _SUB, _MLS, _segment)
+        ComputeService(self.state, self.page_size).install(add, _WS, _SUB, _MLS, _segment)
         AssetService(self.state).install(add, _WS, _REG, _segment)
         self._jobs.install(add, _WS, _SUB, _MLS, _segment)
         RunService(self.state, self._jobs, self.blobs).install(add, _WS, _segment)
