@@ -297,9 +297,9 @@ def test_secret_looking_arguments_are_errors_and_never_shown():
     }
     findings = check_command_line(args, None)
     assert [(f.code, f.message.split(" looks")[0]) for f in findings] == [
-        ("secret-in-args", "Argument --db-password"),
-        ("secret-in-args", "Argument --api-key"),
-        ("secret-in-args", "Argument --notes"),
+        ("secret-in-args", "Argument `--db-password`"),
+        ("secret-in-args", "Argument `--api-key`"),
+        ("secret-in-args", "Argument `--notes`"),
     ]
     text = _all_messages(findings)
     assert "hunter2" not in text and FAKE_VALUES["openai"] not in text

@@ -250,19 +250,45 @@ def test_dir_only_pattern_does_not_exclude_a_file_of_that_name(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
-def test_symlinked_folders_are_followed_like_the_sdk(tmp_path):
-    outside = tmp_path / "outside"
-    _touch(outside / "lib.py")
-    _touch(outside / "junk.tmp")
+def test_symlinked_folders_inside_the_code_folder_are_followed_like_the_sdk(tmp_path):
     code = tmp_path / "code"
     _touch(code / "train.py")
-    (code / "vendored").symlink_to(outside, target_is_directory=True)
+    _touch(code / "src" / "lib.py")
+    _touch(code / "src" / "junk.tmp")
+    (code / "vendored").symlink_to(code / "src", target_is_directory=True)
     (code / "link.py").symlink_to(code / "train.py")
     _touch(code / ".amlignore", "*.tmp\nvendored/\n")
     report = scan_snapshot(code)
-    # `vendored/` does not apply: the SDK matches files in it by their resolved path (../outside/...)
-    assert set(report.files) == {".amlignore", "train.py", "link.py", "vendored/lib.py"}
+    # `vendored/` does not apply: the SDK matches files in it by their resolved path (src/...)
+    assert set(report.files) == {".amlignore", "train.py", "link.py", "src/lib.py", "vendored/lib.py"}
     assert set(report.files) == _sdk_upload_set(code)
+    assert report.outside_links == ()
+    assert check_snapshot(code) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_links_out_of_the_code_folder_are_errors_naming_link_and_target(tmp_path):
+    """azure-ai-ml follows them (os.walk(followlinks=True), files uploaded from their resolved path):
+    the SDK's own listing proves it; the check refuses them and never walks them."""
+    outside = tmp_path / "outside"
+    _touch(outside / "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----")
+    _touch(outside / "lib" / "util.py")
+    code = tmp_path / "code"
+    _touch(code / "train.py")
+    (code / "key_link").symlink_to(outside / "id_rsa")
+    (code / "vendored").symlink_to(outside / "lib", target_is_directory=True)
+    assert {"key_link", "vendored/util.py"} <= _sdk_upload_set(code)  # what the upload would send
+
+    report = scan_snapshot(code)
+    assert report.outside_links == (
+        ("key_link", str((outside / "id_rsa").resolve())),
+        ("vendored/", str((outside / "lib").resolve())),
+    )
+    assert "vendored/util.py" not in report.files  # never walked
+    (finding,) = [f for f in check_snapshot(code) if f.code == "snapshot-link-outside"]
+    assert finding.severity == "error"
+    assert f"key_link -> {(outside / 'id_rsa').resolve()}" in finding.message
+    assert f"vendored/ -> {(outside / 'lib').resolve()}" in finding.message
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
