@@ -20,6 +20,7 @@ How the job becomes local:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -41,7 +42,7 @@ from ..errors import LocalRunError
 from ..planning.command_line import localize_command
 from ..planning.spec import JobSpec
 from .inputs import resolve_inputs
-from .run_folder import command_sh_text, config_yaml_text, secret_names
+from .run_folder import command_sh_text, config_yaml_text, secret_names, shown_command
 
 TRAIN_EXTRA = "pip install 'azure-trainer[train]'"
 NO_GPU_WARNING = (
@@ -241,9 +242,12 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
     files = {
         "config.yaml": config_yaml_text(spec),
         "command.sh": command_sh_text(
-            spec.code, exports, secret_names(spec, job_env), [(a.shown, a.env) for a in agents]
+            spec, exports, secret_names(spec, job_env), [(a.shown, a.env) for a in agents]
         ),
     }
+    # what is shown and recorded (stderr, log.txt, run.json) has the command's secrets as ***
+    shell_text = shown_command(spec, shell_text)
+    agents = [dataclasses.replace(a, shown=[shown_command(spec, w) for w in a.shown]) for a in agents]
     return LocalLaunch(
         run_dir=run_dir,
         cwd=spec.code,

@@ -487,7 +487,10 @@ def _assignment_spans(text: str, allow: set[str]) -> list[tuple[int, int, str]]:
     for match in _ASSIGNMENT.finditer(text):
         name = match.group("name")
         group = next(g for g in ("dq", "sq", "bare") if match.group(g) is not None)
-        hit = None if name in allow else classify(name, match.group(group), formats=False)
+        value = match.group(group)
+        if name in allow or _VARIABLE_REF.fullmatch(value) or _PLACEHOLDER.fullmatch(value):
+            continue
+        hit = classify(name, value, formats=False)
         if hit is None:  # (a known format is format_spans' to hide: just its secret part)
             continue
         spans.append((*match.span(group), REDACTED))
@@ -504,7 +507,9 @@ def _option_value_spans(text: str, allow: set[str], options: ScriptOptions) -> l
         is_option = bool(_OPTION.fullmatch(option))
         core = word.strip(_WORD_EDGE)
         if previous is not None and core and not is_option:
-            if not allow & set(previous) and not _PLACEHOLDER.fullmatch(core):
+            if not allow & set(previous) and not (
+                _PLACEHOLDER.fullmatch(core) or _VARIABLE_REF.fullmatch(core)
+            ):
                 if any(classify(n, core, formats=False) for n in previous):
                     start = match.start() + word.find(core)
                     spans.append((start, start + len(core), REDACTED))
