@@ -9,6 +9,7 @@ what secret scanners (gitleaks, GitHub's push protection) treat as credential fi
 from __future__ import annotations
 
 import fnmatch
+import re
 
 __all__ = ["credential_kind"]
 
@@ -49,6 +50,13 @@ _FOLDERS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _one_regex(globs: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?P<g{i}>{fnmatch.translate(g)})" for i, (g, _) in enumerate(globs)))
+
+
+_NAME_RE, _PATH_RE = _one_regex(_NAMES), _one_regex(_PATHS)
+
+
 def credential_kind(upload_path: str) -> str | None:
     """What credential ``upload_path`` (POSIX, relative to the code folder) looks like, or None."""
     path = upload_path.lower()
@@ -59,10 +67,8 @@ def credential_kind(upload_path: str) -> str | None:
             return kind
     if name.endswith(_TEMPLATE_SUFFIXES) or name.endswith(".pub"):
         return None
-    for pattern, kind in _PATHS:
-        if fnmatch.fnmatchcase("/" + path, pattern):
-            return kind
-    for pattern, kind in _NAMES:
-        if fnmatch.fnmatchcase(name, pattern):
-            return kind
+    for regex, table, text in ((_PATH_RE, _PATHS, "/" + path), (_NAME_RE, _NAMES, name)):
+        match = regex.match(text)
+        if match is not None and match.lastgroup:
+            return table[int(match.lastgroup[1:])][1]
     return None

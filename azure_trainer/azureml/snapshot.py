@@ -78,11 +78,12 @@ MAX_BYTES = 300 * MB
 MAX_FILES = 2000
 #: How many entries messages name.
 TOP_N = 5
-#: The walk stops after this many files and folders (not counting pruned ones): ten times the file limit,
-#: so a code folder that could be uploaded is always walked to its end.
-SCAN_ENTRY_LIMIT = 10 * MAX_FILES
+#: The walk stops after this many files and folders (not counting pruned ones): five times the file limit,
+#: so a code folder that could be uploaded is walked to its end unless its ignore file excludes thousands
+#: of files one by one (a warning says so).
+SCAN_ENTRY_LIMIT = 5 * MAX_FILES
 #: ... or after this long (a slow network file system): the snapshot check answers in well under a second.
-SCAN_SECONDS = 0.5
+SCAN_SECONDS = 0.4
 
 _AML_IGNORE = ".amlignore"
 _GIT_IGNORE = ".gitignore"
@@ -372,9 +373,46 @@ def _visit_folder(
             walk.pruned.append(rel)
             return
     if link and not walk.inside(sub_real):
-        walk.outside.append((rel + "/", sub_real))  # the SDK would upload it all: never walked here
+        # never walked into the report; reported when the upload would take anything from it
+        if _uploads_anything(entry.path, sub_real, ignore, pruner):
+            walk.outside.append((rel + "/", sub_real))
         return
     stack.append((entry.path, sub_real, rel + "/", ancestors | {sub_real}))
+
+
+_PEEK_ENTRIES = 1000
+"""How far a link out of the code folder is looked into to see whether the upload would take a file."""
+
+
+def _uploads_anything(path: str, real: str, ignore: _sdk.IgnoreFile, pruner: _Pruner) -> bool:
+    """Whether the upload would take any file from the folder ``path`` (resolved: ``real``); True when
+    that cannot be told within :data:`_PEEK_ENTRIES` entries."""
+    if not pruner:
+        return True
+    stack, seen = [(path, real)], 0
+    while stack:
+        walk_dir, real_dir = stack.pop()
+        try:
+            entries = list(os.scandir(walk_dir))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > _PEEK_ENTRIES:
+                return True
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if not ignore.is_file_excluded(Path(real_dir, entry.name).as_posix()):
+                    return True
+                continue
+            sub_real = os.path.realpath(entry.path)
+            match_rel = _sdk.relative_for_match(ignore, sub_real)
+            if sub_real != real_dir and not (match_rel is not None and pruner.excludes_all_under(match_rel)):
+                stack.append((entry.path, sub_real))
+    return False
 
 
 def _visit_file(
