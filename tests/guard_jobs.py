@@ -35,6 +35,8 @@ parser.add_argument("--learning_rate", type=float, default=0.01)
 parser.add_argument("-p", "--password", help="database password")
 parser.add_argument("-k", dest="api_key")
 parser.add_argument("--passes", type=int, default=1)
+parser.add_argument("--api-token")
+parser.add_argument("--db")
 args = parser.parse_args()
 print("training with", args.learning_rate)
 '''

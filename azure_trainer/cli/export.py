@@ -32,11 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..azureml.build import build_job, to_yaml
+    from ..secrets_guard import redact_yaml
 
     spec = load_spec(args)
     target = check_output(args.output, config_files(args.job, spec), force=args.force)
     hidden: list[str] = []
     text = to_yaml(build_job(spec), allow=spec.preflight.allow, hidden=hidden)
+    safe = redact_yaml(text, spec)  # what the job's own checks flag (short options, literal inputs, ...)
+    if safe != text:
+        text = safe
+        hidden.append("values the secrets checks flag")
     if hidden:
         print(
             f"azure-trainer: warning: {', '.join(sorted(set(hidden)))} looked like secrets and were written "

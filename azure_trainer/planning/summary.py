@@ -11,7 +11,7 @@ from .spec import JobSpec
 def summarize(spec: JobSpec) -> str:
     """Key facts of ``spec``: device, compute, environment, command, distribution, data, env names."""
     from ..config.yaml_source import display_path
-    from ..secrets_guard import redact_command, redact_env
+    from ..secrets_guard import redact_command, redact_env, redact_text
 
     rows: list[tuple[str, str]] = [
         ("experiment", spec.experiment),
@@ -77,4 +77,4 @@ def summarize(spec: JobSpec) -> str:
         )
     width = max(len(k) for k, _ in rows)
     head = f"{spec.source or 'job'}: valid"
-    return "\n".join([head, *(f"  {k.ljust(width)}  {v}" for k, v in rows)])
+    return redact_text("\n".join([head, *(f"  {k.ljust(width)}  {v}" for k, v in rows)]), spec)

@@ -45,6 +45,7 @@ __all__ = [
     "redact_env",
     "redact_path",
     "redact_text",
+    "redact_yaml",
     "script_options",
 ]
 
@@ -507,9 +508,7 @@ def _option_value_spans(text: str, allow: set[str], options: ScriptOptions) -> l
         is_option = bool(_OPTION.fullmatch(option))
         core = word.strip(_WORD_EDGE)
         if previous is not None and core and not is_option:
-            if not allow & set(previous) and not (
-                _PLACEHOLDER.fullmatch(core) or _VARIABLE_REF.fullmatch(core)
-            ):
+            if not allow & set(previous) and not (_PLACEHOLDER.fullmatch(core) or core.startswith("$")):
                 if any(classify(n, core, formats=False) for n in previous):
                     start = match.start() + word.find(core)
                     spans.append((start, start + len(core), REDACTED))
@@ -549,7 +548,13 @@ def redact_text(text: str, job: JobSpec | None = None) -> str:
     spans += _option_value_spans(text, allow, options)
     if job is not None:
         spans += _literal_spans(text, job_secret_values(job))
-    return splice(text, spans)
+    # a `"${VAR}"` reference (what command.sh writes for a secret) or `***` holds no secret
+    return splice(text, [s for s in spans if not _is_hidden_already(text[s[0] : s[1]])])
+
+
+def _is_hidden_already(value: str) -> bool:
+    bare = value.strip("'\"")
+    return bare == REDACTED or bool(_VARIABLE_REF.fullmatch(bare))
 
 
 def redact_data(data: Any, job: JobSpec | None = None) -> Any:
@@ -575,3 +580,18 @@ def redact_data(data: Any, job: JobSpec | None = None) -> Any:
         return value
 
     return walk(data, None, None)
+
+
+def redact_yaml(text: str, job: JobSpec | None = None) -> str:
+    """A YAML document (an exported job) with every secret as ``***`` (:func:`redact_data` on its data);
+    ``text`` itself when there is none, so the SDK's formatting is kept whenever it can be."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return redact_text(text, job)
+    safe = redact_data(data, job)
+    if safe == data:
+        return text
+    return yaml.safe_dump(safe, sort_keys=False, width=100, allow_unicode=True)
