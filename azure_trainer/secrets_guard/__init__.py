@@ -156,31 +156,33 @@ def _is_value(word: Word | None) -> bool:
 def _pair_at(words: list[Word], i: int, options: ScriptOptions) -> _Pair | None:
     """The option at ``words[i]`` and its value, in whichever form it is written."""
     text = words[i].text
-    nxt = words[i + 1] if i + 1 < len(words) else None
-    next_pair = (i + 1, 0, len(nxt.text)) if _is_value(nxt) else None
+    if not text.startswith("-"):
+        name, eq, _ = text.partition("=")
+        if eq and _ASSIGNED_NAME.fullmatch(name):
+            return _Pair(name + "=", (name,), i, len(name) + 1, len(text))
+        return None
+
+    def with_next(option: str, names: tuple[str, ...]) -> _Pair | None:
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        return _Pair(option, names, i + 1, 0, len(nxt.text)) if nxt and _is_value(nxt) else None
+
     if text.startswith("--") and len(text) > 2:
         option, eq, _ = text.partition("=")
         names = options.names(option) or (option[2:],)
-        if eq:
-            return _Pair(option, names, i, len(option) + 1, len(text))
-        return _Pair(option, names, *next_pair) if next_pair else None
-    if text.startswith("-") and len(text) > 1 and not _NUMBER.fullmatch(text):
-        option, eq, _ = text.partition("=")
-        if eq:  # -k=v and -name=v: argparse splits at the "="
-            return _Pair(option, options.names(option) or (option[1:],), i, len(option) + 1, len(text))
-        if len(text) == 2 or options.names(text):  # -k v, or a declared single-dash -name v
-            names = options.names(text) or (text[1:],)
-            return _Pair(text, names, *next_pair) if next_pair else None
-        short = text[:2]
-        if options.names(short):  # -kVALUE: a declared short option with its value attached
-            return _Pair(short, options.names(short), i, 2, len(text))
-        if secret_name_part(text[1:]):  # an undeclared -password v
-            return _Pair(text, (text[1:],), *next_pair) if next_pair else None
-        return _Pair(short, (short[1:],), i, 2, len(text))  # judged by the value alone
-    name, eq, _ = text.partition("=")
-    if eq and _ASSIGNED_NAME.fullmatch(name):
-        return _Pair(name + "=", (name,), i, len(name) + 1, len(text))
-    return None
+        return _Pair(option, names, i, len(option) + 1, len(text)) if eq else with_next(option, names)
+    if len(text) == 1 or _NUMBER.fullmatch(text):
+        return None
+    option, eq, _ = text.partition("=")
+    if eq:  # -k=v and -name=v: argparse splits at the "="
+        return _Pair(option, options.names(option) or (option[1:],), i, len(option) + 1, len(text))
+    if len(text) == 2 or options.names(text):  # -k v, or a declared single-dash -name v
+        return with_next(text, options.names(text) or (text[1:],))
+    short = text[:2]
+    if options.names(short):  # -kVALUE: a declared short option with its value attached
+        return _Pair(short, options.names(short), i, 2, len(text))
+    if secret_name_part(text[1:]):  # an undeclared -password v
+        return with_next(text, (text[1:],))
+    return _Pair(short, (short[1:],), i, 2, len(text))  # judged by the value alone
 
 
 def _label(pair: _Pair) -> str:

@@ -79,8 +79,23 @@ def _source_offset(segment: Segment, offset: int, *, at_end: bool) -> int:
     return segment.src_start + (segment.src_length if at_end else 0)  # an escape: all or nothing
 
 
+_QUOTING = re.compile(r"['\"\\]")
+_UNQUOTED_TOKEN = re.compile(r"[^ \t\r\n;&|()<>]+|[;&|()<>]+")
+
+
 def shell_words(text: str) -> list[Word]:
     """The words of ``text`` as bash splits a simple command (no expansion); never raises."""
+    if not _QUOTING.search(text):  # the common case, and the fast one: nothing quoted or escaped
+        words: list[Word] = []
+        operator = False
+        for match in _UNQUOTED_TOKEN.finditer(text):
+            token = match.group()
+            if token[0] in ";&|()<>":
+                operator = True
+                continue
+            words.append(Word(token, match.start(), match.end(), operator))
+            operator = False
+        return words
     builder = _WordBuilder()
     for match in _PIECE.finditer(text):
         kind, start = match.lastgroup, match.start()
