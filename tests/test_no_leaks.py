@@ -116,8 +116,18 @@ def test_run_local_writes_and_shows_no_secret(tmp_path):
 
     launch_spec = plan(load_config(_leaky_job(tmp_path)))
     launch = prepare(launch_spec, LocalOptions(), _host(), tmp_path / "run")
-    assert PASSWORD in launch.argv[-1] and launch.env["HF_TOKEN"] == GITHUB_TOKEN  # the job gets them...
-    shown = "\n".join([launch.shell_text, *launch.launcher, *launch.warnings, *launch.files.values()])
+    assert (
+        PASSWORD in launch.agents[0].argv[-1] and launch.env["HF_TOKEN"] == GITHUB_TOKEN
+    )  # the job gets them...
+    shown = "\n".join(
+        [
+            launch.shell_text,
+            *launch.launcher,
+            *launch.agents[0].shown,
+            *launch.warnings,
+            *launch.files.values(),
+        ]
+    )
     _no_secret(shown)  # ...nothing shown, recorded or written holds them
     config = yaml.safe_load(launch.files["config.yaml"].split("\n", 2)[2])
     assert (
