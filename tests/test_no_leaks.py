@@ -84,6 +84,15 @@ def test_validate_and_export_show_no_secret(tmp_path, capsys, monkeypatch):
     assert "-p ***" in loaded.command
 
 
+def test_submit_dry_run_yaml_shows_no_secret(tmp_path, monkeypatch):
+    from azure_trainer import submit
+
+    monkeypatch.chdir(tmp_path)
+    result = submit(load_config(_leaky_job(tmp_path)), None, dry_run=True, preflight=False)
+    _no_secret(result.job_yaml)
+    assert "-p ***" in yaml.safe_load(result.job_yaml)["command"]
+
+
 def test_offline_findings_name_every_secret_and_show_none(tmp_path):
     from azure_trainer.azureml.offline import offline_findings
 

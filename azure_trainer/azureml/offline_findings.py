@@ -39,7 +39,7 @@ def referenced_paths(spec: JobSpec) -> set[str]:
     """Upload paths (relative to the code folder) the job needs by name: the entry script, and every word
     of the command (or value of ``--k=v`` / ``k=v``) that names a file or folder in the code folder;
     ``python -m pkg.mod`` names ``pkg/``."""
-    from ..secrets_guard._shell import shell_words
+    from ..secrets_guard import shell_words
 
     code = Path(spec.code)
     words = [w.text for w in shell_words(spec.command)]

@@ -47,6 +47,7 @@ __all__ = [
     "redact_text",
     "redact_yaml",
     "script_options",
+    "shell_words",
 ]
 
 REDACTED = "***"
