@@ -79,7 +79,10 @@ def _extends_of(path: Path) -> list[str]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if "extends" not in text:
+            return []
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe
     except (OSError, ValueError, yaml.YAMLError):
         return []
     bases = data.get("extends") if isinstance(data, dict) else None
