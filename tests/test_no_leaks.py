@@ -48,6 +48,7 @@ def _leaky_job(root: Path) -> Path:
     return write_job(
         root,
         command=COMMAND,
+        preflight={"skip": ["unknown-script-arg"]},  # validate would start the script for its --help
         environment_variables={"HF_TOKEN": GITHUB_TOKEN, "SEED": "1"},
         inputs={
             "data": {"type": "uri_folder", "path": SAS_URL, "local_path": "data"},
@@ -67,10 +68,13 @@ def test_validate_and_export_show_no_secret(tmp_path, capsys, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     job = _leaky_job(tmp_path)
-    assert main(["validate", str(job)]) == 0
+    assert main(["validate", str(job)]) == 1  # the offline checks refuse the secrets before any sign-in
     out, err = capsys.readouterr()
     _no_secret(out + err)
     assert "-p ***" in out and "--api-token=***" in out and "postgres://admin:***@db" in out
+    assert "secret-in-args" in out and "secret-in-input-path" in out and "secret-in-env" in out
+    assert main(["validate", str(job), "--json"]) == 1
+    _no_secret(capsys.readouterr().out)
 
     assert main(["export", str(job), "-o", "job.cli.yaml"]) == 0
     out, err = capsys.readouterr()
@@ -110,7 +114,7 @@ def test_preflight_skip_applies_to_the_offline_findings(tmp_path):
     from azure_trainer.azureml.offline import offline_findings
 
     job = _leaky_job(tmp_path)
-    skipping = ["secret-in-env", "secret-in-args", "secret-in-input-path"]
+    skipping = ["secret-in-env", "secret-in-args", "secret-in-input-path", "unknown-script-arg"]
     assert offline_findings(plan(load_config(job, [f"preflight.skip={skipping}"]))) == []
 
 
