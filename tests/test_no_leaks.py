@@ -98,7 +98,7 @@ def test_submit_dry_run_yaml_shows_no_secret(tmp_path, monkeypatch):
 
 
 def test_offline_findings_name_every_secret_and_show_none(tmp_path):
-    from azure_trainer.azureml.offline import offline_findings
+    from azure_trainer.azureml.offline_findings import offline_findings
 
     findings = offline_findings(plan(load_config(_leaky_job(tmp_path))))
     codes = [f.code for f in findings]
@@ -111,7 +111,7 @@ def test_offline_findings_name_every_secret_and_show_none(tmp_path):
 
 
 def test_preflight_skip_applies_to_the_offline_findings(tmp_path):
-    from azure_trainer.azureml.offline import offline_findings
+    from azure_trainer.azureml.offline_findings import offline_findings
 
     job = _leaky_job(tmp_path)
     skipping = ["secret-in-env", "secret-in-args", "secret-in-input-path", "unknown-script-arg"]

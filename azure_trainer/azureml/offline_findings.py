@@ -1,10 +1,11 @@
-"""Every preflight check that needs no Azure, in one call: :func:`offline_findings`.
+"""The secrets and snapshot checks, which need no Azure, in one call: :func:`offline_findings`.
 
 The secrets guard (environment variables, the command line, literal inputs, input paths) and the code
-snapshot (size, file count, ignore file, links out of the code folder, credential files) judge only
-the planned job and the local code folder. They run in ``validate`` and at the start of ``submit
---dry-run`` (before any sign-in), and again inside ``preflight``. Imports neither azure.ai.ml nor torch:
-the snapshot check uses azure-ai-ml's ignore-file matcher loaded from its own file (see :mod:`._sdk`).
+snapshot (size, file count, ignore file, links out of the code folder, credential files) judge only the
+planned job and the local code folder. :mod:`azure_trainer.checks` runs them with the other offline
+checks, in ``validate``, at the start of ``submit`` (before any sign-in) and in ``preflight``. Imports
+neither azure.ai.ml nor torch: the snapshot check uses azure-ai-ml's ignore-file matcher loaded from its
+own file (see :mod:`._sdk`).
 """
 
 from __future__ import annotations
