@@ -21,11 +21,12 @@ How the job becomes local:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from ..contract import (
 from ..errors import LocalRunError
 from ..planning.command_line import localize_command
 from ..planning.spec import JobSpec
+from ..secrets_guard import redact_text
 from .inputs import resolve_inputs
 from .run_folder import command_sh_text, config_yaml_text, secret_names, shown_command
 
@@ -152,6 +154,8 @@ class LocalLaunch:
     preempt_at_step: int | None = None
     collective_timeout: float = DEFAULT_COLLECTIVE_TIMEOUT_S
     """Seconds the ranks still running may wait for one that has exited before they count as hung."""
+    redact: Callable[[str], str] | None = field(default=None, repr=False)
+    """Hides the job's secrets in a line of the script's output (see :class:`~.supervisor.Console`)."""
 
     @property
     def wrapped(self) -> bool:
@@ -268,6 +272,7 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
         preempt_after=options.preempt_after,
         preempt_at_step=options.preempt_at_step,
         collective_timeout=collective_timeout,
+        redact=functools.partial(redact_text, job=spec),
     )
 
 
