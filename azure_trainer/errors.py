@@ -58,19 +58,28 @@ class ConfigError(AzureTrainerError):
         shown = [f"  {p}" for p in problems[:limit]]
         if len(problems) > limit:
             shown.append(f"  ... and {len(problems) - limit} more")
-        error = cls(f"{len(problems)} problems:\n" + "\n".join(shown), file=file)
+        error = cls(f"{len(problems)} problems:", file=file)
+        error.args = ("\n".join([error._format(), *shown]),)
+        error.detail = "\n".join([error.detail, *shown])
         error.problems = list(problems)
         return error
 
     def _format(self) -> str:
         where = ""
         if self.file:
-            where = str(self.file)
+            where = _one_line(str(self.file))
             if self.line:
                 where += f":{self.line}"
             where += ": "
-        key = f"{self.key_path}: " if self.key_path else ""
-        return f"{where}{key}{self.detail}"
+        key = f"{_one_line(self.key_path)}: " if self.key_path else ""
+        return f"{where}{key}{_one_line(self.detail)}"  # a value holding a newline never breaks the line
+
+
+def _one_line(text: Any) -> Any:
+    """``text`` with its line breaks written as ``\\n`` / ``\\r`` (a path or value may hold one)."""
+    if not isinstance(text, str) or ("\n" not in text and "\r" not in text):
+        return text
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class LocalRunError(AzureTrainerError):

@@ -71,6 +71,10 @@ FINDING_CODES = (
     "snapshot-too-many-files",
     "snapshot-symlink-loop",
     "snapshot-broken-link",
+    "snapshot-link-outside",
+    "snapshot-special-file",
+    "snapshot-credential-file",
+    "snapshot-scan-incomplete",
     # offline checks of the script and the environment file (checks/)
     "unknown-script-arg",
     "script-arg-abbreviated",

@@ -621,9 +621,9 @@ def _yaml(value: object) -> str:
 
 
 def test_fuzzed_configs_only_ever_raise_azure_trainer_errors(in_repo):
-    assert _fuzz(2000, seed=11) > 1000  # most mutations are errors; none is anything else
+    assert _fuzz(1000, seed=11) > 500  # most mutations are errors; none is anything else
 
 
 @pytest.mark.slow
 def test_fuzzed_configs_many_more(in_repo):
-    assert _fuzz(6000, seed=12) > 3000
+    assert _fuzz(3000, seed=12) > 1500

@@ -491,3 +491,15 @@ def test_a_multi_node_job_without_distribution_runs_once_per_node(capsys, tmp_pa
     assert result.exit_code == 0 and (result.nodes, result.nproc, result.distributed) == (2, 2, False)
     log = (tmp_path / "n" / "log.txt").read_text()
     assert "[node 0] hello from rank None" in log and "[node 1] hello from rank None" in log
+
+
+@pytest.mark.slow
+def test_a_secret_the_script_prints_reaches_neither_the_screen_nor_log_txt(capsys, tmp_path):
+    secret = "sk-live-0123456789abcdefghijklmnop"  # argv.yaml's MY_API_KEY
+    code, out, err = run_cli(
+        capsys, FIX / "argv.yaml", "--set", "command=python prints_secret.py", "--run-dir", tmp_path / "s"
+    )
+    assert code == 0, err
+    assert "debug: MY_API_KEY=***" in out
+    for text in (out, err, *(p.read_text() for p in (tmp_path / "s").rglob("*") if p.is_file())):
+        assert secret not in text

@@ -297,9 +297,9 @@ def test_secret_looking_arguments_are_errors_and_never_shown():
     }
     findings = check_command_line(args, None)
     assert [(f.code, f.message.split(" looks")[0]) for f in findings] == [
-        ("secret-in-args", "Argument --db-password"),
-        ("secret-in-args", "Argument --api-key"),
-        ("secret-in-args", "Argument --notes"),
+        ("secret-in-args", "Argument `--db-password`"),
+        ("secret-in-args", "Argument `--api-key`"),
+        ("secret-in-args", "Argument `--notes`"),
     ]
     text = _all_messages(findings)
     assert "hunter2" not in text and FAKE_VALUES["openai"] not in text
@@ -334,3 +334,242 @@ def test_input_paths_with_credentials_are_errors():
     assert [f.code for f in findings] == ["secret-in-input-path"]
     assert "Input sas's path holds a SAS token" in findings[0].message
     assert "sig=" not in findings[0].message and "datastore" in findings[0].message
+
+
+# ---------------------------------------------------------------------------------------------
+# every form a shell or argparse accepts
+# ---------------------------------------------------------------------------------------------
+
+PW = "hunter2-" + "Xy9"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        f"python train.py --password={PW}",
+        f"python train.py --password {PW}",
+        f"python train.py '--password={PW}'",
+        f'python train.py --password="{PW}"',
+        f"python train.py --password '{PW}'",
+        f"python train.py --db.password={PW}",
+        f"DB_PASSWORD={PW} python train.py",
+        f"python train.py db.password={PW}",  # Hydra-style override
+        f"python train.py -password {PW}",  # a single-dash long option
+        f"python train.py --pass {PW}",  # an abbreviation argparse accepts (PASS is a secret part)
+        f"cd src && python train.py --password {PW} ; echo done",
+        f"python train.py --lr 0.1 \\\n  --password {PW}",
+        f"python train.py --password=\"{PW[:4]}\"'{PW[4:]}'",  # one word from two quoted parts
+    ],
+)
+def test_a_secret_option_is_caught_in_every_form_and_never_shown(command):
+    from azure_trainer.secrets_guard import check_command_line, redact_command
+
+    findings = check_command_line({}, command)
+    assert [f.code for f in findings] == ["secret-in-args"], command
+    assert PW not in findings[0].message and PW[:6] not in findings[0].message
+    shown, labels = redact_command(command)
+    assert PW not in shown and PW[4:] not in shown and REDACTED in shown and labels
+
+
+def test_short_options_are_judged_through_the_scripts_own_add_argument(tmp_path):
+    from azure_trainer.secrets_guard import check_command_line, redact_command
+    from azure_trainer.secrets_guard._options import read_script_options
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import argparse\np = argparse.ArgumentParser()\n"
+        'p.add_argument("-p", "--password")\np.add_argument("-k", dest="api_key")\n'
+        'p.add_argument("-n", "--num-layers", type=int)\np.add_argument("--passes", type=int)\n'
+    )
+    options = read_script_options(script)
+    assert options.names("-p") == ("p", "password") and options.names("-k") == ("k", "api_key")
+    assert options.names("--passw") == ("p", "password")  # a unique prefix, as argparse resolves it
+    for command in (f"python train.py -p {PW}", f"python train.py -p{PW}", f"python train.py -k={PW}"):
+        (finding,) = check_command_line({}, command, options=options)
+        assert "`-p` (`--password` of the script)" in finding.message or "`-k`" in finding.message
+        assert PW not in redact_command(command, options=options)[0]
+    # the declared --passes makes --passe an abbreviation of a number, not a password
+    assert check_command_line({}, "python train.py --passe 3 -n 4", options=options) == []
+    # without the script, -p is only judged by its value (a plain word is not flagged)
+    assert check_command_line({}, f"python train.py -p {PW}") == []
+
+
+def test_the_script_is_found_from_the_job_and_only_parsed_when_it_declares_a_secret(tmp_path):
+    from guard_jobs import spec as job_spec
+
+    from azure_trainer.secrets_guard import check_job_secrets, script_options
+
+    spec = job_spec(tmp_path, f"python main.py -p {PW}")
+    assert script_options(spec).names("-p") == ("p", "password")
+    (finding,) = check_job_secrets(spec)
+    assert finding.code == "secret-in-args" and "add p to `preflight" in finding.message
+    assert check_job_secrets(job_spec(tmp_path, f"python main.py -p {PW}", allow=["password"])) == []
+    plain = job_spec(tmp_path / "plain", "python t.py -p 80")
+    (plain.code / "t.py").write_text(
+        "import argparse\nargparse.ArgumentParser().add_argument('-p', '--port')\n"
+    )
+    assert script_options(plain).options == {}  # declares no secret: not worth parsing
+    assert check_job_secrets(plain) == []
+
+
+def test_values_that_are_not_secrets_pass(tmp_path):
+    from azure_trainer.secrets_guard import check_command_line
+
+    for command in (
+        "python train.py --password ${{inputs.pw}}",  # a placeholder: filled in by Azure ML
+        'python train.py --password "$DB_PASSWORD"',  # read from the environment at run time
+        "python train.py --password-file /run/secrets/db",
+        "python train.py --token-file=/run/secrets/hf --lr -0.5 --max-tokens 512",
+        "python train.py --num-keys 4 -v -vv --sort-key name",
+        "python -m torch.distributed.run --nproc-per-node 2 train.py --epochs 3",
+    ):
+        assert check_command_line({}, command) == [], command
+
+
+def test_args_render_as_the_command_line_they_become():
+    from azure_trainer.secrets_guard import check_command_line
+
+    findings = check_command_line({"db-password": PW, "layers": [1, 2], "amp": True, "token": None}, None)
+    assert [f.code for f in findings] == ["secret-in-args"] and "`--db-password`" in findings[0].message
+
+
+def test_allow_accepts_any_name_of_the_option(tmp_path):
+    from azure_trainer.secrets_guard import check_command_line
+
+    assert check_command_line({}, f"python t.py --password {PW}", allow=["password"]) == []
+    assert check_command_line({}, f"DB_PASSWORD={PW} python t.py", allow=["DB_PASSWORD"]) == []
+    url = "https://user:" + PW + "@example.com/x"
+    assert check_command_line({}, f"python t.py --endpoint {url}", allow=["endpoint"]) == []
+    assert [f.code for f in check_command_line({}, f"python t.py --endpoint {url}")] == ["secret-in-args"]
+
+
+def test_known_formats_hide_only_their_secret_part():
+    from azure_trainer.secrets_guard import redact_command, redact_path, redact_text
+
+    url = "postgres://admin:" + PW + "@db:5432/app"
+    assert redact_command(f"python t.py --db {url}")[0] == "python t.py --db postgres://admin:***@db:5432/app"
+    sas_url = FAKE_VALUES["sas_url"]
+    assert redact_path(sas_url) == sas_url.split("sig=")[0] + "sig=***"
+    conn = FAKE_VALUES["azure_conn"]
+    assert redact_text(conn) == "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=***;"
+    key = FAKE_VALUES["private_key"]
+    assert redact_text(f"key: {key} end") == "key: *** end"
+
+
+def test_a_name_that_is_itself_a_secret_is_not_shown():
+    from azure_trainer.secrets_guard import check_command_line, check_environment_variables
+
+    token = FAKE_VALUES["github"]
+    (finding,) = check_command_line({}, f"python t.py --{token}=1")
+    assert token not in finding.message
+    (finding,) = check_environment_variables({token: FAKE_VALUES["jwt"]})
+    assert token not in finding.message and "(name not shown)" in finding.message
+
+
+# ---------------------------------------------------------------------------------------------
+# redact_command's two outputs, and redact_text: the one redaction
+# ---------------------------------------------------------------------------------------------
+
+
+def test_redact_command_can_write_secrets_as_variable_references():
+    from azure_trainer.secrets_guard import redact_command
+
+    command = f'python t.py --password \'{PW}\' --data "x" "--key={FAKE_VALUES["openai"]}" --lr 1'
+    text, labels = redact_command(command, variables="AZT_SECRET_")
+    assert PW not in text and FAKE_VALUES["openai"] not in text
+    assert text == (
+        'python t.py --password \'\'"${AZT_SECRET_1}"\'\' --data "x" "--key=${AZT_SECRET_2}" --lr 1'
+    )
+    assert labels == ["argument `--password`", "argument `--key`"]
+
+
+@pytest.mark.slow  # starts bash
+def test_variable_references_run_as_the_original_command():
+    import subprocess
+
+    from azure_trainer.secrets_guard import redact_command
+
+    for command in (
+        f"printf '%s|' --password '{PW} x' next",
+        f'printf "%s|" "--password={PW}" next',
+        f"printf '%s|' --password=\"{PW[:3]}\"'{PW[3:]}' next",
+        f"printf '%s|' DB_PASSWORD={PW} next",
+    ):
+        text, labels = redact_command(command, variables="AZT_SECRET_")
+        original = subprocess.run(["bash", "-c", command], capture_output=True, text=True).stdout
+        env = {"PATH": "/usr/bin:/bin", "AZT_SECRET_1": PW + " x" if " x'" in command else PW}
+        replayed = subprocess.run(["bash", "-c", text], capture_output=True, text=True, env=env).stdout
+        assert PW not in text and len(labels) == 1
+        assert replayed == original, (command, text)
+
+
+def test_redact_text_finds_secrets_in_free_text_and_leaves_the_rest_alone():
+    from azure_trainer.secrets_guard import redact_text
+
+    assert redact_text(f"in /code: bash -c 'python t.py --password {PW}'") == (
+        "in /code: bash -c 'python t.py --password ***'"
+    )
+    assert redact_text(f"HF_TOKEN={PW} and api_key: {FAKE_VALUES['hf']}") == "HF_TOKEN=*** and api_key: ***"
+    assert redact_text(f"see https://acct.blob.core.windows.net/c?{FAKE_VALUES['sas_token']}&token={PW}") == (
+        "see https://acct.blob.core.windows.net/c?"
+        + FAKE_VALUES["sas_token"].split("sig=")[0]
+        + "sig=***&token=***"
+    )
+    plain = "epoch 3: loss=0.25 lr=0.001 --batch-size 64 max_tokens=512 /mnt/data/train.csv"
+    assert redact_text(plain) == plain
+
+
+def test_redact_text_hides_a_jobs_secret_values_wherever_they_appear(tmp_path):
+    from guard_jobs import spec as job_spec
+
+    from azure_trainer.secrets_guard import job_secret_values, redact_text
+
+    spec = job_spec(tmp_path, f"python main.py -p {PW} --data x", env={"HF_TOKEN": "tok" + "en-1234567"})
+    assert job_secret_values(spec) == {PW, "token-1234567"}
+    line = f"Namespace(password='{PW}', data='x') and the token is token-1234567."
+    assert redact_text(line, spec) == "Namespace(password='***', data='x') and the token is ***."
+    assert redact_text(line) != line  # password='...' alone is caught without the job too
+
+
+def test_every_finding_message_is_left_unchanged_by_redaction(tmp_path):
+    """Messages hold no value, so the one redaction finds nothing to hide in them (it is safe to run over
+    every output, findings included)."""
+    from guard_jobs import spec as job_spec
+
+    from azure_trainer.secrets_guard import check_job_secrets, redact_text
+
+    spec = job_spec(
+        tmp_path,
+        f"DB_PASSWORD={PW} python main.py --password {PW} -p {PW} --url {FAKE_VALUES['db_url']} "
+        f"--notes {FAKE_VALUES['jwt']} --weird-{FAKE_VALUES['github']}=1",
+        env={"HF_TOKEN": "abc", "RANDOM": RAND + RAND},
+        inputs={
+            "sas": {"type": "uri_folder", "path": FAKE_VALUES["sas_url"]},
+            "pw": PW,  # a literal input
+        },
+    )
+    findings = check_job_secrets(spec)
+    assert len(findings) >= 7
+    for f in findings:
+        assert redact_text(f.message, spec) == f.message, f.message
+        assert PW not in f.message and RAND[:8] not in f.message and "\n" not in f.message
+
+
+def test_redact_data_hides_secrets_by_name_and_value(tmp_path):
+    from guard_jobs import spec as job_spec
+
+    from azure_trainer.secrets_guard import redact_data
+
+    spec = job_spec(tmp_path, f"python main.py --password {PW}")
+    data = {
+        "args": {"password": 1234, "lr": 0.1, "token": True},
+        "environment_variables": {"HF_TOKEN": "abc", "SEED": "1"},
+        "command": f"python main.py --password {PW}",
+        "notes": [f"pw is {PW}", 7],
+    }
+    assert redact_data(data, spec) == {
+        "args": {"password": "***", "lr": 0.1, "token": True},
+        "environment_variables": {"HF_TOKEN": "***", "SEED": "1"},
+        "command": "python main.py --password ***",
+        "notes": ["pw is ***", 7],
+    }

@@ -40,12 +40,35 @@ def _codes(findings) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_module_does_not_import_azure_ai_ml():
+def test_the_scan_runs_offline_without_importing_azure_ai_ml(tmp_path):
+    """The SDK's matcher is loaded from its file: validate can run the check without the 1.5 s import."""
     import subprocess
 
-    code = "import sys, azure_trainer.azureml.snapshot; print('azure.ai.ml' in sys.modules)"
+    _touch(tmp_path / "train.py")
+    _touch(tmp_path / ".amlignore", "*.ckpt\n!best.ckpt\n")
+    code = (
+        "import sys; from azure_trainer.azureml.snapshot import check_snapshot, scan_snapshot; "
+        f"r = scan_snapshot({str(tmp_path)!r}); check_snapshot({str(tmp_path)!r}); "
+        "print(r.files, 'azure.ai.ml' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "('.amlignore', 'train.py') False"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["*.ckpt", "!best.ckpt", "/outputs/", "data/*.csv", "**/tmp/**", "\\#x", "a?c", "[ab]/", "docs/**/*.png"],
+)
+def test_the_offline_matcher_is_the_sdks(tmp_path, line):
+    from azure.ai.ml._utils._asset_utils import AmlIgnoreFile
+
+    from azure_trainer.azureml import _sdk
+
+    _touch(tmp_path / ".amlignore", f"{line}\nignored.txt\n")
+    ours, theirs = _sdk.ignore_file(tmp_path), AmlIgnoreFile(tmp_path)
+    for rel in _ASSORTED_FILES + ["abc", "a/tmp/x", "b/y", "ignored.txt", "docs/a/b/c.png"]:
+        path = (tmp_path / rel).as_posix()
+        assert ours.is_file_excluded(path) == theirs.is_file_excluded(path), (line, rel)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,19 +273,45 @@ def test_dir_only_pattern_does_not_exclude_a_file_of_that_name(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
-def test_symlinked_folders_are_followed_like_the_sdk(tmp_path):
-    outside = tmp_path / "outside"
-    _touch(outside / "lib.py")
-    _touch(outside / "junk.tmp")
+def test_symlinked_folders_inside_the_code_folder_are_followed_like_the_sdk(tmp_path):
     code = tmp_path / "code"
     _touch(code / "train.py")
-    (code / "vendored").symlink_to(outside, target_is_directory=True)
+    _touch(code / "src" / "lib.py")
+    _touch(code / "src" / "junk.tmp")
+    (code / "vendored").symlink_to(code / "src", target_is_directory=True)
     (code / "link.py").symlink_to(code / "train.py")
     _touch(code / ".amlignore", "*.tmp\nvendored/\n")
     report = scan_snapshot(code)
-    # `vendored/` does not apply: the SDK matches files in it by their resolved path (../outside/...)
-    assert set(report.files) == {".amlignore", "train.py", "link.py", "vendored/lib.py"}
+    # `vendored/` does not apply: the SDK matches files in it by their resolved path (src/...)
+    assert set(report.files) == {".amlignore", "train.py", "link.py", "src/lib.py", "vendored/lib.py"}
     assert set(report.files) == _sdk_upload_set(code)
+    assert report.outside_links == ()
+    assert check_snapshot(code) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_links_out_of_the_code_folder_are_errors_naming_link_and_target(tmp_path):
+    """azure-ai-ml follows them (os.walk(followlinks=True), files uploaded from their resolved path):
+    the SDK's own listing proves it; the check refuses them and never walks them."""
+    outside = tmp_path / "outside"
+    _touch(outside / "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----")
+    _touch(outside / "lib" / "util.py")
+    code = tmp_path / "code"
+    _touch(code / "train.py")
+    (code / "key_link").symlink_to(outside / "id_rsa")
+    (code / "vendored").symlink_to(outside / "lib", target_is_directory=True)
+    assert {"key_link", "vendored/util.py"} <= _sdk_upload_set(code)  # what the upload would send
+
+    report = scan_snapshot(code)
+    assert report.outside_links == (
+        ("key_link", str((outside / "id_rsa").resolve())),
+        ("vendored/", str((outside / "lib").resolve())),
+    )
+    assert "vendored/util.py" not in report.files  # never walked
+    (finding,) = [f for f in check_snapshot(code) if f.code == "snapshot-link-outside"]
+    assert finding.severity == "error"
+    assert f"key_link -> {(outside / 'id_rsa').resolve()}" in finding.message
+    assert f"vendored/ -> {(outside / 'lib').resolve()}" in finding.message
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
@@ -406,17 +455,18 @@ def test_pruned_walk_never_lists_the_ignored_folder(code_with_huge_ignored_data,
 
 @pytest.mark.slow
 def test_unignored_huge_folder_is_too_many_files(code_with_huge_ignored_data, tmp_path):
-    """Same tree with the ignore file gone: the SDK would upload all 100,002 files."""
+    """Same tree with the ignore file gone: the SDK would upload all 100,002 files; the check stops
+    counting at its limit and says so."""
     code = code_with_huge_ignored_data
     report_path = tmp_path / "report"
     (code / ".amlignore").rename(report_path)
     try:
-        findings = check_snapshot(code)
+        findings = check_snapshot(code, keep={"train.py"})
     finally:
         report_path.rename(code / ".amlignore")
     assert _codes(findings) == ["snapshot-too-many-files"]
-    assert "100,002 files" in findings[0].message
-    assert f"data/ (0 B, {BIG:,} files)" in findings[0].message
+    assert "would upload at least" in findings[0].message and "stopped counting" in findings[0].message
+    assert "Fix: add /data/ to" in findings[0].message
 
 
 _FUZZ_NAMES = ["a", "b", "data", "tmp", "x.py", "y.ckpt", "keep.txt", "logs", "sub"]
@@ -450,3 +500,200 @@ def test_random_trees_and_patterns_match_the_sdk(tmp_path):
         assert set(report.files) == _sdk_upload_set(code), lines
         pruned_somewhere += bool(report.pruned_dirs)
     assert pruned_somewhere > 10  # the fuzz did exercise the pruning
+
+
+# ---------------------------------------------------------------------------------------------
+# links out of the code folder: what the SDK would upload decides
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_an_ignored_link_out_is_not_uploaded_and_not_reported(tmp_path):
+    _touch(tmp_path / "outside" / "id_rsa")
+    _touch(tmp_path / "outside" / "vendor" / "x.py")
+    code = tmp_path / "code"
+    _touch(code / "train.py")
+    (code / "key_link").symlink_to(tmp_path / "outside" / "id_rsa")
+    _touch(code / ".amlignore", "key_link\n")
+    assert "key_link" not in _sdk_upload_set(code)
+    assert scan_snapshot(code).outside_links == ()
+    # a linked folder's files are matched by their resolved path (../outside/vendor/x.py): `lib/` does
+    # not exclude them, a pattern that matches the resolved path does
+    (code / "lib").symlink_to(tmp_path / "outside" / "vendor", target_is_directory=True)
+    _touch(code / ".amlignore", "key_link\nlib/\n")
+    assert "lib/x.py" in _sdk_upload_set(code)
+    assert _codes(check_snapshot(code)) == ["snapshot-link-outside"]
+    _touch(code / ".amlignore", "*\n!train.py\n")
+    assert _sdk_upload_set(code) == {"train.py"}
+    assert check_snapshot(code) == [] and scan_snapshot(code).files == ("train.py",)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_a_link_to_the_file_system_root_is_refused_without_walking_it(tmp_path):
+    _touch(tmp_path / "train.py")
+    (tmp_path / "root").symlink_to("/", target_is_directory=True)
+    report = scan_snapshot(tmp_path)
+    assert report.outside_links == (("root/", "/"),) and report.files == ("train.py",)
+
+
+# ---------------------------------------------------------------------------------------------
+# credential files and files that are not files
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",
+        "config/.env.production",
+        "certs/server.pem",
+        "keys/id_rsa",
+        "home/.ssh/known_hosts",
+        ".aws/credentials",
+        ".azure/msal_token_cache.json",
+        ".netrc",
+        ".git-credentials",
+        ".kube/config",
+        "deploy/kubeconfig",
+        "store.pfx",
+        ".docker/config.json",
+    ],
+)
+def test_credential_files_are_errors_unless_ignored_or_allowed(tmp_path, path):
+    _touch(tmp_path / "train.py")
+    _touch(tmp_path / path, "SECRET=do-not-show-me\n")
+    (finding,) = check_snapshot(tmp_path)
+    assert finding.code == "snapshot-credential-file" and finding.is_error
+    assert path in finding.message and "do-not-show-me" not in finding.message
+    assert f"/{path}" in finding.message and "preflight: {allow: [...]}" in finding.message
+    assert check_snapshot(tmp_path, allow=[path]) == []
+    assert check_snapshot(tmp_path, allow=[path.rsplit("/", 1)[-1]]) == []
+    _touch(tmp_path / ".amlignore", f"/{path}\n")
+    assert check_snapshot(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "path", [".env.example", "env.py", "id_rsa.pub", "secrets_guard.py", "docs/kubeconfig.md", "keys.txt"]
+)
+def test_templates_and_ordinary_files_are_not_credentials(tmp_path, path):
+    _touch(tmp_path / path)
+    assert check_snapshot(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+def test_a_fifo_is_an_error_and_is_never_opened(tmp_path):
+    _touch(tmp_path / "train.py")
+    os.mkfifo(tmp_path / "pipe")
+    report = scan_snapshot(tmp_path)  # would block forever if the scan opened it
+    assert report.special_files == ("pipe",)
+    assert _codes(check_snapshot(tmp_path)) == ["snapshot-special-file"]
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda p: (p / ".amlignore").mkdir(), "cannot be read"),
+        (lambda p: (p / ".amlignore").write_bytes(b"data/\n\xff\xfe\n"), "cannot be read"),
+        (lambda p: (p / ".amlignore").write_text("x\n" * 600_000), "over 1,000,000 bytes"),
+    ],
+)
+def test_an_ignore_file_that_cannot_be_used_is_one_finding(tmp_path, make, words):
+    _touch(tmp_path / "train.py")
+    make(tmp_path)
+    (finding,) = check_snapshot(tmp_path)
+    assert finding.code == "snapshot-ignore-invalid" and words in finding.message
+    assert "\n" not in finding.message
+
+
+# ---------------------------------------------------------------------------------------------
+# the bounded walk
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_walk_stops_at_the_entry_limit_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshot, "SCAN_ENTRY_LIMIT", 300)
+    _touch(tmp_path / "train.py")
+    for i in range(400):
+        (tmp_path / f"{i}.png").touch()
+    _touch(tmp_path / ".amlignore", "*.png\n")  # excluded one by one: the walk must look at each
+    report = scan_snapshot(tmp_path)
+    assert not report.complete
+    (finding,) = check_snapshot(tmp_path)
+    assert finding.code == "snapshot-scan-incomplete" and finding.severity == "warning"
+    assert "over 300 files and folders" in finding.message and "`data/`" in finding.message
+
+    monkeypatch.setattr(snapshot, "MAX_FILES", 100)
+    (tmp_path / ".amlignore").unlink()
+    (finding,) = check_snapshot(tmp_path)
+    assert finding.code == "snapshot-too-many-files" and "at least" in finding.message
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX root")
+def test_code_at_the_file_system_root_is_refused_promptly():
+    """`code: /` used to walk the whole disk for minutes; the walk now stops at its limits (the time is
+    printed by benchmarks/guard_bench.py)."""
+    report = scan_snapshot("/")
+    assert not report.complete
+    assert report.file_count <= snapshot.SCAN_ENTRY_LIMIT
+    findings = check_snapshot("/")
+    assert any(f.is_error for f in findings), findings
+    assert all("\n" not in f.message for f in findings)
+
+
+# ---------------------------------------------------------------------------------------------
+# advice that is safe to follow
+# ---------------------------------------------------------------------------------------------
+
+
+def _follow(code: Path, message: str) -> None:
+    """Append the .amlignore lines a finding suggests, as a user would."""
+    suggested = message.split("Fix: add ", 1)[1].split(" to ", 1)[0].split(", ")
+    existing = (code / ".amlignore").read_text() if (code / ".amlignore").exists() else ""
+    (code / ".amlignore").write_text(existing + "".join(f"{line}\n" for line in suggested))
+
+
+def test_advice_never_names_the_entry_script_or_files_the_command_uses(tmp_path):
+    """Issue 12's case: the advice said `add /data.bin, /train_mlp.py to .amlignore`."""
+    _sparse(tmp_path / "data.bin", 350 * MB)
+    _sparse(tmp_path / "train_mlp.py", 2 * MB)
+    _sparse(tmp_path / "conf" / "big.yaml", 1 * MB)
+    (finding,) = check_snapshot(tmp_path, keep={"train_mlp.py", "conf/big.yaml"})
+    assert "Fix: add /data.bin to" in finding.message
+    assert "/train_mlp.py" not in finding.message and "/conf/" not in finding.message
+    _follow(tmp_path, finding.message)
+    assert check_snapshot(tmp_path) == []
+    assert {"train_mlp.py", "conf/big.yaml"} <= _sdk_upload_set(tmp_path)
+
+
+def test_advice_opens_a_folder_that_holds_the_script_and_suggests_its_largest_parts(tmp_path):
+    _touch(tmp_path / "src" / "train.py")
+    _sparse(tmp_path / "src" / "weights" / "big.bin", 330 * MB)
+    _sparse(tmp_path / "src" / "cache" / "c.bin", 40 * MB)
+    _sparse(tmp_path / "data" / "d.bin", 20 * MB)
+    (finding,) = check_snapshot(tmp_path, keep={"src/train.py"})
+    assert "Fix: add /src/weights/ to" in finding.message and "/src/ " not in finding.message
+    _follow(tmp_path, finding.message)
+    assert "src/train.py" in _sdk_upload_set(tmp_path)
+    assert _codes(check_snapshot(tmp_path, keep={"src/train.py"})) == []
+
+
+@pytest.mark.parametrize("name", ["big[1].bin", "*star?.bin", "#hash.bin", "!bang.bin", "trailing .bin "])
+def test_suggested_lines_match_names_with_pattern_characters(tmp_path, name):
+    _touch(tmp_path / "train.py")
+    _sparse(tmp_path / name, 310 * MB)
+    (finding,) = check_snapshot(tmp_path, keep={"train.py"})
+    assert finding.code == "snapshot-too-large"
+    _follow(tmp_path, finding.message)
+    assert _sdk_upload_set(tmp_path) == {"train.py", ".amlignore"}
+
+
+def test_too_many_files_advice_picks_the_folders_with_most_files(tmp_path):
+    _touch(tmp_path / "train.py")
+    for folder, count in (("a", 1500), ("b", 900), ("c", 10)):
+        (tmp_path / folder).mkdir()
+        for i in range(count):
+            (tmp_path / folder / f"{i}").touch()
+    (finding,) = check_snapshot(tmp_path, keep={"train.py"})
+    assert "Fix: add /a/ to" in finding.message  # 1,500 out brings it under 2,000
+    _follow(tmp_path, finding.message)
+    assert check_snapshot(tmp_path) == []

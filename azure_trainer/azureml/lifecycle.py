@@ -100,35 +100,50 @@ def cancel_job(ml_client: Any, name: str) -> None:
             poller.result()
 
 
-def download_target(name: str, output_dir: str | Path | None = None) -> Path:
-    """The folder ``download_job`` writes to; raise ConfigError when it cannot be a folder.
+def download_target(name: str, output_dir: str | Path | None = None, *, force: bool = False) -> Path:
+    """The folder ``download_job`` writes to; raise ConfigError when it cannot be used.
 
-    Only looks, creates nothing: a path below a file, or an existing file, is refused here, before any
-    workspace or Azure call.
+    Only looks, creates nothing: a path below a file, an existing file, an unwritable folder, or (unless
+    ``force``) a folder that already holds files is refused here, before any workspace or Azure call.
+    The download writes files of the same names over what is there, so a folder with files in it is the
+    user's to give up explicitly (``--force``).
     """
     check_job_name(name)
     if output_dir is not None and not str(output_dir).strip():
         raise ConfigError("-o/--output: give a folder name (or leave -o out for ./downloads/NAME)")
     target = Path(output_dir) if output_dir is not None else Path("downloads") / name
-    existing = target
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
+    try:
+        existing = target
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        is_file = existing.exists() and not existing.is_dir()
+        holds_files = existing == target and target.is_dir() and any(target.iterdir())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot download into {target}: {exc}; pass -o with a usable folder") from None
+    if is_file:
         what = "is a file" if existing == target else f"is below {existing}, which is a file"
         raise ConfigError(f"cannot download into {target}: it {what}; pass -o with a folder")
     if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(
             f"cannot download into {target}: {existing} is not writable; pass -o with a folder you can write to"
         )
+    if holds_files and not force:
+        raise ConfigError(
+            f"cannot download into {target}: it already holds files, and the download would overwrite those "
+            "of the same names; pass -o with a new or empty folder, or --force to download into it anyway"
+        )
     return target
 
 
-def download_job(ml_client: Any, name: str, output_dir: str | Path | None = None) -> Path:
-    """Download job ``name``'s outputs and logs into ``output_dir`` (default ``./downloads/NAME``).
+def download_job(
+    ml_client: Any, name: str, output_dir: str | Path | None = None, *, force: bool = False
+) -> Path:
+    """Download job ``name``'s outputs and logs into ``output_dir`` (default ``./downloads/NAME``), which
+    must be new or empty unless ``force`` (see :func:`download_target`).
 
     Folders it had to create are removed again if the download fails and they are still empty.
     """
-    target = download_target(name, output_dir)
+    target = download_target(name, output_dir, force=force)
     created = _make_folder(target)
     try:
         with translated(f"downloading job {name}"):

@@ -148,7 +148,9 @@ def _submit(
             findings,
         )
     if dry_run:
-        yaml_text = to_yaml(azure_job, allow=spec.preflight.allow)
+        from ..secrets_guard import redact_yaml  # also what only the job's checks find (-p X, literals)
+
+        yaml_text = redact_yaml(to_yaml(azure_job, allow=spec.preflight.allow), spec)
         return SubmitResult(job_name, None, "dry-run", findings, yaml_text, cost)
 
     created, warnings = _create(ml_client, azure_job, job_name)

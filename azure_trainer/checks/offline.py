@@ -46,7 +46,7 @@ def offline_checks(
 ) -> OfflineReport:
     """Run every offline check on ``spec`` (and ``other``, the job's other ``use_gpu`` side, whose errors
     become warnings); codes in ``preflight.skip`` are dropped. ``snapshot=False`` leaves the code snapshot
-    out (its scan imports azure.ai.ml, which validate must not)."""
+    out."""
     python = python or sys.executable
     findings = _checks_of(spec, python, snapshot=snapshot)
     if other is not None:
@@ -77,17 +77,13 @@ def _checks_of(
 
 
 def _secrets(spec: JobSpec) -> list[Finding]:
-    from ..secrets_guard import check_command_line, check_environment_variables, check_input_paths
+    from ..secrets_guard import check_job_secrets
 
-    allow = spec.preflight.allow
-    return [
-        *check_environment_variables(spec.user_environment_variables, allow=allow),
-        *check_command_line(spec.args if spec.script else {}, None if spec.script else spec.command, allow),
-        *check_input_paths({name: item.path for name, item in spec.inputs.items()}),
-    ]
+    return check_job_secrets(spec)  # environment, the command line in every form, literal inputs, input paths
 
 
 def _snapshot(spec: JobSpec) -> list[Finding]:
-    from ..azureml.snapshot import check_snapshot
+    """The code snapshot: size, files, the ignore file, links out of the code folder, credential files."""
+    from ..azureml.offline_findings import snapshot_findings
 
-    return check_snapshot(spec.code) if spec.code is not None else []  # no local code: nothing uploaded
+    return snapshot_findings(spec)

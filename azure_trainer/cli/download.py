@@ -15,6 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", metavar="DIR", default=None, help="destination folder (default: ./downloads/NAME)"
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="download into a folder that already holds files (files of the same names are overwritten)",
+    )
     add_json_option(parser, "where it went")
 
 
@@ -22,9 +27,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..azureml.lifecycle import download_job, download_target
 
     with json_errors(args.json):
-        target = download_target(args.name, args.output)  # checked before signing in
+        target = download_target(args.name, args.output, force=args.force)  # checked before signing in
         with ctx.ml_client(args) as client:
-            download_job(client, args.name, target)
+            download_job(client, args.name, target, force=args.force)
     if args.json:
         print_json({"name": args.name, "downloaded_to": str(target)})
     else:

@@ -55,7 +55,7 @@ def check(args: argparse.Namespace, path: str) -> dict[str, Any]:
     try:
         spec = load_spec(one)
         other, problem = other_side(one, spec)
-        report = offline_checks(spec, other, snapshot=False)
+        report = offline_checks(spec, other)
     except AzureTrainerError as exc:
         if getattr(args, "debug", False):
             raise

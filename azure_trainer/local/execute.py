@@ -46,7 +46,7 @@ def execute(
     """
     _write_run_folder(launch)
     log = (launch.run_dir / "log.txt").open("a", encoding="utf-8")
-    out = Console(log, stream, console)
+    out = Console(log, stream, console, launch.redact)
     sup = Supervisor(out, time_limit=launch.time_limit)
     extra_env = tracked.env() if tracked else {}
     started, started_wall = time.monotonic(), time.time() - 1.0

@@ -18,6 +18,7 @@ from ..config.model import InputConfig
 from ..errors import LocalRunError
 from ..planning.command_line import placeholders
 from ..planning.spec import JobSpec
+from ..secrets_guard import redact_text
 
 __all__ = ["parse_input_args", "resolve_inputs"]
 
@@ -42,18 +43,35 @@ def _literal(value: Any) -> str:
     return str(value)  # as the Azure ML SDK renders literal inputs (True/False for booleans)
 
 
-def _check_path(spec: JobSpec, name: str, item: InputConfig, path: Path, source: str, key: str | None) -> str:
+def _check_path(spec: JobSpec, name: str, item: InputConfig, raw: str, source: str, key: str | None) -> str:
+    """``raw`` (as given) resolved to a local path that exists and fits the input's type. Messages show
+    the path with any credential in it hidden (redact_text)."""
     where = spec.where(key) if key else ""
     how = f"give it with --input {name}=PATH, or set `local_path:` under inputs.{name} in the config"
-    if not path.exists():
-        raise LocalRunError(f"input {name!r}: {source} {path} does not exist{where}; {how}")
-    if item.type == "uri_file" and path.is_dir():
+    shown = redact_text(raw, spec)
+    if raw.startswith(REMOTE_PREFIXES):
         raise LocalRunError(
-            f"input {name!r} is a uri_file but {source} {path} is a folder{where}; give a file"
+            f"input {name!r}: {source} {shown} is not on this machine{where}; run-local reads local files: "
+            f"download it first and {how}"
         )
-    if item.type in ("uri_folder", "mltable") and not path.is_dir():
+    try:
+        path = Path(raw).expanduser().resolve()
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, RuntimeError, ValueError):
+        raise LocalRunError(f"input {name!r}: {source} {shown} is not a usable path{where}; {how}") from None
+    if shown != raw:  # a credential in a local path: show what was given, hidden, not its resolved form
+        path_text = shown
+    else:
+        path_text = str(path)
+    if not exists:
+        raise LocalRunError(f"input {name!r}: {source} {path_text} does not exist{where}; {how}")
+    if item.type == "uri_file" and is_dir:
         raise LocalRunError(
-            f"input {name!r} is a {item.type} but {source} {path} is not a folder{where}; "
+            f"input {name!r} is a uri_file but {source} {path_text} is a folder{where}; give a file"
+        )
+    if item.type in ("uri_folder", "mltable") and not is_dir:
+        raise LocalRunError(
+            f"input {name!r} is a {item.type} but {source} {path_text} is not a folder{where}; "
             "give a folder (or declare the input `type: uri_file`)"
         )
     return str(path)
@@ -79,26 +97,25 @@ def resolve_inputs(
             if item.is_literal:
                 values[key] = raw
             else:
-                values[key] = _check_path(
-                    spec, name, item, Path(raw).expanduser().resolve(), "the --input path", None
-                )
+                values[key] = _check_path(spec, name, item, raw, "the --input path", None)
         elif item.is_literal:
             values[key] = _literal(item.value)
         elif item.local_path:
             values[key] = _check_path(
-                spec, name, item, Path(item.local_path), "local_path", f"inputs.{name}.local_path"
+                spec, name, item, str(item.local_path), "local_path", f"inputs.{name}.local_path"
             )
         elif item.path and not item.path.startswith(REMOTE_PREFIXES):
-            values[key] = _check_path(spec, name, item, Path(item.path), "path", f"inputs.{name}.path")
+            values[key] = _check_path(spec, name, item, str(item.path), "path", f"inputs.{name}.path")
         elif name in used:
             raise LocalRunError(
-                f"input {name!r} has no local data: its path {item.path} is on Azure ML"
+                f"input {name!r} has no local data: its path {redact_text(item.path, spec)} is on Azure ML"
                 f"{spec.where(f'inputs.{name}')}; give it with --input {name}=PATH, "
                 f"or add `local_path: PATH` under inputs.{name} in the config"
             )
         else:
             values[key] = None
             warnings.append(
-                f"input {name!r} has no local data (path {item.path}); the command does not use it"
+                f"input {name!r} has no local data (path {redact_text(item.path or '', spec)}); the command "
+                "does not use it"
             )
     return values

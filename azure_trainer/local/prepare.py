@@ -20,11 +20,13 @@ How the job becomes local:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import os
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,8 +42,9 @@ from ..contract import (
 from ..errors import LocalRunError
 from ..planning.command_line import localize_command
 from ..planning.spec import JobSpec
+from ..secrets_guard import redact_text
 from .inputs import resolve_inputs
-from .run_folder import command_sh_text, config_yaml_text, secret_names
+from .run_folder import command_sh_text, config_yaml_text, secret_names, shown_command
 
 TRAIN_EXTRA = "pip install 'azure-trainer[train]'"
 NO_GPU_WARNING = (
@@ -151,6 +154,8 @@ class LocalLaunch:
     preempt_at_step: int | None = None
     collective_timeout: float = DEFAULT_COLLECTIVE_TIMEOUT_S
     """Seconds the ranks still running may wait for one that has exited before they count as hung."""
+    redact: Callable[[str], str] | None = field(default=None, repr=False)
+    """Hides the job's secrets in a line of the script's output (see :class:`~.supervisor.Console`)."""
 
     @property
     def wrapped(self) -> bool:
@@ -246,9 +251,12 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
     files = {
         "config.yaml": config_yaml_text(spec),
         "command.sh": command_sh_text(
-            cwd, exports, secret_names(spec, job_env), [(a.shown, a.env) for a in agents]
+            spec, exports, secret_names(spec, job_env), [(a.shown, a.env) for a in agents], cwd=cwd
         ),
     }
+    # what is shown and recorded (stderr, log.txt, run.json) has the command's secrets as ***
+    shell_text = shown_command(spec, shell_text)
+    agents = [dataclasses.replace(a, shown=[shown_command(spec, w) for w in a.shown]) for a in agents]
     return LocalLaunch(
         run_dir=run_dir,
         cwd=cwd,
@@ -269,6 +277,7 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
         preempt_after=options.preempt_after,
         preempt_at_step=options.preempt_at_step,
         collective_timeout=collective_timeout,
+        redact=functools.partial(redact_text, job=spec),
     )
 
 

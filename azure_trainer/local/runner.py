@@ -80,9 +80,9 @@ def run_with_options(
     """:func:`run_local` for callers that already hold LocalOptions (a local sweep's trials: their MLflow
     store and ``parent`` run are the sweep's)."""
     options.check()
-    folder = choose_run_dir(spec.experiment_name, run_dir)
+    folder = choose_run_dir(spec, run_dir)
     launch = prepare(spec, options, measure_host(spec), folder)
-    create_folder(folder, run_dir if run_dir is not None else folder)
+    create_folder(folder, run_dir if run_dir is not None else folder, spec)
     tracked = None
     if launch.mlflow_store is not None:
         tracked = start_run(launch.mlflow_store, spec.experiment_name, folder.name, parent=parent)

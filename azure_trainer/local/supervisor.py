@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -48,12 +48,20 @@ _RANK_PREFIX = re.compile(r"^\[(?:rank \d+|node \d+)\] ")
 
 
 class Console:
-    """Where the child's lines and our notes go: the terminal (unless quiet) and log.txt."""
+    """Where the child's lines and our notes go: the terminal (unless quiet) and log.txt.
 
-    def __init__(self, log: TextIO, stream: bool, console: TextIO | None) -> None:
+    ``redact`` rewrites every line first: a script that prints one of the job's secrets (argparse echoing
+    a bad ``--password`` value, a debug print of its environment) must not put it on the screen or in
+    log.txt either.
+    """
+
+    def __init__(
+        self, log: TextIO, stream: bool, console: TextIO | None, redact: Callable[[str], str] | None = None
+    ) -> None:
         self.log = log
         self.stream = stream
         self.console = console
+        self.redact = redact or (lambda text: text)
         self.lock = threading.Lock()
 
     def _out(self, is_err: bool) -> TextIO:
@@ -62,6 +70,7 @@ class Console:
         return sys.stderr if is_err else sys.stdout
 
     def line(self, text: str, is_err: bool) -> None:
+        text = self.redact(text)
         with self.lock:
             self.log.write(text + "\n")
             self.log.flush()
@@ -75,12 +84,14 @@ class Console:
 
     def log_only(self, text: str) -> None:
         """A line for log.txt alone (torchrun's own chatter)."""
+        text = self.redact(text)
         with self.lock:
             self.log.write(text + "\n")
             self.log.flush()
 
     def note(self, text: str) -> None:
         """One of run-local's own messages (stderr, and log.txt marked [run-local])."""
+        text = self.redact(text)
         with self.lock:
             self.log.write(f"[run-local] {text}\n")
             self.log.flush()

@@ -17,7 +17,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,7 +26,7 @@ from ..planning.spec import JobSpec, as_spec
 from ..planning.sweep_space import trial_command
 from .prepare import LocalOptions
 from .results import EXIT_TIMED_OUT
-from .run_folder import check_run_dir, create_folder
+from .run_folder import check_run_dir, create_folder, new_folder_name
 from .runner import LocalRunResult, run_with_options, terminate_all
 from .sampling import sample_trials
 from .tracking import end_run, start_run
@@ -190,16 +189,10 @@ def run_local_sweep(
     out = console or sys.stderr
     params_list = sample_trials(sweep, trials, seed=seed)
     if sweep_dir is not None:
-        root = create_folder(
-            check_run_dir(sweep_dir, ("sweep.json", "trial-*"), "a sweep folder (no sweep.json or trial-*)"),
-            sweep_dir,
-        )
+        root = create_folder(check_run_dir(sweep_dir, spec, "sweep"), sweep_dir, spec, "sweep")
     else:
-        root = Path("runs") / f"{spec.experiment_name}-{datetime.now():%Y%m%d-%H%M%S}"
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LocalRunError(f"cannot create the sweep folder {root}: {exc.strerror or exc}") from None
+        root = new_folder_name(Path("runs"), spec.experiment_name)
+        create_folder(root, root, spec, "sweep")
     metric = sweep.objective.primary_metric
     result = LocalSweepResult(metric, sweep.objective.goal, sweep.sampling, root)
     store = Path(root).resolve() / "mlruns"  # one store: the parent run and a child run per trial

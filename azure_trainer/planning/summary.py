@@ -14,7 +14,7 @@ from .spec import JobSpec
 
 def summarize(spec: JobSpec) -> str:
     """Key facts of ``spec``: device, compute, environment, command, distribution, data, env names."""
-    from ..secrets_guard import redact_command, redact_env
+    from ..secrets_guard import redact_command, redact_env, redact_text
 
     rows: list[tuple[str, str]] = [("job", f"{spec.type} job" + (f" {spec.name}" if spec.name else ""))]
     rows.append(("experiment", spec.defaulted.get("experiment_name", spec.experiment_name)))
@@ -50,7 +50,7 @@ def summarize(spec: JobSpec) -> str:
         rows.append(("sweep", _sweep(spec)))
     width = max(len(k) for k, _ in rows)
     head = f"{spec.source or 'job'}: valid"
-    return "\n".join([head, *(f"  {k.ljust(width)}  {v}" for k, v in rows)])
+    return redact_text("\n".join([head, *(f"  {k.ljust(width)}  {v}" for k, v in rows)]), spec)
 
 
 def _compute(spec: JobSpec) -> str:
