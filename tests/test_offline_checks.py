@@ -68,9 +68,30 @@ def test_a_command_and_an_abbreviation_are_judged_as_argparse_would(capsys, tmp_
 
 @pytest.mark.slow
 def test_a_script_that_cannot_be_probed_is_unchecked_never_blocked(capsys, tmp_path):
+    # a parser in the folder (train_mlp.py): --help is run, and its failure said
     code, out, _ = validate(capsys, job(tmp_path, BASE + "script: no_help.py\nargs: {anything: 1}\n"))
     assert code == 0 and "script-args-unchecked" in out
     assert "the options of no_help.py were not checked: `python no_help.py --help` exited 1" in out
+    # no parser anywhere in the folder: not run at all
+    code_dir = tmp_path / "no_parser"
+    code_dir.mkdir()
+    (code_dir / "no_help.py").write_text((FIX / "code" / "no_help.py").read_text())
+    path = tmp_path / "p.yaml"
+    path.write_text(BASE + f"code: {code_dir}\nscript: no_help.py\nargs: {{anything: 1}}\n")
+    code, out, _ = validate(capsys, path)
+    assert code == 0 and "the options of no_help.py were not checked: no argument parser" in out
+
+
+@pytest.mark.slow
+def test_a_script_without_an_argument_parser_is_never_run_by_validate(capsys, tmp_path):
+    code_dir = tmp_path / "src"
+    code_dir.mkdir()
+    marker = tmp_path / "trained"
+    (code_dir / "train.py").write_text(f"open({str(marker)!r}, 'w').write('it ran')\n")  # trains at once
+    path = tmp_path / "j.yaml"
+    path.write_text(BASE + f"code: {code_dir}\nscript: train.py\nargs: {{epochs: 1}}\n")
+    code, out, _ = validate(capsys, path)
+    assert code == 0 and "script-args-unchecked" in out and not marker.exists()
 
 
 @pytest.mark.slow

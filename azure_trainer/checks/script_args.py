@@ -5,8 +5,10 @@ only after the job has queued and started. For a Python entry script (``script``
 ``command`` that starts with ``python X.py``) this runs ``python X.py --help`` once, in the code
 folder, on the interpreter run-local would use, reads the options from its argparse/click-style help
 and names each option of the job it does not know ("did you mean"). argparse's unique-prefix
-abbreviations are accepted with a warning. A script that cannot be probed (no usage text, an error,
-more than :data:`PROBE_TIMEOUT_S`) is said to be unchecked, never blocked.
+abbreviations are accepted with a warning. ``--help`` runs only when an argument parser (argparse,
+click, typer, ...) appears in the code folder: a script without one would start training instead. A
+script that cannot be probed (no parser, no usage text, an error, more than :data:`PROBE_TIMEOUT_S`) is
+said to be unchecked, never blocked.
 
 ``--help`` of a training script usually imports torch (seconds), so results are cached per content of
 the code folder's Python files, in ``$XDG_CACHE_HOME/azure-trainer`` (default ``~/.cache``).
@@ -14,14 +16,15 @@ the code folder's Python files, in ``$XDG_CACHE_HOME/azure-trainer`` (default ``
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
 import os
 import re
 import shlex
+import signal
 import subprocess
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +32,15 @@ from ..findings import Finding
 from ..planning.command_line import PLACEHOLDER_RE, render_args
 from ..planning.spec import JobSpec
 
-PROBE_TIMEOUT_S = 60.0
+PROBE_TIMEOUT_S = 30.0
 MAX_HASHED_FILES = 2000
 _OPTION = re.compile(r"(?:^|[\s,\[(|])(--?[A-Za-z0-9][\w-]*)")
 _USAGE = re.compile(r"^\s*usage:", re.I | re.M)
 _PYTHON = re.compile(r"^python(?:3(?:\.\d+)?)?$")
+_PARSER = re.compile(
+    rb"\b(?:argparse|ArgumentParser|click|typer|jsonargparse|simple_parsing|absl\.flags|fire)\b"
+)
+"""A command-line parser's name in the code: without one, ``--help`` would just start the training."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,13 @@ def probe_options(python: str, code: Path, script: str) -> Probe:
         return Probe(frozenset(data["options"]) if data["options"] is not None else None, data["why"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    files = _python_files(code)
+    if not any(_PARSER.search(_read(path)) for path in files):
+        return Probe(
+            None,
+            "no argument parser (argparse, click, typer, ...) appears in the code folder, so "
+            "`--help` would run the script itself; it was not run",
+        )
     probe = _run_help(python, code, script)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -131,21 +145,27 @@ def probe_options(python: str, code: Path, script: str) -> Probe:
 def _run_help(python: str, code: Path, script: str) -> Probe:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TRAIN_DISABLE_MLFLOW": "1"}
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [python, script, "--help"],
             cwd=code,
             env=env,
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            timeout=PROBE_TIMEOUT_S,
+            start_new_session=True,  # a timeout stops whatever it started too
         )
-    except subprocess.TimeoutExpired:
-        return Probe(None, f"`python {script} --help` took more than {PROBE_TIMEOUT_S:g}s")
     except OSError as exc:
         return Probe(None, f"`python {script} --help` could not start ({exc.strerror or exc})")
-    text = proc.stdout + proc.stderr
+    try:
+        stdout, stderr = proc.communicate(timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return Probe(None, f"`python {script} --help` took more than {PROBE_TIMEOUT_S:g}s (stopped)")
+    text = stdout + stderr
     if proc.returncode != 0:
         last = (text.strip().splitlines() or [""])[-1][:120]
         return Probe(
@@ -166,7 +186,14 @@ def _cache_key(python: str, code: Path, script: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def _python_files(code: Path) -> Iterable[Path]:
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _python_files(code: Path) -> list[Path]:
     """The code folder's .py files (bounded: a huge folder is the snapshot check's business)."""
     found = []
     for root, dirs, files in os.walk(code):
