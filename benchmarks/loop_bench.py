@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "train_scripts"))
 
+import contract  # noqa: E402
 import data as data_mod  # noqa: E402
 import engine  # noqa: E402
 import model as model_mod  # noqa: E402
@@ -43,7 +44,7 @@ def optimised_throughput(
     lr: float = 1e-3,
 ) -> float:
     """Samples/s of engine.Trainer for ``steps`` steps after ``warmup`` (one host read at the end)."""
-    precision = engine.resolve_precision(precision, device)
+    precision = contract.choose_precision(device, precision)
     channels_last = device.type == "cuda"
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     opt = engine.make_optimizer(model, lr, 0.0, device)
@@ -72,11 +73,11 @@ def optimised_throughput(
             state["s"] += 1
 
     run(warmup)
-    tr.read_epoch_sums()
+    tr.epoch_sums()[0].item()
     sync(device)
     t = time.perf_counter()
     run(steps)
-    tr.read_epoch_sums()  # the loop's one host read
+    tr.epoch_sums()[0].item()  # the loop's one host read
     sync(device)
     return steps * tr.batch_size / (time.perf_counter() - t)
 
@@ -142,7 +143,7 @@ def compare(ds, device, width, depth, batch_size, steps, warmup, rounds=2) -> di
         "steps": steps,
         "width": width,
         "depth": depth,
-        "precision": engine.resolve_precision("auto", device),
+        "precision": contract.choose_precision(device),
     }
 
 

@@ -27,8 +27,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "train_scripts"))
 
+import contract  # noqa: E402
 import data as data_mod  # noqa: E402
-import engine  # noqa: E402
 import loop_bench  # noqa: E402
 import model as model_mod  # noqa: E402
 import torch  # noqa: E402
@@ -71,7 +71,7 @@ def flops_per_step(model, ds, device, batch_size, precision) -> int:
     y = ds.train.labels[:batch_size].to(device)
     counter = FlopCounterMode(display=False)
     with counter:
-        with engine.autocast_context(device, precision):
+        with contract.autocast(device, precision):
             loss = torch.nn.functional.cross_entropy(m(x), y)
         loss.backward()
     return int(counter.get_total_flops())
@@ -114,7 +114,7 @@ def time_to_accuracy(device: str, quick: bool, threads: int | None) -> dict:
 
 
 def bench_device(device: torch.device, ds, args) -> dict:
-    precision = engine.resolve_precision("auto", device)
+    precision = contract.choose_precision(device)
     torch.manual_seed(0)
     model = model_mod.build_model(ds.in_channels, ds.num_classes, args.width, args.depth, ds.image_size)
     flops = flops_per_step(model, ds, device, args.batch_size, precision)
