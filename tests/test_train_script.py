@@ -266,29 +266,10 @@ def test_strict_gpu_mode_exits_78_before_loading_data(tmp_path, run_main, how):
 
 
 @pytest.mark.slow
-def test_strict_gpu_exit_code_of_the_process(tmp_path):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
-    r = train_process(["--output-dir", str(tmp_path / "out")], extra_env={"AZURE_TRAINER_REQUIRE_GPU": "1"})
-    assert r.returncode == 78 and "GPU required (AZURE_TRAINER_REQUIRE_GPU=1)" in r.stderr, r.stderr
-
-
-@pytest.mark.slow
-def test_runs_from_inside_train_scripts_without_a_gpu_requirement(tmp_path):
-    r = train_process(
-        ["--max-steps", "2", "--threads", "1", "--output-dir", str(tmp_path)],
-        cwd=SCRIPTS,
-        script=Path("train.py"),
-        extra_env={"AZURE_TRAINER_REQUIRE_GPU": "0"},
-    )
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "model.pt").exists() and read_metrics(tmp_path)[-1]["step"] == 2
-
-
-@pytest.mark.slow
 def test_preempted_mid_epoch_then_resume_is_bit_identical(tmp_path, run_main):
     """A real SIGTERM at a random step (the preemption rehearsal's hook), exit 75, then a resumed run
-    that ends with exactly the weights of an uninterrupted one."""
+    that ends with exactly the weights of an uninterrupted one. The run that is preempted is started
+    as `python train.py` from inside train_scripts/ (how the job's command runs it)."""
     common = ["--epochs", "3", "--deterministic", "--threads", "1", "--seed", "3"]
     ref = tmp_path / "ref"
     assert run_main([*common, "--output-dir", ref]).returncode == 0
@@ -296,9 +277,16 @@ def test_preempted_mid_epoch_then_resume_is_bit_identical(tmp_path, run_main):
     out, status = tmp_path / "run", tmp_path / "status.jsonl"
     at = random.Random().randint(1, 3 * STEPS_PER_EPOCH - 2)
     print(f"SIGTERM at step {at}")
+    # As Azure ML starts it: `python train.py` from inside train_scripts/, a CPU job (no GPU required).
     r = train_process(
         [*common, "--output-dir", str(out)],
-        extra_env={"AZURE_TRAINER_PREEMPT_AT_STEP": str(at), "AZURE_TRAINER_STATUS_FILE": str(status)},
+        cwd=SCRIPTS,
+        script=Path("train.py"),
+        extra_env={
+            "AZURE_TRAINER_PREEMPT_AT_STEP": str(at),
+            "AZURE_TRAINER_STATUS_FILE": str(status),
+            "AZURE_TRAINER_REQUIRE_GPU": "0",
+        },
     )
     assert r.returncode == 75, (r.returncode, r.stderr)
     assert "SIGTERM received" in r.stdout and not (out / "model.pt").exists()
@@ -751,10 +739,10 @@ def _mlflow_runs(store: str) -> list:
 
 
 @pytest.mark.slow
-def test_helper_script_copied_next_to_its_helper_preempts_resumes_and_logs_to_mlflow(tmp_path, monkeypatch):
-    """README's script, as a user would use it: contract.py copied beside it, nothing else of ours."""
-    for name in ("mlp_helper.py",):
-        (tmp_path / name).write_bytes((FIXTURE_SCRIPTS / name).read_bytes())
+def test_helper_script_copied_next_to_its_helper_preempts_and_resumes(tmp_path):
+    """README's script, as a user would use it: contract.py copied beside it, nothing else of ours.
+    (The helper's MLflow path is the one train.py's digits run above reads back.)"""
+    (tmp_path / "mlp_helper.py").write_bytes((FIXTURE_SCRIPTS / "mlp_helper.py").read_bytes())
     (tmp_path / "contract.py").write_bytes((SCRIPTS / "contract.py").read_bytes())
     status, out = tmp_path / "status.jsonl", tmp_path / "out"
     args = ["--data", str(DIGITS_CSV), "--output-dir", str(out), "--epochs", "60"]
@@ -766,19 +754,11 @@ def test_helper_script_copied_next_to_its_helper_preempts_resumes_and_logs_to_ml
     assert r.returncode == 75, r.stderr
     events = read_status(status)
     assert [e["event"] for e in events] == ["device", "start"] + ["metrics"] * 25 + ["preempted"]
-    assert events[-1]["step"] == 25 and events[-1]["checkpoint"] == str(
-        out / "checkpoints" / "ckpt-000000025.pt"
-    )
+    assert events[-1]["step"] == 25
+    assert events[-1]["checkpoint"] == str(out / "checkpoints" / "ckpt-000000025.pt")
     assert not (out / "model.pt").exists()
 
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    store = (tmp_path / "mlruns").as_uri()
-    mlflow_env = {
-        "TRAIN_DISABLE_MLFLOW": "0",
-        "MLFLOW_TRACKING_URI": store,
-        "MLFLOW_ALLOW_FILE_STORE": "true",
-    }
-    r = train_process(args, cwd=tmp_path, script=script, extra_env={**common, **mlflow_env}, timeout=180)
+    r = train_process(args, cwd=tmp_path, script=script, extra_env=common)
     assert r.returncode == 0, r.stderr
     assert "resumed from checkpoint" in r.stdout and "(step 25)" in r.stdout
     events = read_status(status)[len(events) :]
@@ -786,14 +766,8 @@ def test_helper_script_copied_next_to_its_helper_preempts_resumes_and_logs_to_ml
     assert [e["step"] for e in events if e["event"] == "metrics"] == list(range(26, 61))
     assert events[-1] == {**events[-1], "event": "finished", "step": 60}
     assert (out / "model.pt").exists() and (out / "checkpoints" / "ckpt-000000060.pt").exists()
-    (run,), client = _mlflow_runs(store)
-    assert (
-        run.info.status == "FINISHED"
-        and run.data.params["epochs"] == "60"
-        and run.data.params["lr"] == "0.01"
-    )
-    assert run.data.metrics["accuracy"] > 0.85
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(range(26, 61))
+    last = [e for e in events if e["event"] == "metrics"][-1]["values"]
+    assert set(last) == {"loss", "accuracy"} and last["accuracy"] > 0.85
 
 
 @pytest.mark.slow
@@ -834,3 +808,56 @@ def test_shipped_environments_pin_the_torch_the_tests_run():
     assert pins == {"cpu": f"torch=={tested}+cpu", "gpu": f"torch=={tested}"}
     assert "cuda" in yaml.safe_load((ROOT / "environments" / "gpu.yaml").read_text())["image"]
     assert f"torch=={tested}+cpu" in readme and f"`torch=={tested}` from PyPI" in readme
+
+
+# -- precision, compilation and the step's variants, on the CPU ------------------------------------------
+
+
+def test_fp16_without_cuda_is_a_usage_error(tmp_path, run_main):
+    r = run_main(["--precision", "fp16", "--output-dir", tmp_path / "o"])
+    assert r.returncode == 2 and r.stderr.startswith("ERROR: --precision fp16 needs a CUDA device"), r.stderr
+
+
+def test_compile_warm_up_is_timed_apart_and_leaves_training_unchanged(tmp_path, run_main, monkeypatch):
+    """--compile's warm-up (forward/backward passes before the first epoch) must put weights, buffers
+    and gradients back: the run then ends exactly where an uncompiled run does. torch.compile itself is
+    replaced by the identity here (inductor takes half a minute on a CPU); the GPU check compiles."""
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None: compiled.append(mode) or model)
+    common = ["--max-steps", "25", "--deterministic", "--threads", "1"]
+    plain = run_main([*common, "--output-dir", tmp_path / "plain"])
+    r = run_main([*common, "--compile", "--output-dir", tmp_path / "compiled"])
+    assert plain.returncode == 0 and r.returncode == 0, r.stderr
+    assert compiled == ["default"]  # --compile-mode auto: reduce-overhead is for CUDA only
+    assert "compile True (default)" in r.stdout and re.search(r"compile: [\d.]+s of warm-up", r.stdout)
+    final = read_metrics(tmp_path / "compiled")[-1]
+    assert final["compile_time_s"] > 0 and read_metrics(tmp_path / "plain")[-1]["compile_time_s"] == 0.0
+    a, b = state_dict(tmp_path / "plain" / "model.pt"), state_dict(tmp_path / "compiled" / "model.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert final["test_accuracy"] == read_metrics(tmp_path / "plain")[-1]["test_accuracy"]
+
+
+def test_the_grad_scaler_branch_of_the_step_updates_like_the_plain_one():
+    """The GradScaler branch of the step (fp16 on V100/T4), exercised on the CPU in fp32: scaling the
+    loss by a power of two and unscaling the gradients must give the plain step's update."""
+    import engine
+
+    ds = data_mod.load_dataset("digits", None)
+    cpu = torch.device("cpu")
+
+    def one_epoch(scaler):
+        torch.manual_seed(0)
+        model = model_mod.build_model(1, 10, 8, 2, 8)
+        opt = engine.make_optimizer(model, 1e-2, 0.0, cpu)
+        trainer = engine.Trainer(model, model, opt, engine.make_scheduler(opt, 1e-2, 40), ds.train, cpu)
+        trainer.scaler = scaler
+        perm, shifts = trainer.epoch_plan(0)
+        for s in range(trainer.steps_per_epoch):
+            trainer.train_step(perm, shifts, s)
+        return model.state_dict(), trainer
+
+    plain, _ = one_epoch(None)
+    scaled, trainer = one_epoch(torch.amp.GradScaler("cpu", init_scale=2.0**10))
+    assert trainer.scaler.get_scale() >= 2.0**10  # no overflow, no skipped step
+    for k in plain:
+        assert torch.allclose(plain[k].float(), scaled[k].float(), rtol=1e-5, atol=1e-6), k
