@@ -258,7 +258,6 @@ def fake_gpus(monkeypatch):
     ],
 )
 def test_precision_follows_the_gpus_native_capability(helper, fake_gpus, gpu, capability, precision, scaler):
-    import torch
 
     chosen = fake_gpus(1, capability)
     device = helper.select_device("auto")
@@ -266,7 +265,7 @@ def test_precision_follows_the_gpus_native_capability(helper, fake_gpus, gpu, ca
     assert helper.choose_precision(device) == precision, gpu
     assert helper.native_bf16(device) is (capability >= (8, 0))
     made = helper.grad_scaler(device, helper.choose_precision(device))
-    assert (made is not None) is scaler and (not scaler or isinstance(made, torch.amp.GradScaler))
+    assert (made is not None) is scaler and (not scaler or type(made).__name__ == "GradScaler")
     assert helper.choose_precision(device, "fp32") == "fp32"  # an explicit choice is kept
 
 

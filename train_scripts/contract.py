@@ -469,7 +469,14 @@ class Preemption:
     def __init__(self) -> None:
         self.requested = False
         self.rehearsal_step = int(os.environ.get(PREEMPT_AT_STEP_ENV, "0") or 0)
-        self._previous = signal.signal(signal.SIGTERM, self._handler)
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handler)
+        except ValueError:  # not the main thread: Python lets only that one install handlers
+            self._previous = None
+            print(
+                "WARNING: SIGTERM handler not installed (start() was not called from the main thread)",
+                file=sys.stderr,
+            )
 
     def _handler(self, signum, frame) -> None:  # noqa: ARG002
         if not self.requested:
