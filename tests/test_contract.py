@@ -86,7 +86,7 @@ def test_known_values():
 
 
 def _is_contract_constant(name: str, value: object) -> bool:
-    """A name of the contract itself (not one of the helper's own settings such as TRAIN_DIST_TIMEOUT_S)."""
+    """A name of the contract itself (not one of the helper's own settings such as TRAIN_DISABLE_MLFLOW)."""
     return (
         name.startswith(("EXIT_", "EVENT_", "STATUS_"))
         or name == "DISTRIBUTED_ENV"
@@ -306,6 +306,17 @@ def test_process_group_gets_device_id_only_where_init_has_the_parameter(helper):
     assert helper.process_group_device_kwargs(CUDA0, torch_2_2_init) == {}
     assert helper.process_group_device_kwargs(CUDA0, newer_init) == {"device_id": CUDA0}
     assert helper.process_group_device_kwargs(torch.device("cpu"), newer_init) == {}  # gloo: no device
+
+
+def test_the_process_group_timeout_is_the_contracts_collective_timeout(helper, monkeypatch, capsys):
+    monkeypatch.delenv(contract.COLLECTIVE_TIMEOUT_ENV, raising=False)
+    assert helper.collective_timeout_s() == contract.DEFAULT_COLLECTIVE_TIMEOUT_S == 300.0
+    monkeypatch.setenv(contract.COLLECTIVE_TIMEOUT_ENV, "45")
+    assert helper.collective_timeout_s() == 45.0
+    for bad in ("soon", "-3", "nan"):
+        monkeypatch.setenv(contract.COLLECTIVE_TIMEOUT_ENV, bad)
+        assert helper.collective_timeout_s() == 300.0
+        assert "is not a positive number of seconds" in capsys.readouterr().err
 
 
 def test_tf32_is_set_through_the_api_this_torch_has(helper, monkeypatch):

@@ -19,7 +19,8 @@ What that buys, on a laptop, under ``azure-trainer run-local`` and on an Azure M
   device, :func:`start` prints why and exits ``EXIT_NO_GPU`` (78) before any data is read; more local
   processes than GPUs is a clear error (exit 2) instead of two ranks sharing a GPU until NCCL fails.
 * **Distribution.** ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` (torchrun, Azure ML's PyTorch distribution)
-  start the process group (nccl on CUDA, gloo on the CPU), with a bounded timeout.
+  start the process group (nccl on CUDA, gloo on the CPU), with the contract's collective timeout
+  (``AZURE_TRAINER_COLLECTIVE_TIMEOUT_S``, 300 s by default) instead of gloo's 30 minutes.
 * **Preemption.** SIGTERM (how Azure ML reclaims a low-priority node) only sets a flag; at the next
   :meth:`Job.step` every rank agrees to stop, rank 0 writes a checkpoint and the process exits
   ``EXIT_PREEMPTED`` (75); a rerun resumes from the newest checkpoint that loads.
@@ -68,6 +69,8 @@ REQUIRE_GPU_ENV = "AZURE_TRAINER_REQUIRE_GPU"
 PREEMPT_AT_STEP_ENV = "AZURE_TRAINER_PREEMPT_AT_STEP"
 OBJECTIVE_METRIC_ENV = "AZURE_TRAINER_OBJECTIVE_METRIC"
 STATUS_FILE_ENV = "AZURE_TRAINER_STATUS_FILE"
+COLLECTIVE_TIMEOUT_ENV = "AZURE_TRAINER_COLLECTIVE_TIMEOUT_S"
+DEFAULT_COLLECTIVE_TIMEOUT_S = 300.0
 
 EVENT_DEVICE = "device"
 EVENT_GPU_MISSING = "gpu_missing"
@@ -159,9 +162,6 @@ def write_status(event: str, **fields) -> None:
 
 # -- processes and the process group -------------------------------------------------------------------
 
-DIST_TIMEOUT_ENV = "TRAIN_DIST_TIMEOUT_S"
-DEFAULT_DIST_TIMEOUT_S = 300  # a rank that never arrives ends the job instead of hanging it for 30 min
-
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -199,7 +199,7 @@ def init_process_group(info: DistInfo, device: torch.device, timeout_s: float | 
     """
     if not info.enabled or (dist.is_available() and dist.is_initialized()):
         return
-    timeout_s = timeout_s or float(os.environ.get(DIST_TIMEOUT_ENV, DEFAULT_DIST_TIMEOUT_S))
+    timeout_s = timeout_s or collective_timeout_s()
     dist.init_process_group(
         backend="nccl" if device.type == "cuda" else "gloo",
         rank=info.rank,
@@ -207,6 +207,24 @@ def init_process_group(info: DistInfo, device: torch.device, timeout_s: float | 
         timeout=datetime.timedelta(seconds=timeout_s),
         **process_group_device_kwargs(device, dist.init_process_group),
     )
+
+
+def collective_timeout_s() -> float:
+    """``AZURE_TRAINER_COLLECTIVE_TIMEOUT_S`` (run-local sets it; a job's environment_variables may), else
+    300 s: a rank that never arrives ends the job instead of hanging it for gloo's 30-minute default."""
+    raw = os.environ.get(COLLECTIVE_TIMEOUT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_COLLECTIVE_TIMEOUT_S
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value > 0):
+        print(
+            f"WARNING: {COLLECTIVE_TIMEOUT_ENV}={raw!r} is not a positive number of seconds; using "
+            f"{DEFAULT_COLLECTIVE_TIMEOUT_S:g}",
+            file=sys.stderr,
+        )
+        value = DEFAULT_COLLECTIVE_TIMEOUT_S
+    return value
 
 
 def process_group_device_kwargs(device: torch.device, init=None) -> dict:

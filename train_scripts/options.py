@@ -10,6 +10,8 @@ import argparse
 import math
 
 from contract import (
+    COLLECTIVE_TIMEOUT_ENV,
+    DEFAULT_COLLECTIVE_TIMEOUT_S,
     EXIT_NO_GPU,
     EXIT_PREEMPTED,
     EXIT_USAGE,
@@ -54,6 +56,8 @@ environment:
   {STATUS_FILE_ENV}=PATH  append JSON status records (device, start, metrics, preempted,
                             finished) to PATH, one per line, for the runner (run-local sets it).
   RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT  distributed run (torchrun / Azure ML).
+  {COLLECTIVE_TIMEOUT_ENV}=S  a rank waiting longer than S seconds in a collective (for a
+                            dead or hung peer) fails instead of hanging (default {DEFAULT_COLLECTIVE_TIMEOUT_S:g}).
 
 resume (CHECKPOINT_DIR/ckpt-*.pt):
   A rerun of the same command resumes from the newest loadable checkpoint. Each checkpoint records the
