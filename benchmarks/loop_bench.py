@@ -257,10 +257,12 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument(
-        "--steps", type=int, default=None, help="timed steps per rung (default: 200 on CPU, >= 1 s on CUDA)"
+        "--steps", type=int, default=None, help="timed steps per rung (default: 100 on CPU, >= 1 s on CUDA)"
     )
     p.add_argument("--warmup", type=int, default=20)
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument(
+        "--rounds", type=int, default=5, help="alternating rounds, best of each rung kept (default: 5)"
+    )
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
@@ -272,7 +274,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    steps = args.steps or (None if device.type == "cuda" else 200)
+    steps = args.steps or (None if device.type == "cuda" else 100)
     ds = data_mod.load_dataset(args.dataset, None, args.synthetic_size)
     res = ladder(
         ds, device, args.width, args.depth, args.batch_size, steps, args.warmup, args.rounds, min_seconds=1.0
