@@ -225,7 +225,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=["auto", "default", "reduce-overhead", "max-autotune"],
         default="auto",
         help="torch.compile mode; auto: reduce-overhead (CUDA graphs: the small digits steps are bound by "
-        "kernel launches) on CUDA, default elsewhere",
+        "kernel launches) for one process on CUDA, default elsewhere (and with DDP)",
     )
     g.add_argument(
         "--channels-last",

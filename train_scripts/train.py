@@ -201,16 +201,19 @@ def check_model_size(args, ds) -> int:
     return n_params
 
 
-def compile_mode(args, device) -> str:
+def compile_mode(args, job) -> str:
+    """--compile-mode auto: CUDA graphs (reduce-overhead) for one process on a GPU, where the small
+    digits steps are bound by kernel launches; default elsewhere (with DDP the gradient all-reduce runs
+    between the compiled graphs, outside any CUDA graph)."""
     if args.compile_mode != "auto":
         return args.compile_mode
-    return "reduce-overhead" if device.type == "cuda" else "default"
+    return "reduce-overhead" if job.device.type == "cuda" and not job.info.enabled else "default"
 
 
 def wrap_model(raw, args, job):
     """What runs forward/backward: DDP across ranks, then torch.compile when asked for."""
     model = job.distribute(raw, gradient_as_bucket_view=True)
-    return torch.compile(model, mode=compile_mode(args, job.device)) if args.compile else model
+    return torch.compile(model, mode=compile_mode(args, job)) if args.compile else model
 
 
 def total_steps(args, n_train: int, world_size: int) -> int:
@@ -249,9 +252,9 @@ def build_training(args, job, output_dir) -> Training:
         augment_shift=args.augment_shift,
         label_smoothing=args.label_smoothing,
         channels_last=channels_last,
-        cuda_graphs=args.compile and compile_mode(args, device) == "reduce-overhead",
+        cuda_graphs=args.compile and compile_mode(args, job) == "reduce-overhead",
     )
-    compiled = f"{args.compile} ({compile_mode(args, device)})" if args.compile else "False"
+    compiled = f"{args.compile} ({compile_mode(args, job)})" if args.compile else "False"
     job.print(
         f"model: SmallCNN width {args.width} depth {args.depth}, {n_params:,} parameters "
         f"| precision {job.precision}{' + GradScaler' if trainer.scaler else ''} "
