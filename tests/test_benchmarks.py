@@ -127,6 +127,7 @@ def test_measure_times_at_least_min_seconds_after_an_untimed_warmup():
 # -- the transformer benchmark ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_gpt_bench_counts_flops_like_the_6n_estimate_and_reports_mfu(tmp_path, capsys):
     cfg = gpt_bench.CONFIGS["tiny"]
     model = gpt_bench.GPT(cfg)
@@ -170,6 +171,7 @@ def test_gpt_bench_refuses_cuda_without_a_gpu():
 # -- the loop ladder and train_bench ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_loop_bench_changes_one_thing_per_rung(tmp_path, capsys, quiet_env):
     out = tmp_path / "loop.json"
     assert loop_bench.main(["--quick", "--device", "cpu", "--threads", "1", "--json", str(out)]) == 0
@@ -194,6 +196,7 @@ def test_loop_bench_changes_one_thing_per_rung(tmp_path, capsys, quiet_env):
     assert "| rung | change | samples/s | effect of this change |" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_train_bench_quick_cpu_columns_bookkeeping_and_no_gpu_note(tmp_path, capsys, train_in_process):
     out = tmp_path / "train.json"
     assert train_bench.main(["--quick", "--threads", "1", "--json", str(out)]) == 0
@@ -230,6 +233,7 @@ def test_train_bench_quick_cpu_columns_bookkeeping_and_no_gpu_note(tmp_path, cap
         assert "no CUDA device" in rep["note"] and "no GPU here" in text
 
 
+@pytest.mark.slow
 def test_seed_accuracy_reports_each_seed_and_the_mean(tmp_path, capsys, train_in_process):
     out = tmp_path / "seeds.json"
     assert (

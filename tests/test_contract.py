@@ -198,6 +198,7 @@ def _write_many(module_path: str, path: str, rank: int, n: int) -> None:
         module.write_status("metrics", step=step, values={f"v{i}": float(i) for i in range(400)})
 
 
+@pytest.mark.slow
 def test_records_of_concurrent_ranks_never_interleave(tmp_path):
     path = tmp_path / "status.jsonl"
     ctx = multiprocessing.get_context("fork")

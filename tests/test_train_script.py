@@ -464,6 +464,7 @@ def test_depth_beyond_what_the_images_allow_is_a_usage_error(tmp_path, run_main)
     assert r.returncode == 2 and r.stderr.startswith("ERROR: --depth 4 is too deep for 8x8 images"), r.stderr
 
 
+@pytest.mark.slow
 def test_data_dir_npz_and_csv_formats(tmp_path, run_main):
     images, labels = data_mod.load_digits_arrays()
     npz_dir = tmp_path / "npz"
@@ -590,6 +591,7 @@ def test_unwritable_output_or_checkpoint_dir_fails_before_reading_data(tmp_path,
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_resume_with_other_settings_is_refused_and_old_checkpoints_still_resume(tmp_path, run_main):
     base = ["--max-steps", "3", "--threads", "1", "--output-dir", tmp_path]
     assert run_main(base).returncode == 0
@@ -620,6 +622,7 @@ def test_resume_with_other_settings_is_refused_and_old_checkpoints_still_resume(
     assert r.returncode == 0 and "has no run signature" in r.stderr and "global step 4" in r.stdout
 
 
+@pytest.mark.slow
 def test_corrupt_newest_checkpoint_falls_back_to_previous(tmp_path, run_main):
     out = tmp_path / "out"
     r = run_main(
@@ -650,6 +653,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_previous(tmp_path, run_main):
     assert [m.get("epoch") for m in resumed if not m.get("final")] == [1, 2] and resumed[-1]["final"]
 
 
+@pytest.mark.slow
 def test_no_resume_moves_old_checkpoints_and_outputs_aside_so_a_rerun_resumes_the_new_run(tmp_path, run_main):
     out = ["--threads", "1", "--output-dir", tmp_path]
     assert run_main([*out, "--max-steps", "5"]).returncode == 0
@@ -679,6 +683,7 @@ def test_no_resume_moves_old_checkpoints_and_outputs_aside_so_a_rerun_resumes_th
     assert len(list(tmp_path.glob("previous-*"))) == 1  # a resumed run continues its own files
 
 
+@pytest.mark.slow
 def test_a_fresh_run_never_overwrites_or_appends_to_files_already_there(tmp_path, run_main):
     (tmp_path / "metrics.jsonl").write_text("my own notes\n")
     (tmp_path / "model.pt").write_text("my own model\n")
@@ -706,6 +711,7 @@ def test_unknown_sweep_objective_stops_before_loading_data(tmp_path, run_main):
         assert r.returncode == 2 and f"{name!r}" in r.stderr, (name, r.stderr)
 
 
+@pytest.mark.slow
 def test_known_sweep_objective_is_announced_and_logged(tmp_path, run_main):
     r = run_main(
         ["--max-steps", "3", "--threads", "1", "--output-dir", tmp_path],
@@ -818,6 +824,7 @@ def test_fp16_without_cuda_is_a_usage_error(tmp_path, run_main):
     assert r.returncode == 2 and r.stderr.startswith("ERROR: --precision fp16 needs a CUDA device"), r.stderr
 
 
+@pytest.mark.slow
 def test_compile_warm_up_is_timed_apart_and_leaves_training_unchanged(tmp_path, run_main, monkeypatch):
     """--compile's warm-up (forward/backward passes before the first epoch) must put weights, buffers
     and gradients back: the run then ends exactly where an uncompiled run does. torch.compile itself is
@@ -837,6 +844,7 @@ def test_compile_warm_up_is_timed_apart_and_leaves_training_unchanged(tmp_path, 
     assert final["test_accuracy"] == read_metrics(tmp_path / "plain")[-1]["test_accuracy"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="torch < 2.3 has no CPU GradScaler")
 def test_the_grad_scaler_branch_of_the_step_updates_like_the_plain_one():
     """The GradScaler branch of the step (fp16 on V100/T4), exercised on the CPU in fp32: scaling the
