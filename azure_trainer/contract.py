@@ -50,7 +50,8 @@ WORLD_SIZE, LOCAL_RANK, NODE_RANK, MASTER_ADDR, MASTER_PORT.
 
 Exit codes (the reference script's, and the helper's):
     0   finished
-    2   bad command line (argparse), or an AZURE_TRAINER_OBJECTIVE_METRIC the script does not log
+    2   bad command line (argparse), an AZURE_TRAINER_OBJECTIVE_METRIC the script does not log, more
+        processes on a machine than it has GPUs, or an unwritable checkpoint folder
     75  preempted: SIGTERM was received, a checkpoint was written; run it again to resume (EX_TEMPFAIL)
     78  a GPU was required and no CUDA device is visible (EX_CONFIG)
 """

@@ -1,33 +1,22 @@
 """The training loop: whole dataset on the device, no DataLoader, no host sync inside the step loop.
 
 Each step indexes a device-resident permutation, applies the random-shift augmentation with one
-gather, runs forward/backward under autocast, and adds the loss and correct-count into device
-tensors. The host reads those sums once per epoch (``Trainer.read_epoch_sums``).
+gather, runs forward/backward under autocast (bf16, or fp16 with a GradScaler, as
+``contract.choose_precision`` decides), and adds the loss and correct-count into device tensors. The
+epoch's sums and the evaluation stay on the device too: the metrics logger's thread reads them, so the
+host never waits for the GPU between epochs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
+import time
 
 import data as data_mod
 import torch
 import torch.nn.functional as F
+from contract import all_reduce_sum, autocast, grad_scaler
 from torch import nn
-
-
-def autocast_context(device: torch.device, precision: str):
-    """bf16 autocast when ``precision`` resolves to bf16, otherwise plain fp32."""
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def resolve_precision(requested: str, device: torch.device) -> str:
-    """``auto`` means bf16 on a CUDA device that supports it, fp32 everywhere else."""
-    if requested == "auto":
-        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    return requested
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float, device: torch.device):
@@ -85,10 +74,16 @@ class Trainer:
         augment_shift: int = 0,
         label_smoothing: float = 0.0,
         channels_last: bool = False,
+        cuda_graphs: bool = False,
     ):
         self.model, self.raw_model = model, raw_model
         self.optimizer, self.scheduler = optimizer, scheduler
         self.device, self.precision = device, precision
+        self.scaler = grad_scaler(device, precision)  # fp16 only: small gradients would underflow
+        # torch.compile(mode="reduce-overhead") replays CUDA graphs: each step must be marked as a new
+        # one, or the next replay may overwrite outputs still in use (torch >= 2.1 has the marker).
+        mark = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
+        self._mark_step = mark if cuda_graphs and mark is not None else None
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.shift = int(augment_shift)
@@ -153,22 +148,27 @@ class Trainer:
         """One optimizer step on batch ``step_in_epoch`` of the epoch; nothing here waits for the device."""
         idx = perm[step_in_epoch * self.batch_size : (step_in_epoch + 1) * self.batch_size]
         x, y = self.batch(idx, shifts), self.labels[idx]
-        with autocast_context(self.device, self.precision):
+        if self._mark_step is not None:
+            self._mark_step()
+        with autocast(self.device, self.precision):
             logits = self.model(x)
             loss = self.loss_fn(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.scheduler.step()
         b = y.shape[0]
         self.loss_sum += loss.detach().float() * b
         self.correct += (logits.detach().argmax(dim=1) == y).sum()
         self.count += b
 
-    def read_epoch_sums(self) -> tuple[float, float, int]:
-        """Global (loss, accuracy, samples) of the epoch so far: one all-reduce, one host read."""
-        import distributed
-
+    def epoch_sums(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Global (loss, accuracy) of the epoch so far, as device scalars: one all-reduce, no host read."""
         t = torch.stack(
             [
                 self.loss_sum.double(),
@@ -176,16 +176,35 @@ class Trainer:
                 torch.tensor(float(self.count), dtype=torch.float64, device=self.device),
             ]
         )
-        loss_sum, correct, count = distributed.all_reduce_sum(t).tolist()
-        count = max(count, 1.0)
-        return loss_sum / count, correct / count, int(count)
+        loss_sum, correct, count = all_reduce_sum(t)
+        count = count.clamp_min(1.0)
+        return loss_sum / count, correct / count
+
+    def warm_up(self, perm: torch.Tensor, shifts: torch.Tensor | None, steps: int = 3) -> float:
+        """Compile (and record CUDA graphs for) forward and backward outside the timed epochs: a few
+        forward/backward passes on the first batch, then the weights, buffers and gradients are put
+        back as they were. Returns the seconds it took."""
+        t0 = time.perf_counter()
+        saved = {k: v.detach().clone() for k, v in self.raw_model.state_dict().items()}
+        idx = perm[: self.batch_size]
+        x, y = self.batch(idx, shifts), self.labels[idx]
+        for _ in range(steps):
+            if self._mark_step is not None:
+                self._mark_step()
+            with autocast(self.device, self.precision):
+                loss = self.loss_fn(self.model(x), y)
+            loss.backward()
+        self.raw_model.load_state_dict(saved)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - t0
 
     # -- evaluation --------------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, split: data_mod.Split, batch_size: int = 1024) -> tuple[float, float]:
-        """(loss, accuracy) of ``raw_model`` on ``split``; each rank takes every world_size-th sample."""
-        import distributed
-
+    def evaluate(self, split: data_mod.Split, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, accuracy) of ``raw_model`` on ``split`` as device scalars (read them when needed);
+        each rank takes every world_size-th sample."""
         model = self.raw_model
         was_training = model.training
         model.eval()
@@ -196,7 +215,7 @@ class Trainer:
         for start in range(0, labels.shape[0], batch_size):
             x = images[start : start + batch_size].to(self.device, non_blocking=True)
             y = labels[start : start + batch_size].to(self.device, non_blocking=True)
-            with autocast_context(self.device, self.precision):
+            with autocast(self.device, self.precision):
                 logits = model(x.contiguous(memory_format=self.memory_format))
             loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").double()
             correct += (logits.argmax(dim=1) == y).sum().double()
@@ -204,6 +223,33 @@ class Trainer:
         t = torch.stack(
             [loss_sum, correct, torch.tensor(float(labels.shape[0]), dtype=torch.float64, device=self.device)]
         )
-        loss_sum, correct, count = distributed.all_reduce_sum(t).tolist()
-        count = max(count, 1.0)
+        loss_sum, correct, count = all_reduce_sum(t)
+        count = count.clamp_min(1.0)
         return loss_sum / count, correct / count
+
+
+class EpochTimer:
+    """The wall time of an epoch's steps without waiting for the device: CUDA events on a GPU (read
+    later, by whoever needs the number), perf_counter elsewhere (CPU work is done when it returns)."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self._start = torch.cuda.Event(enable_timing=True)
+            self._start.record()
+        else:
+            self._t0 = time.perf_counter()
+
+    def stop(self):
+        """The elapsed seconds: a float on the CPU, a zero-argument callable on CUDA."""
+        if not self.cuda:
+            return time.perf_counter() - self._t0
+        end = torch.cuda.Event(enable_timing=True)
+        end.record()
+        start = self._start
+
+        def seconds() -> float:
+            end.synchronize()
+            return start.elapsed_time(end) / 1000.0
+
+        return seconds

@@ -83,10 +83,10 @@ def build_model(in_channels: int, num_classes: int, width: int, depth: int, imag
 
 def save_model(path, model: SmallCNN, extra: dict) -> None:
     """Save the state_dict plus everything needed to rebuild and feed the model (config, normalisation)."""
-    import checkpoint  # local import: checkpoint imports nothing from here, keeps the module graph flat
+    from contract import atomic_save
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    checkpoint.atomic_save({"state_dict": state, "config": dict(model.config), **extra}, path)
+    atomic_save({"state_dict": state, "config": dict(model.config), **extra}, path)
 
 
 def load_model(path, map_location="cpu") -> tuple[SmallCNN, dict]:
