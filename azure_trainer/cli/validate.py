@@ -73,10 +73,11 @@ def check(args: argparse.Namespace, path: str) -> dict[str, Any]:
 
 
 def _print_one(result: dict[str, Any], quiet: bool) -> None:
-    from ..azureml.preflight import format_findings
     from ..findings import Finding
 
     findings = [Finding.from_dict(f) for f in result["findings"]]
+    if findings:  # preflight's module (with cost, quota, compute info): only when there is a table to print
+        from ..azureml.preflight import format_findings
     if not quiet:
         print(result["summary"])
         print(format_findings(findings) if findings else "offline checks: all passed")
