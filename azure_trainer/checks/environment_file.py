@@ -52,7 +52,8 @@ def _read_yaml(path: Path) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where it is built in
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
 
@@ -108,15 +109,20 @@ def torch_pin(conda: Any) -> tuple[int, int] | None:
 
 
 def local_torch_version() -> tuple[int, int] | None:
-    """``(major, minor)`` of the torch installed here, read from its metadata (torch is not imported)."""
-    import importlib.metadata  # 15 ms: only when a pin is there to compare
+    """``(major, minor)`` of the torch this interpreter would import, read from the name of its
+    ``torch-X.Y.Z.dist-info`` folder next to the package (neither torch nor importlib.metadata, 15 ms,
+    is imported: validate's start-up counts)."""
+    import importlib.util
 
-    try:
-        version = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    match = re.match(r"(\d+)\.(\d+)", version)
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    site = Path(next(iter(spec.submodule_search_locations))).parent
+    for info in sorted(site.glob("torch-*.dist-info")):
+        match = re.match(r"torch-(\d+)\.(\d+)", info.name)
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    return None
 
 
 def _strings(value: Any) -> list[str]:

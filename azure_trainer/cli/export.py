@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +140,8 @@ def write_whole(target: Path, text: str, *, shown: str) -> None:
     failure leaves the old file as it was."""
     real = Path(os.path.realpath(target))
     try:
+        import tempfile  # only when writing a file (the CLI's start-up imports every command module)
+
         fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
