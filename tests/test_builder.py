@@ -536,3 +536,23 @@ def test_a_sweep_exports_its_trials_secrets_as_stars_too(tmp_path, capsys):
         secret not in out + err
         and yaml.safe_load(out)["trial"]["environment_variables"]["GITHUB_TOKEN"] == "***"
     )
+
+
+@pytest.mark.slow
+def test_export_in_a_fresh_interpreter_prints_nothing_from_the_sdk_on_stderr():
+    """azure-ai-ml's first import sets its own logger to INFO with a stderr handler, so SDK log noise must
+    be silenced after that import: the sample's GPU environment file has a ``name``, for which
+    azure-ai-ml logs "the provided asset name ... will not be used for anonymous registration"."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "azure_trainer", "export", "jobs/digits.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(result.stdout)["environment"] == "file:environments/gpu.yaml"
+    assert result.stderr == ""
