@@ -71,15 +71,18 @@ class OfflineWorkspace:
     def __exit__(self, *exc: Any) -> None:
         self._stack.close()
 
-    def ml_client(self) -> Any:
-        """The real ``MLClient`` for this workspace (a credential is never asked for a token offline)."""
+    def ml_client(self, **kwargs: Any) -> Any:
+        """The real ``MLClient`` for this workspace (a credential is never asked for a token offline);
+        ``kwargs`` go to MLClient (e.g. ``show_progress=False``)."""
         from ..testing import FakeCredential
         from .build import quiet_sdk_logs
 
         quiet_sdk_logs()
         from azure.ai.ml import MLClient
 
-        return MLClient(FakeCredential(), SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE, transport=self.fake)
+        return MLClient(
+            FakeCredential(), SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE, transport=self.fake, **kwargs
+        )
 
     # -- the simulated runs (called by the fake inside a request's transaction) --
     def _start_run(self, name: str) -> None:

@@ -162,16 +162,17 @@ def default_credential() -> Any:
 
 
 @contextlib.contextmanager
-def open_ml_client(workspace: WorkspaceRef) -> Iterator[Any]:
+def open_ml_client(workspace: WorkspaceRef, **kwargs: Any) -> Iterator[Any]:
     """The ``MLClient`` for ``workspace`` while the block runs: the real one, or an offline workspace's
-    (which routes the SDK's blob clients to its folder only for that long)."""
+    (which routes the SDK's blob clients to its folder only for that long). ``kwargs`` go to MLClient
+    (e.g. ``show_progress=False``: no upload bar)."""
     if workspace.offline is None:
-        yield make_ml_client(workspace)
+        yield make_ml_client(workspace, **kwargs)
         return
     from .offline import OfflineWorkspace
 
     with OfflineWorkspace(workspace.offline) as offline:
-        yield offline.ml_client()
+        yield offline.ml_client(**kwargs)
 
 
 def make_ml_client(workspace: WorkspaceRef, credential: Any = None, **kwargs: Any) -> Any:

@@ -38,9 +38,12 @@ class Context:
         for the ``with`` block (an offline workspace, ``local:DIR``, is open only that long).
 
         Workspace resolution runs first (a missing workspace is a one-line error naming every way to give
-        it, whatever the factory); ``job_config`` and ``dry_run`` only shape that message.
+        it, whatever the factory); ``job_config`` and ``dry_run`` only shape that message. The SDK's own
+        progress bars (the code upload) follow the rule of every progress display: only for a person at
+        a terminal (:func:`azure_trainer.progress.interactive`).
         """
         from ..azureml.workspace import open_ml_client, resolve_workspace
+        from ..progress import interactive
 
         flags = {
             "subscription_id": getattr(args, "subscription", None),
@@ -51,7 +54,8 @@ class Context:
         if self.client_factory is not None:
             yield self.client_factory(workspace)
             return
-        with open_ml_client(workspace) as client:
+        shown = interactive(quiet=getattr(args, "quiet", False), json=getattr(args, "json", False))
+        with open_ml_client(workspace, show_progress=shown) as client:
             yield client
 
 
