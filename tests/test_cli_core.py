@@ -205,6 +205,15 @@ def test_usage_errors_are_one_line(capsys, argv):
     assert ": error: " in err and "--help)" in err
 
 
+def test_the_cli_leaves_the_environment_its_children_inherit_alone(capsys, in_repo, monkeypatch):
+    """The CLI skips pydantic's plugin discovery in its own process only: run-local's script, the
+    ``--help`` probe and the offline workspace's runner inherit os.environ, and a script of the user's
+    that uses pydantic plugins must get them locally as on Azure ML."""
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    assert main(["validate", "jobs/digits.yaml"]) == 0
+    assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ
+
+
 def test_debug_is_accepted_after_the_command(capsys, in_repo, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("experiment_name: x\ncode: .\ncommand: echo\nenvironment: azureml:e:1\nunknown_key: 1\n")
