@@ -401,8 +401,8 @@ def test_the_jobs_timeout_stops_a_local_run_like_azure_ml(capsys, tmp_path):
         capsys, FIX / "sigterm.yaml", "--set", "limits.timeout=2", "--run-dir", tmp_path / "t"
     )
     assert code == 124, err
-    assert "time limit 2s (the job's `timeout`)" in err
-    assert "the job's timeout (2s) has passed: sending SIGTERM" in err
+    assert "time limit 2s (the job's `limits.timeout`)" in err
+    assert "the job's time limit (2s) has passed: sending SIGTERM" in err
     assert "timed out:  stopped after the time limit of 2s" in err
     data = run_json(tmp_path / "t")
     assert data["timed_out"] is True and data["time_limit_s"] == 2.0 and data["exit_code"] == 124

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SECONDS",
         help="stop the run (SIGTERM, then SIGKILL) after SECONDS, as Azure ML would; default: the job's "
-        "`timeout` (sweeps: limits.trial_timeout per trial); 0: no limit",
+        "limits.timeout (sweeps: limits.trial_timeout per trial); 0: no limit",
     )
     preempt = parser.add_mutually_exclusive_group()
     preempt.add_argument(

@@ -70,7 +70,7 @@ class LocalOptions:
     preempt_after: float | None = None
     preempt_at_step: int | None = None
     timeout: float | None = None
-    """Seconds per start of the command; None: the job's own ``timeout``; 0: no limit."""
+    """Seconds per start of the command; None: the job's own ``limits.timeout``; 0: no limit."""
     mlflow_store: Path | None = None
     """The MLflow file store to log into (a local sweep's, shared by its trials); None: ``RUN_DIR/mlruns``."""
 
@@ -408,4 +408,4 @@ def _use_python(shell_text: str, python: str) -> tuple[str, bool]:
 def _time_limit(spec: JobSpec, options: LocalOptions) -> tuple[float | None, str]:
     if options.timeout is not None:
         return (options.timeout or None), "--timeout"
-    return (float(spec.timeout) if spec.timeout else None), "the job's `timeout`"
+    return (float(spec.timeout) if spec.timeout else None), "the job's `limits.timeout`"

@@ -41,7 +41,7 @@ class Attempt:
     interrupted: bool = False
     """Stopped by Ctrl-C / SIGTERM to run-local."""
     timed_out: bool = False
-    """Stopped because it ran past the time limit (the job's ``timeout`` or ``--timeout``)."""
+    """Stopped because it ran past the time limit (the job's ``limits.timeout`` or ``--timeout``)."""
     hung_ranks: list[str] = field(default_factory=list)
     """Ranks stopped because they hung in a collective after another rank exited."""
     status: ScriptStatus | None = field(default=None, repr=False)
@@ -88,7 +88,7 @@ class LocalRunResult:
     warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
     time_limit_s: float | None = None
-    """The limit each start of the command had (the job's ``timeout`` or ``--timeout``), None for none."""
+    """The limit each start of the command had (the job's ``limits.timeout`` or ``--timeout``), None for none."""
     timed_out: bool = False
     device_visible: str | None = None
     """What this machine offered: "cuda" or "cpu" (None when the job did not need to know)."""
@@ -150,7 +150,7 @@ class LocalRunResult:
             )
         if self.timed_out:
             lines.append(
-                f"timed out:  stopped after the time limit of {self.time_limit_s:g}s (the job's `timeout`, "
+                f"timed out:  stopped after the time limit of {self.time_limit_s:g}s (the job's `limits.timeout`, "
                 "or --timeout); Azure ML would cancel it too. Raise it, or --timeout 0 for no limit here"
             )
         if self.final_metrics:

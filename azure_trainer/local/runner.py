@@ -56,7 +56,7 @@ def run_local(
     checkpoints); ``nproc`` overrides the number of processes of a distributed job. ``strict_device``
     keeps the cloud's fail-fast when ``use_gpu`` is true and there is no GPU here (the script exits 78)
     instead of training on the CPU. ``preempt_after`` (seconds) / ``preempt_at_step`` run the preemption
-    rehearsal. ``timeout`` (seconds) overrides the job's own ``timeout``, which otherwise applies to each
+    rehearsal. ``timeout`` (seconds) overrides the job's own ``limits.timeout``, which otherwise applies to each
     start of the command as Azure ML applies it to the job: past it the run gets SIGTERM (then SIGKILL)
     and the result's exit code is 124; 0 means no limit. ``stream``/``console``: see :func:`.execute`.
 

@@ -121,7 +121,7 @@ class Supervisor:
         self.console = console
         self.grace_s = grace_s
         self.time_limit = time_limit
-        """Seconds each run may take before it is stopped like a job past its ``timeout``."""
+        """Seconds each run may take before it is stopped like a job past its ``limits.timeout``."""
         self.timed_out = False
         self.hung: list[str] = []
         """The ranks found hung in the last run (still running long after another rank exited)."""
@@ -283,7 +283,7 @@ class Supervisor:
             self.terminate(f"preemption rehearsal, {sigterm_after:g}s in")
         if self.time_limit is not None and self.term_sent_at is None and elapsed >= self.time_limit:
             self.timed_out = True
-            self.terminate(f"the job's timeout ({self.time_limit:g}s) has passed")
+            self.terminate(f"the job's time limit ({self.time_limit:g}s) has passed")
         if ranks is not None and collective_timeout is not None and self.term_sent_at is None:
             self._check_hung(ranks, collective_timeout)
         if ranks is not None:

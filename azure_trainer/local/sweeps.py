@@ -165,7 +165,7 @@ def run_local_sweep(
     ``trials``: how many (grid: all combinations by default; random: ``limits.max_total_trials``);
     bayesian sampling falls back to random draws (there is no optimiser locally). ``parallel`` trials
     run at once; their output then goes to each trial's log.txt only. Each trial is stopped after
-    ``limits.trial_timeout`` (else the job's ``timeout``; ``trial_timeout`` overrides both, 0: none), and
+    ``limits.trial_timeout`` (``trial_timeout`` overrides it, 0: none), and
     after ``limits.timeout`` of sweep no trial starts and running ones are stopped, as Azure ML does.
     ``strict_device`` is passed to every trial (see :func:`run_local`). ``progress`` is told how the
     sweep goes (``begin(total, metric, goal)``, ``trial_started(index, params)``,
