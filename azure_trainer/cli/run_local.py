@@ -120,7 +120,10 @@ def _run_sweep(args: argparse.Namespace, spec, inputs: dict[str, str]) -> int:
         ("--nproc", args.nproc),
     ):
         if value is not None:
-            raise LocalRunError(f"{flag} is for a single run; drop it, or the `sweep:` (--set sweep=null)")
+            raise LocalRunError(
+                f"{flag} is for a single run, not a sweep's trials; drop it (to try it on one trial, write "
+                "that trial as a command job: its `trial` keys at the top level, without `type: sweep`)"
+            )
     from ..progress import SweepProgress, interactive
 
     console = open(os.devnull, "w") if args.quiet else sys.stderr if args.json else None  # noqa: SIM115
