@@ -8,6 +8,7 @@ have made the job.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,30 +95,22 @@ def submit(
     name = name or spec.name  # the job file may name the job
     job_name = check_job_name(name) if name else new_job_name(spec.experiment_name)
     azure_job = build_job(spec, name=job_name)
+    opened: Any = contextlib.nullcontext(ml_client)  # a dry run without preflight needs no client
     if ml_client is None and (preflight or not dry_run):
         from .workspace import open_ml_client, resolve_workspace
 
-        with open_ml_client(resolve_workspace(workspace, spec.workspace)) as client:
-            return _submit(
-                spec,
-                client,
-                azure_job,
-                job_name,
-                dry_run=dry_run,
-                preflight=preflight,
-                named=bool(name),
-                offline=offline,
-            )
-    return _submit(
-        spec,
-        ml_client,
-        azure_job,
-        job_name,
-        dry_run=dry_run,
-        preflight=preflight,
-        named=bool(name),
-        offline=offline,
-    )
+        opened = open_ml_client(resolve_workspace(workspace, spec.workspace))
+    with opened as client:
+        return _submit(
+            spec,
+            client,
+            azure_job,
+            job_name,
+            dry_run=dry_run,
+            preflight=preflight,
+            named=bool(name),
+            offline=offline,
+        )
 
 
 def _submit(

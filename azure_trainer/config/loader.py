@@ -156,15 +156,7 @@ def validate_config(data: Any, smap: SourceMap | None = None, file: str | None =
             line=line,
             key_path="type",
         )
-    problems = _bad_strings(data, (), smap, file)
-    try:
-        config = cls.model_validate(data)
-    except ValidationError as exc:
-        problems += _located_errors(exc, cls, smap, file)
-    else:
-        if not problems:
-            return config
-    raise ConfigError.several(problems, file=file)
+    return _validated(cls, data, smap, file)
 
 
 def load_environment_file(path: Path) -> EnvironmentConfig:
@@ -177,15 +169,21 @@ def load_environment_file(path: Path) -> EnvironmentConfig:
             "an environment file is a mapping of keys (image, conda_file, ...)", file=shown, line=1
         )
     _resolve_environment(data, path.parent)
-    problems = _bad_strings(data, (), smap, shown)
+    return _validated(EnvironmentConfig, data, smap, shown)
+
+
+def _validated(model: type[BaseModel], data: dict[str, Any], smap: SourceMap, file: str | None) -> Any:
+    """``model`` validated from ``data``, or one ConfigError listing every problem, each located: values
+    no job can use (a NUL byte, a string longer than an argument may be), then pydantic's errors."""
+    problems = _bad_strings(data, (), smap, file)
     try:
-        environment = EnvironmentConfig.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as exc:
-        problems += _located_errors(exc, EnvironmentConfig, smap, shown)
+        problems += _located_errors(exc, model, smap, file)
     else:
         if not problems:
-            return environment
-    raise ConfigError.several(problems, file=shown)
+            return validated
+    raise ConfigError.several(problems, file=file)
 
 
 # -- the extends chain ------------------------------------------------------------------------------

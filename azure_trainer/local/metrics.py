@@ -10,12 +10,11 @@ sweep's objective is the trial's final value of its metric.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .status import ScriptStatus
+from .status import ScriptStatus, json_records
 from .tracking import Metrics, TrackedRun, read_mlflow
 
 
@@ -51,17 +50,7 @@ def from_jsonl(outputs_dir: Path, since: float = 0.0) -> Metrics:
         return Metrics()
     newest = max(files, key=lambda p: p.stat().st_mtime)
     rows = []
-    try:
-        lines = newest.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return Metrics()
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
+    for record in json_records(newest):
         step = record.get("step")
         rows += [
             {"metric": k, "step": step, "value": v}

@@ -49,21 +49,29 @@ class ScriptStatus:
         )
 
 
-def read_status(path: Path) -> ScriptStatus:
-    """Parse the status file at ``path``; a missing file or a malformed line is skipped, never fatal."""
-    status = ScriptStatus()
+def json_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file written by a script (the status file, ``metrics.jsonl``): a
+    file that cannot be read has none, and a line that is not a JSON object is skipped, never fatal."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return status
-    device_rank: int | None = None
+        return []
+    records = []
     for line in text.splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(record, dict):
-            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def read_status(path: Path) -> ScriptStatus:
+    """Parse the status file at ``path``; a missing file or a malformed line is skipped, never fatal."""
+    status = ScriptStatus()
+    device_rank: int | None = None
+    for record in json_records(path):
         event, rank = record.get("event"), record.get("rank", 0)
         if event == EVENT_DEVICE and isinstance(record.get("device"), str):
             if device_rank is None or (rank == 0 and device_rank != 0):
