@@ -2,9 +2,10 @@
 
     AzureTrainerError            root: the CLI catches it once, prints its message, exits non-zero
     ├── ConfigError              a job config (or a --set override) is wrong; exit 2
-    ├── LocalRunError            a local run could not start (missing torch, missing input, ...)
-    ├── AzureMLError               a call to Azure ML failed (auth, not found, throttled, ...)
-    └── PreflightError           preflight found errors; carries the findings
+    ├── LocalRunError            a local run could not start (missing torch, missing input, ...); exit 2
+    ├── AzureMLError             a call to Azure ML failed (auth, not found, throttled, ...)
+    ├── PreflightError           preflight found errors; carries the findings
+    └── ApiUsageError            a Python API function got the wrong kind of value (also a TypeError)
 
 Every message is one line that says what is wrong, where, and how to fix it; a ConfigError about several
 problems at once (:meth:`ConfigError.several`) is one line per problem under a header line.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ApiUsageError",
     "AzureTrainerError",
     "ConfigError",
     "LocalRunError",

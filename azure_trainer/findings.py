@@ -57,13 +57,13 @@ FINDING_CODES = (
     "cpu-environment",
     "environment-device-unknown",
     "cuda-environment-on-cpu",
-    # secrets in environment variables (secrets_guard.py)
+    # secrets in environment variables, arguments, literal inputs and input paths (secrets_guard/)
     "secret-in-env",
     "possible-secret-in-env",
     "secret-in-args",
     "possible-secret-in-args",
     "secret-in-input-path",
-    # the code snapshot (snapshot.py)
+    # the code snapshot (azureml/snapshot.py, azureml/credential_files.py)
     "code-missing",
     "snapshot-ignore-invalid",
     "snapshot-too-large",
@@ -75,7 +75,7 @@ FINDING_CODES = (
     "snapshot-special-file",
     "snapshot-credential-file",
     "snapshot-scan-incomplete",
-    # offline checks of the script and the environment file (checks/)
+    # offline: the script's options, the environment file, the other use_gpu side (checks/, cli/validate.py)
     "unknown-script-arg",
     "script-arg-abbreviated",
     "script-args-unchecked",

@@ -1,4 +1,4 @@
-"""Translate azure-core / azure-ai-ml / azure-identity exceptions into one-line AzureErrors.
+"""Translate azure-core / azure-ai-ml / azure-identity exceptions into one-line AzureMLErrors.
 
 The SDK's exception is chained (``raise ... from exc``) so ``--debug`` still shows everything.
 """

@@ -1,4 +1,5 @@
-"""Preflight check of the code snapshot: what azure-ai-ml would upload from the job's ``code`` folder.
+"""The code snapshot check (``validate``, ``submit`` before sign-in, preflight): what azure-ai-ml would
+upload from the job's ``code`` folder.
 
 Azure ML uploads the ``code`` folder of a command job as a snapshot. People upload data sets and
 checkpoints by accident; this module predicts exactly which files the SDK would upload and flags

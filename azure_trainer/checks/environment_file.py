@@ -1,6 +1,6 @@
 """A local environment file checked without Azure: CUDA or not against ``use_gpu``, and its torch pin.
 
-A job that names an environment YAML (``environment: envs/gpu.yaml``) can be judged from that file and
+A job that names an environment YAML (``environment: file:envs/gpu.yaml``) can be judged from that file and
 its conda file: a CPU-only image or torch build under ``use_gpu`` would train on the CPU of a GPU node;
 a torch pinned to another major.minor than the one this machine runs means the script was tested on a
 different torch than the cloud will run. Reads plain YAML (no azure.ai.ml), so ``validate`` can run it.

@@ -1,7 +1,7 @@
 """``azure-trainer validate JOB...``: check job configs offline and print what would run.
 
 For each file: load and plan it, then run every check that needs no Azure (:mod:`..checks`): secrets,
-the script's options against its ``--help``, a local environment file against ``use_gpu`` and this
+the code snapshot, the script's options against its ``--help``, a local environment file against ``use_gpu`` and this
 machine's torch, and the other side of a ``{gpu, cpu}`` job (as warnings). One file: its summary and
 findings. Several: one line per file. ``--json``: a list, one object per file. The exit code is 0 when
 every file is valid and no check found an error, else the worst (2 for a config error, 1 for a check's

@@ -1,8 +1,9 @@
 """The fake Azure ML, shipped with the package (like ``httpx.MockTransport``).
 
 * :class:`FakeAzureML` – an azure-core transport serving the Azure ML REST API (ARM, registry, run
-  history, blob storage) in-process, for the *real* ``azure.ai.ml.MLClient``; split by resource in
-  ``_state``, ``_compute``, ``_assets``, ``_jobs``, ``_runs``, ``_blobstore`` and ``_http``.
+  history, MLflow, blob storage) in-process, for the *real* ``azure.ai.ml.MLClient``; split by resource
+  in ``_state``, ``_compute``, ``_assets``, ``_jobs``, ``_runs``, ``_mlflow``, ``_blobstore``,
+  ``_paging`` and ``_http``.
 * :class:`FakeCredential` / :class:`FailingCredential` – token credentials (always works / "not logged in").
 * :class:`FolderStore` – keeps a fake in a folder, shared by processes (the offline workspace's).
 * :func:`block_network` – proves nothing bypassed the fake.

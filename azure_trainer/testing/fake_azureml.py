@@ -12,7 +12,7 @@ Usage::
 Everything the SDK sends goes through :meth:`FakeAzureML.send`; nothing touches the network. The fake is
 split by resource: ``_state`` (what it holds), ``_compute`` (clusters, VM sizes, usages), ``_assets``
 (workspace, environments, registries, datastores, code), ``_jobs``, ``_runs`` (run history),
-``_blobstore`` and ``_http`` (plumbing); this module routes requests to them and adds the test API
+``_mlflow`` (the tracking API a report reads), ``_blobstore``, ``_paging`` and ``_http`` (plumbing); this module routes requests to them and adds the test API
 (seeding, failure injection, recorded requests). Requests nobody serves are answered ``501`` with an
 explanatory Azure error body and recorded in :attr:`FakeAzureML.unhandled`.
 """
