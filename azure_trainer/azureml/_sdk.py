@@ -2,13 +2,12 @@
 
 azure-ai-ml has no public API for a few things azure-trainer needs: the upload's ignore-file matcher
 (so the snapshot check lists exactly what the SDK would upload, offline: loaded from its own file), the
-``CommandJob`` behind a
-``command()`` node (only that dumps as load_job-readable YAML), the credential and pipeline options of
-an ``MLClient`` (to build its registry twin), ``config.json`` discovery as ``MLClient.from_config``
-does it, and, for the fake and the offline workspace, routing the SDK's blob clients through a transport
-and shortening ``jobs.stream``'s polling. pyproject.toml caps azure-ai-ml to the minor versions the suite ran against; when that range
-moves, this module is the one to check. Everything here imports azure.ai.ml lazily, and the ignore-file
-matcher not at all.
+``CommandJob`` behind a ``command()`` node (only that dumps as load_job-readable YAML), the credential
+and pipeline options of an ``MLClient`` (to build its registry twin), ``config.json`` discovery as
+``MLClient.from_config`` does it, and, for the fake and the offline workspace, routing the SDK's blob
+clients through a transport and shortening ``jobs.stream``'s polling. pyproject.toml caps azure-ai-ml to
+the minor versions the suite ran against; when that range moves, this module is the one to check.
+Everything here imports azure.ai.ml lazily, and the ignore-file matcher not at all.
 """
 
 from __future__ import annotations

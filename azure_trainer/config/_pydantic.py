@@ -5,8 +5,8 @@ which imports ``importlib.metadata`` (and through it email, zipfile, csv, socket
 ``validate``'s start-up, spent even when ``PYDANTIC_DISABLE_PLUGINS`` says there are none. With plugins
 off, ``get_plugins()`` returns nothing, so a stand-in module that returns nothing behaves the same. The
 CLI installs it unconditionally (our models need no plugins) without setting the variable, which the
-processes it starts (run-local's script) would inherit. pydantic is capped below 3 in pyproject.toml; its only use of the
-module is ``from ._loader import get_plugins`` (pydantic/plugin/_schema_validator.py).
+processes it starts (run-local's script) would inherit. pydantic is capped below 3 in pyproject.toml;
+its only use of the module is ``from ._loader import get_plugins`` (pydantic/plugin/_schema_validator.py).
 """
 
 from __future__ import annotations
