@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--nproc",
         type=int,
         metavar="N",
-        help="processes for a distributed job (default: instance_count x process_count_per_instance)",
+        help="processes per node (each of resources.instance_count) for a distributed job (default: "
+        "distribution.process_count_per_instance, 1 when unset)",
     )
     parser.add_argument(
         "--strict-device",

@@ -52,13 +52,14 @@ def run_local(
     """Run a planned ``job`` on this machine, as Azure ML would run it, and return what happened.
 
     ``inputs`` maps input names to local paths (``--input``); ``run_dir`` is the run folder (default
-    ``./runs/<experiment>-<time>``; an existing run folder is reused, so a rerun resumes from its
-    checkpoints); ``nproc`` overrides the number of processes of a distributed job. ``strict_device``
-    keeps the cloud's fail-fast when ``use_gpu`` is true and there is no GPU here (the script exits 78)
-    instead of training on the CPU. ``preempt_after`` (seconds) / ``preempt_at_step`` run the preemption
-    rehearsal. ``timeout`` (seconds) overrides the job's own ``limits.timeout``, which otherwise applies to each
-    start of the command as Azure ML applies it to the job: past it the run gets SIGTERM (then SIGKILL)
-    and the result's exit code is 124; 0 means no limit. ``stream``/``console``: see :func:`.execute`.
+    ``./runs/<experiment>-<time>``; this job's own run folder is reused, so a rerun resumes from its
+    checkpoints); ``nproc`` overrides the processes per node (``process_count_per_instance``).
+    ``strict_device`` keeps the cloud's fail-fast when ``use_gpu`` is true and there is no GPU here (the
+    script exits 78) instead of training on the CPU. ``preempt_after`` (seconds) / ``preempt_at_step`` run the
+    preemption rehearsal. ``timeout`` (seconds) overrides the job's own ``limits.timeout``, which otherwise
+    applies to each start of the command as Azure ML applies it to the job: past it the run gets SIGTERM (then
+    SIGKILL) and the result's exit code is 124; 0 means no limit. ``stream``/``console``: see
+    :func:`.execute`.
 
     A JobConfig or a job file's path is planned first. Raises :class:`LocalRunError` (bad input,
     missing torch, ...) or ConfigError before anything runs.
