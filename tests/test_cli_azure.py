@@ -453,6 +453,22 @@ def test_an_offline_workspace_keeps_its_jobs_across_invocations(tmp_path, capsys
     assert [j["name"] for j in json.loads(out)] == ["kept-1"]  # the dry run made nothing
 
 
+def test_an_offline_workspace_opened_from_python_with_a_relative_folder_works(tmp_path, monkeypatch, capsys):
+    """README's ``with OfflineWorkspace(DIR) as ws: submit(spec, ws.ml_client())`` with DIR relative to the
+    current folder, as the CLI's ``local:./offline-ws`` is (the Studio link is a file URI, which needs an
+    absolute path; the simulated run starts in the job's own folder)."""
+    from azure_trainer import load_config, submit
+    from azure_trainer.azureml.offline import OfflineWorkspace
+
+    job = offline_job(tmp_path, "print('hi')\n")
+    monkeypatch.chdir(tmp_path)
+    with OfflineWorkspace("ws", simulate=False) as workspace:
+        result = submit(load_config(job), workspace.ml_client(), name="rel-1")
+    assert result.status == "NotStarted"
+    assert result.studio_url == (tmp_path / "ws" / "runs" / "rel-1" / "run").as_uri()
+    assert workspace.folder == tmp_path / "ws"
+
+
 def wait_for(capsys, folder, name, statuses, timeout_s=120.0):
     import time
 

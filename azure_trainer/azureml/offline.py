@@ -38,7 +38,7 @@ class OfflineWorkspace:
     """
 
     def __init__(self, folder: str | os.PathLike[str], *, simulate: bool = True) -> None:
-        self.folder = Path(folder)
+        self.folder = Path(folder).expanduser().resolve()  # as local:DIR is: links and runs need it absolute
         self.simulate = simulate
         self._stack = contextlib.ExitStack()
         self.fake: Any = None
