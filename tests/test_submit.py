@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from azure_trainer import AzureMLError, ConfigError, PreflightError, load_config, preflight, submit
+from azure_trainer import (
+    AzureMLError,
+    ConfigError,
+    PreflightError,
+    load_config,
+    plan,
+    preflight,
+    submit,
+)
 from azure_trainer.azureml.workspace import resolve_workspace
 from azure_trainer.testing import FailingCredential
 
@@ -241,6 +249,23 @@ def test_snapshot_findings_come_through(tmp_path, ml):
 def test_skip_drops_named_findings(tmp_path, ml):
     job = write_job(tmp_path, "compute: gpu-cluster\npreflight: {skip: [idle-gpus]}\n")
     assert preflight(load_config(job, use_gpu=False), ml) == []
+
+
+def test_a_plan_keeps_the_preflight_settings_of_its_config(tmp_path, ml):
+    """Issue 10: preflight(plan(cfg)) dropped preflight.allow/skip, so an allow-listed key failed with the plan."""
+    body = (
+        "compute: gpu-cluster\n"
+        "environment_variables: {MY_API_KEY: abcdef0123456789abcdef0123456789,"
+        " OTHER_TOKEN: 0123456789abcdef0123456789abcdef}\n"
+        "preflight: {allow: [MY_API_KEY], skip: [idle-gpus]}\n"
+    )
+    config = load_config(write_job(tmp_path, body), use_gpu=False)
+    spec = plan(config)
+    assert spec.preflight.allow == ["MY_API_KEY"] and spec.preflight.skip == ["idle-gpus"]
+    from_config, from_plan = preflight(config, ml), preflight(spec, ml)
+    assert from_plan == from_config
+    assert [(f.code, "OTHER_TOKEN" in f.message) for f in from_plan] == [("secret-in-env", True)]
+    assert "MY_API_KEY" not in _messages(from_plan)
 
 
 # -- workspace resolution --------------------------------------------------------------------------
