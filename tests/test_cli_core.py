@@ -105,6 +105,24 @@ def test_light_commands_do_not_import_heavy_modules(argv, expected_code):
     assert loaded_heavy(result.stdout) == {"azure.ai.ml": False, "torch": False}
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["run-local", "--help"]], ids=" ".join)
+def test_help_and_version_do_not_load_the_config_layer(argv):
+    """--help stays at the interpreter's floor: pydantic and the YAML loader come with the first job file."""
+    code = textwrap.dedent(f"""
+    import json, sys
+    from azure_trainer.cli import main
+    try:
+        main({argv!r})
+    except SystemExit:
+        pass
+    sys.stdout.flush()
+    print("LOADED=" + json.dumps([m for m in ("pydantic", "yaml", "azure_trainer.config") if m in sys.modules]))
+    """)
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "LOADED=[]", result.stdout[-300:]
+
+
 def test_the_probe_sees_what_validate_imports():
     """Positive control for the checks above: the same probe reports the modules validate does load."""
     result = run_python(

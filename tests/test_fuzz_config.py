@@ -24,9 +24,10 @@ from azure_trainer import load_config, plan
 from azure_trainer.errors import AzureTrainerError
 
 REPO = Path(__file__).resolve().parents[1]
-QUICK_CASES = 600
-"""About 4 s here: load_config costs 2-10 ms a config (pure-Python YAML with line numbers), so a few\nhundred is what the quick suite's minute affords; the slow marker runs many more."""
-SLOW_CASES = 5000
+QUICK_CASES = 3000
+"""About 8 s here (2-3 ms a case: most mutations fail early), within the quick suite's budget;
+test_bad_configs fuzzes --set overrides on top; the slow marker runs many more."""
+SLOW_CASES = 6000
 
 ODD_VALUES: list[Any] = [
     None,

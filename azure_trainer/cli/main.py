@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..config._pydantic import skip_plugin_discovery
+from .._pydantic import skip_plugin_discovery
 from ..errors import AzureTrainerError
 from ._common import ClientFactory, Context
 

@@ -1,6 +1,6 @@
 """The job config layer: YAML in, a validated :class:`JobConfig` out. Imports neither azure.ai.ml nor torch."""
 
-from ._pydantic import skip_plugin_discovery
+from .._pydantic import skip_plugin_discovery
 
 skip_plugin_discovery()  # before the first validator is built
 
