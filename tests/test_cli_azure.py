@@ -174,6 +174,7 @@ def test_unreachable_workspace_is_one_line(client, capsys):
     assert code == 1 and "cannot reach Azure ML" in err and err.count("\n") == 1, err
 
 
+@pytest.mark.slow  # the real credential chain: seconds of sign-in attempts
 def test_not_logged_in_through_the_real_client_factory(job, tmp_path):
     """The real path: DefaultAzureCredential with nothing to sign in with gives the login hint."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
@@ -349,6 +350,7 @@ def test_failed_download_keeps_what_was_written(client, job, capsys, tmp_path):
 # -- sign-in problems ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the real credential chain: seconds of sign-in attempts
 def test_unreachable_login_endpoint_with_a_service_principal_is_a_network_error(
     monkeypatch, tmp_path, capsys
 ):
