@@ -49,6 +49,20 @@ def test_a_single_process_job_is_bash_c_in_the_code_folder_with_this_python(tmp_
     assert not (tmp_path / "run").exists()  # pure: nothing was created
 
 
+def test_a_code_file_runs_in_its_folder_with_a_warning(tmp_path):
+    """`code:` may be one file (azureml-examples' hello-model-as-input.yml): Azure ML uploads it alone;
+    here the command runs in its folder, and the warning says the neighbours are visible."""
+    spec = spec_of("argv.yaml", "code=" + str(FIX / "scripts" / "echo_argv.py"))
+    assert spec.code == FIX / "scripts" / "echo_argv.py" and spec.code_dir == FIX / "scripts"
+    launch = prepare(spec, LocalOptions(), host(), tmp_path / "run")
+    assert launch.cwd == FIX / "scripts"
+    assert f"cd {FIX / 'scripts'}" in launch.files["command.sh"]
+    assert any("code is one file, echo_argv.py" in w for w in launch.warnings)
+    assert not any(
+        "one file" in w for w in prepare(spec_of("argv.yaml"), LocalOptions(), host(), tmp_path).warnings
+    )
+
+
 def test_the_run_folder_files_are_decided_up_front_and_never_hold_a_secret(tmp_path):
     launch = prepare(spec_of("argv.yaml"), LocalOptions(), host(), tmp_path / "run")
     assert set(launch.files) == {"config.yaml", "command.sh"}

@@ -247,7 +247,7 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
 
     agents = _agents(["bash", "-c", shell_text], host, nodes, per_node, distributed)
     time_limit, origin = _time_limit(spec, options)
-    cwd = spec.code if spec.code is not None else run_dir  # no code: Azure ML too runs in an empty folder
+    cwd = spec.code_dir if spec.code_dir is not None else run_dir  # no code: Azure ML runs in an empty folder
     files = {
         "config.yaml": config_yaml_text(spec),
         "command.sh": command_sh_text(
@@ -328,6 +328,11 @@ def _launch_warnings(spec: JobSpec, nodes: int, per_node: int, distributed: bool
         warnings.append(
             f"the job has no `distribution`: Azure ML would run one process per node; --nproc {per_node} "
             f"starts {per_node} per node through torchrun here"
+        )
+    if spec.code is not None and spec.code_dir != spec.code:
+        warnings.append(
+            f"code is one file, {spec.code.name}: on Azure ML it is alone in the job's folder; here the "
+            f"command runs in its folder, {spec.code_dir}, where other files are visible too"
         )
     if distributed:
         require_torch(host, "a distributed job (run through torchrun)")
