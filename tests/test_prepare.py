@@ -92,6 +92,22 @@ def test_a_distributed_job_runs_one_torchrun_agent_per_node_on_a_free_port(tmp_p
     assert script.count("NODE_RANK=0 ") == 1 and script.count("NODE_RANK=1 ") == 1 and "wait" in script
 
 
+@pytest.mark.parametrize(
+    "distribution, missing",
+    [
+        ("{type: pytorch, process_count_per_instance: 1}", None),
+        ("{type: mpi, process_count_per_instance: 1}", "the OMPI_* variables"),
+        ("{type: tensorflow, worker_count: 2}", "TF_CONFIG"),
+        ("{type: ray}", "no Ray cluster is started"),
+    ],
+)
+def test_a_distribution_torchrun_does_not_rehearse_says_what_is_missing(tmp_path, distribution, missing):
+    launch = prepare(spec_of("ranks.yaml", f"distribution={distribution}"), LocalOptions(), host(), tmp_path)
+    notes = [w for w in launch.warnings if "runs through torchrun locally" in w]
+    assert launch.nodes == 2 and len(notes) == (missing is not None)
+    assert all(missing in note for note in notes)
+
+
 def test_nodes_times_processes_per_node_and_nproc_sets_the_processes_per_node(tmp_path):
     spec = spec_of("ranks.yaml", "distribution.process_count_per_instance=2")
     launch = prepare(spec, LocalOptions(), host(), tmp_path)

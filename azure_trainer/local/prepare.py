@@ -322,6 +322,14 @@ def _collective_timeout(spec: JobSpec, job_env: Mapping[str, str]) -> float:
     return value
 
 
+_NOT_REHEARSED = {
+    "mpi": "the OMPI_* variables of mpirun are not",
+    "tensorflow": "TF_CONFIG, which Azure ML sets for each worker, is not",
+    "ray": "no Ray cluster is started (on Azure ML the job's nodes form one)",
+}
+"""What Azure ML does for a distribution type that a local torchrun rehearsal does not."""
+
+
 def _launch_warnings(spec: JobSpec, nodes: int, per_node: int, distributed: bool, host: Host) -> list[str]:
     warnings = []
     if spec.distribution is None and per_node > 1:
@@ -336,10 +344,11 @@ def _launch_warnings(spec: JobSpec, nodes: int, per_node: int, distributed: bool
         )
     if distributed:
         require_torch(host, "a distributed job (run through torchrun)")
-        if spec.distribution is not None and spec.distribution.type == "mpi":
+        kind = spec.distribution.type if spec.distribution is not None else None
+        if kind in _NOT_REHEARSED:
             warnings.append(
-                "distribution type mpi runs through torchrun locally: RANK/WORLD_SIZE/LOCAL_RANK are "
-                "set, the OMPI_* variables of mpirun are not"
+                f"distribution type {kind} runs through torchrun locally: RANK/WORLD_SIZE/LOCAL_RANK are "
+                f"set, {_NOT_REHEARSED[kind]}"
             )
     return warnings
 
