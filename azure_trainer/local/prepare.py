@@ -71,6 +71,8 @@ class LocalOptions:
     preempt_at_step: int | None = None
     timeout: float | None = None
     """Seconds per start of the command; None: the job's own ``limits.timeout``; 0: no limit."""
+    timeout_origin: str = "--timeout"
+    """Where :attr:`timeout` came from, for the run's note (a local sweep's trial: the sweep's limits)."""
     mlflow_store: Path | None = None
     """The MLflow file store to log into (a local sweep's, shared by its trials); None: ``RUN_DIR/mlruns``."""
 
@@ -421,5 +423,5 @@ def _use_python(shell_text: str, python: str) -> tuple[str, bool]:
 
 def _time_limit(spec: JobSpec, options: LocalOptions) -> tuple[float | None, str]:
     if options.timeout is not None:
-        return (options.timeout or None), "--timeout"
+        return (options.timeout or None), options.timeout_origin
     return (float(spec.timeout) if spec.timeout else None), "the job's `limits.timeout`"
