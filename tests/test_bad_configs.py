@@ -161,7 +161,12 @@ CASES = [
     # wording
     Case("args_list_of_lists.yaml", 7, "args.epochs", "a flat list of scalars; this list holds a list"),
     Case("extends_folder.yaml", 2, "extends", "base config 'bases' is a folder"),
-    Case("code_is_a_file.yaml", 3, "code", "README.md is a file, not a folder"),
+    Case(
+        "script_not_the_code_file.yaml",
+        3,
+        "code",
+        "README.md is one file (Azure ML uploads it alone) but script",
+    ),
     # azure-trainer's old names: the error names the Azure ML key
     Case("old_experiment.yaml", 2, "experiment", "it is `experiment_name` in Azure ML job YAML"),
     Case(
@@ -361,7 +366,7 @@ SET_CASES = [
     ("outputs={'../../../escaped': {type: uri_folder}}", "outputs.../../../escaped", "not a valid name"),
     ('inputs={"a b": 3}', "inputs.a b", "not a valid name"),
     ("extends=other.yaml", "extends", "`extends` is read from the config file only"),
-    ("code=README.md", "code", "is a file, not a folder"),
+    ("code=README.md", "code", "is one file (Azure ML uploads it alone) but script is 'train.py'"),
     ("code=no-such-folder", "code", "(a relative path from --set is relative to the current folder)"),
     ("environment.gpu=file:no-such-env.yaml", "environment.gpu", "relative to the current folder"),
     ("environment.gpu=no-such-env.yaml", "environment.gpu", "an environment file is written file:PATH"),

@@ -323,6 +323,19 @@ def test_an_invented_value_is_never_exported(sdk, tmp_path, monkeypatch):
     assert f"experiment   {spec.experiment_name} (az ml's default: the current folder's name" in summary
 
 
+def test_a_command_block_keeps_to_its_column_in_the_summary():
+    """A `command: |` block of two lines (code-file.yml, after hello-model-as-input.yml): each line under the
+    value column, no blank line for the block's final newline."""
+    from azure_trainer.planning.summary import summarize
+
+    lines = summarize(plan(load_config(CORPUS / "command" / "code-file.yml"))).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  command "))
+    column = lines[at].index("ls ")
+    assert lines[at + 1] == " " * column + "python main.py --model ${{inputs.my_model}}"
+    assert lines[at + 2].startswith("  inputs ")
+    assert "" not in lines
+
+
 def test_the_readme_example_is_the_corpus_job_plus_use_gpu(sdk, tmp_path, monkeypatch):
     """README's config section opens with the azureml-examples CIFAR job gaining use_gpu and a {gpu, cpu}
     compute: it validates, and on each side builds the corpus job on that compute plus the documented extras."""

@@ -49,6 +49,20 @@ def test_a_single_process_job_is_bash_c_in_the_code_folder_with_this_python(tmp_
     assert not (tmp_path / "run").exists()  # pure: nothing was created
 
 
+def test_a_code_file_runs_in_its_folder_with_a_warning(tmp_path):
+    """`code:` may be one file (azureml-examples' hello-model-as-input.yml): Azure ML uploads it alone;
+    here the command runs in its folder, and the warning says the neighbours are visible."""
+    spec = spec_of("argv.yaml", "code=" + str(FIX / "scripts" / "echo_argv.py"))
+    assert spec.code == FIX / "scripts" / "echo_argv.py" and spec.code_dir == FIX / "scripts"
+    launch = prepare(spec, LocalOptions(), host(), tmp_path / "run")
+    assert launch.cwd == FIX / "scripts"
+    assert f"cd {FIX / 'scripts'}" in launch.files["command.sh"]
+    assert any("code is one file, echo_argv.py" in w for w in launch.warnings)
+    assert not any(
+        "one file" in w for w in prepare(spec_of("argv.yaml"), LocalOptions(), host(), tmp_path).warnings
+    )
+
+
 def test_the_run_folder_files_are_decided_up_front_and_never_hold_a_secret(tmp_path):
     launch = prepare(spec_of("argv.yaml"), LocalOptions(), host(), tmp_path / "run")
     assert set(launch.files) == {"config.yaml", "command.sh"}
@@ -76,6 +90,22 @@ def test_a_distributed_job_runs_one_torchrun_agent_per_node_on_a_free_port(tmp_p
     assert launch.env["AZURE_TRAINER_COLLECTIVE_TIMEOUT_S"] == "300" and launch.collective_timeout == 300
     script = launch.files["command.sh"]
     assert script.count("NODE_RANK=0 ") == 1 and script.count("NODE_RANK=1 ") == 1 and "wait" in script
+
+
+@pytest.mark.parametrize(
+    "distribution, missing",
+    [
+        ("{type: pytorch, process_count_per_instance: 1}", None),
+        ("{type: mpi, process_count_per_instance: 1}", "the OMPI_* variables"),
+        ("{type: tensorflow, worker_count: 2}", "TF_CONFIG"),
+        ("{type: ray}", "no Ray cluster is started"),
+    ],
+)
+def test_a_distribution_torchrun_does_not_rehearse_says_what_is_missing(tmp_path, distribution, missing):
+    launch = prepare(spec_of("ranks.yaml", f"distribution={distribution}"), LocalOptions(), host(), tmp_path)
+    notes = [w for w in launch.warnings if "runs through torchrun locally" in w]
+    assert launch.nodes == 2 and len(notes) == (missing is not None)
+    assert all(missing in note for note in notes)
 
 
 def test_nodes_times_processes_per_node_and_nproc_sets_the_processes_per_node(tmp_path):

@@ -379,11 +379,14 @@ def test_local_sweep_honours_trial_timeout_and_sweep_timeout(tmp_path, monkeypat
     by_width = {t.params["width"]: t for t in result.trials}
     assert by_width[99].exit_code == 124 and not by_width[99].ok and by_width[99].duration_s < 30
     assert by_width[10].ok and result.best is by_width[10]
+    # each trial's note names where its limit came from (not --timeout, which was not given)
+    assert "time limit 4s (the sweep's `limits.trial_timeout`)" in capsys.readouterr().err
     # limits.timeout bounds the whole sweep: the slow trial uses it up, the next never starts.
     sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "timeout": 2})
     code = main(["run-local", str(sweep_job(tmp_path, sweep)), "--cpu", "--run-dir", "b"])
-    board = capsys.readouterr().out
+    board, notes = capsys.readouterr()
     assert code == 1 and "failed (exit 124)" in board and "not run: the sweep's timeout passed" in board
+    assert "(what is left of the sweep's `limits.timeout`)" in notes and "(--timeout)" not in notes
     # --timeout overrides limits.trial_timeout for every trial (0: none; here a short one, yet long enough
     # for the quick trial to start and finish on a loaded machine)
     sweep = dict(slow_first, limits={"max_total_trials": 2, "max_concurrent_trials": 1, "trial_timeout": 600})

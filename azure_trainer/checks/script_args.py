@@ -59,7 +59,7 @@ def check_script_args(spec: JobSpec, python: str) -> list[Finding]:
     script, flags = target
     if not flags:
         return []  # no option to check: no need to run the script
-    probe = probe_options(python, spec.code, script)
+    probe = probe_options(python, spec.code_dir, script)
     if probe.options is None:
         return [
             Finding(

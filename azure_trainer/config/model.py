@@ -372,7 +372,7 @@ class CommandFields(Strict):
     )
     code: PathText | None = Field(
         default=None,
-        description="The code snapshot: a local folder (relative to the job file), azureml: reference or URL.",
+        description="The code snapshot: a local folder or file (relative to the job file), azureml: reference or URL.",
     )
     environment: EnvironmentField = Field(
         description="Environment reference, file:PATH, inline definition, or {gpu: ENV, cpu: ENV}."

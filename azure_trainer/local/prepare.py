@@ -71,6 +71,8 @@ class LocalOptions:
     preempt_at_step: int | None = None
     timeout: float | None = None
     """Seconds per start of the command; None: the job's own ``limits.timeout``; 0: no limit."""
+    timeout_origin: str = "--timeout"
+    """Where :attr:`timeout` came from, for the run's note (a local sweep's trial: the sweep's limits)."""
     mlflow_store: Path | None = None
     """The MLflow file store to log into (a local sweep's, shared by its trials); None: ``RUN_DIR/mlruns``."""
 
@@ -247,7 +249,7 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
 
     agents = _agents(["bash", "-c", shell_text], host, nodes, per_node, distributed)
     time_limit, origin = _time_limit(spec, options)
-    cwd = spec.code if spec.code is not None else run_dir  # no code: Azure ML too runs in an empty folder
+    cwd = spec.code_dir if spec.code_dir is not None else run_dir  # no code: Azure ML runs in an empty folder
     files = {
         "config.yaml": config_yaml_text(spec),
         "command.sh": command_sh_text(
@@ -322,6 +324,14 @@ def _collective_timeout(spec: JobSpec, job_env: Mapping[str, str]) -> float:
     return value
 
 
+_NOT_REHEARSED = {
+    "mpi": "the OMPI_* variables of mpirun are not",
+    "tensorflow": "TF_CONFIG, which Azure ML sets for each worker, is not",
+    "ray": "no Ray cluster is started (on Azure ML the job's nodes form one)",
+}
+"""What Azure ML does for a distribution type that a local torchrun rehearsal does not."""
+
+
 def _launch_warnings(spec: JobSpec, nodes: int, per_node: int, distributed: bool, host: Host) -> list[str]:
     warnings = []
     if spec.distribution is None and per_node > 1:
@@ -329,12 +339,18 @@ def _launch_warnings(spec: JobSpec, nodes: int, per_node: int, distributed: bool
             f"the job has no `distribution`: Azure ML would run one process per node; --nproc {per_node} "
             f"starts {per_node} per node through torchrun here"
         )
+    if spec.code is not None and spec.code_dir != spec.code:
+        warnings.append(
+            f"code is one file, {spec.code.name}: on Azure ML it is alone in the job's folder; here the "
+            f"command runs in its folder, {spec.code_dir}, where other files are visible too"
+        )
     if distributed:
         require_torch(host, "a distributed job (run through torchrun)")
-        if spec.distribution is not None and spec.distribution.type == "mpi":
+        kind = spec.distribution.type if spec.distribution is not None else None
+        if kind in _NOT_REHEARSED:
             warnings.append(
-                "distribution type mpi runs through torchrun locally: RANK/WORLD_SIZE/LOCAL_RANK are "
-                "set, the OMPI_* variables of mpirun are not"
+                f"distribution type {kind} runs through torchrun locally: RANK/WORLD_SIZE/LOCAL_RANK are "
+                f"set, {_NOT_REHEARSED[kind]}"
             )
     return warnings
 
@@ -407,5 +423,5 @@ def _use_python(shell_text: str, python: str) -> tuple[str, bool]:
 
 def _time_limit(spec: JobSpec, options: LocalOptions) -> tuple[float | None, str]:
     if options.timeout is not None:
-        return (options.timeout or None), "--timeout"
+        return (options.timeout or None), options.timeout_origin
     return (float(spec.timeout) if spec.timeout else None), "the job's `limits.timeout`"

@@ -82,7 +82,7 @@ def check_run_dir(run_dir: str | Path, spec: JobSpec, kind: FolderKind = "run") 
         raise LocalRunError(f"--run-dir {run_dir}: not a usable folder name ({exc})") from None
     if exists and not is_dir:
         raise LocalRunError(f"--run-dir {run_dir}: exists and is not a folder")
-    if spec.code is not None and path == Path(spec.code).resolve():
+    if spec.code_dir is not None and path == Path(spec.code_dir).resolve():
         raise LocalRunError(
             f"--run-dir {run_dir}: is the job's code folder; a {what} must be another folder "
             "(its files would overwrite yours, and be uploaded with the code)"
@@ -205,7 +205,7 @@ def command_sh_text(
         "# The exact command of this azure-trainer run-local run. Rerun it with: bash command.sh",
         "# (outputs land in the same folders; a script that resumes from its checkpoints will resume).",
         "set -e",
-        f"cd {shlex.quote(str(cwd if cwd is not None else spec.code))}",
+        f"cd {shlex.quote(str(cwd if cwd is not None else spec.code_dir))}",
     ]
     for name, value in exports.items():
         if name in secrets:

@@ -185,6 +185,13 @@ def run_local_sweep(
     if trial_timeout is not None and not (math.isfinite(trial_timeout) and trial_timeout >= 0):
         raise LocalRunError(f"--timeout {trial_timeout}: give a number of seconds >= 0 (0: no limit)")
     per_trial = (sweep.limits.trial_timeout or spec.timeout) if trial_timeout is None else trial_timeout
+    origin = (
+        "--timeout"
+        if trial_timeout is not None
+        else "the sweep's `limits.trial_timeout`"
+        if sweep.limits.trial_timeout
+        else "the trial's `limits.timeout`"
+    )
     deadline = time.monotonic() + sweep.limits.timeout if sweep.limits.timeout else None
     out = console or sys.stderr
     params_list = sample_trials(sweep, trials, seed=seed)
@@ -217,6 +224,7 @@ def run_local_sweep(
     def run_trial(index: int, params: dict[str, Any]) -> TrialResult:
         run_dir = root / f"trial-{index:03d}"
         limit = float(per_trial) if per_trial else None
+        limit_origin = origin
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -229,12 +237,14 @@ def run_local_sweep(
                     0.0,
                     error="not run: the sweep's timeout passed",
                 )
-            limit = left if limit is None else min(limit, left)
+            if limit is None or left < limit:
+                limit, limit_origin = left, "what is left of the sweep's `limits.timeout`"
         print(f"run-local: trial {index}: {', '.join(f'{k}={_fmt(v)}' for k, v in params.items())}", file=out)
         options = LocalOptions(
             inputs=dict(inputs or {}),
             strict_device=strict_device,
             timeout=limit if limit is not None else 0,
+            timeout_origin=limit_origin,
             mlflow_store=store,
         )
         try:

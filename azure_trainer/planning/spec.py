@@ -166,7 +166,8 @@ class JobSpec:
     use_gpu: bool
     environment: EnvironmentRef
     code: Path | None = None
-    """The local code folder (None without code, or when it is on Azure: :attr:`remote_code`)."""
+    """The local code folder, or the one file that is the snapshot (None without code, or when it is on
+    Azure: :attr:`remote_code`); :attr:`code_dir` is the folder the command runs in."""
     remote_code: str | None = None
     """``code`` when it is an ``azureml:`` asset or a URL."""
     compute: str | None = None
@@ -227,6 +228,14 @@ class JobSpec:
         if not file:
             return ""
         return f" ({file}:{line})" if line else f" ({file})"
+
+    @property
+    def code_dir(self) -> Path | None:
+        """The folder the command runs in and its script is read from: :attr:`code`, or the folder of a
+        code file (on Azure ML that file is alone in the job's folder; here its neighbours are visible)."""
+        if self.code is None:
+            return None
+        return self.code if self.code.is_dir() else self.code.parent
 
     @property
     def runs_key(self) -> str:
@@ -370,12 +379,8 @@ class _Planner:
         if not is_local_path(raw):
             return None, raw
         code = Path(raw)
-        if not code.is_dir():
-            problem = (
-                "is a file, not a folder (Azure ML would upload that one file; give its folder)"
-                if code.exists()
-                else "does not exist" + _relative_hint(self.config, f"{self.prefix}code", raw)
-            )
+        if not code.exists():  # a file is fine: Azure ML uploads that one file as the snapshot
+            problem = "does not exist" + _relative_hint(self.config, f"{self.prefix}code", raw)
             raise self.fail(f"{self.prefix}code", f"code folder {raw} {problem}")
         return code, None
 
@@ -385,7 +390,13 @@ class _Planner:
         if runs.command is not None:
             return runs.command, f"{self.prefix}command"
         assert runs.script is not None  # the model guarantees command xor script
-        if code is not None and not (code / runs.script).is_file():
+        if code is not None and not code.is_dir() and Path(runs.script).as_posix() != code.name:
+            raise self.fail(
+                f"{self.prefix}code",
+                f"code {code.name} is one file (Azure ML uploads it alone) but script is {runs.script!r}: "
+                "give the folder that holds the script",
+            )
+        if code is not None and code.is_dir() and not (code / runs.script).is_file():
             raise self.fail(
                 f"{self.prefix}script", f"script {runs.script!r} not found in the code folder {code}"
             )

@@ -50,7 +50,14 @@ def summarize(spec: JobSpec) -> str:
         rows.append(("sweep", _sweep(spec)))
     width = max(len(k) for k, _ in rows)
     head = f"{spec.source or 'job'}: valid"
-    return redact_text("\n".join([head, *(f"  {k.ljust(width)}  {v}" for k, v in rows)]), spec)
+    return redact_text("\n".join([head, *(_row(k, v, width) for k, v in rows)]), spec)
+
+
+def _row(key: str, value: str, width: int) -> str:
+    """One row of the table; a value of several lines (a ``command: |`` block) keeps to its column."""
+    lines = value.strip("\n").split("\n") or [""]
+    indent = "\n" + " " * (width + 4)
+    return f"  {key.ljust(width)}  " + indent.join(lines)
 
 
 def _compute(spec: JobSpec) -> str:

@@ -403,7 +403,7 @@ def script_options(spec: JobSpec) -> ScriptOptions:
             candidates.append(words[i + 1].replace(".", "/") + ".py")
     for candidate in candidates:
         try:
-            path = Path(spec.code, candidate)
+            path = Path(spec.code_dir, candidate)
         except (TypeError, ValueError):
             continue
         found = read_script_options(path)
