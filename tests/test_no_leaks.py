@@ -110,6 +110,29 @@ def test_offline_findings_name_every_secret_and_show_none(tmp_path):
     _no_secret(messages)
 
 
+def test_an_attached_short_option_is_a_secret_not_an_unknown_option(tmp_path, capsys):
+    # -pVALUE with the script's -p/--password: argparse accepts it, so the --help check (which runs the
+    # script's real argparse here) must not call it unknown, and no line may show the value
+    job = write_job(tmp_path, command=f"python main.py -p{PASSWORD} --learning_rate 0.01")
+    assert main(["validate", str(job)]) == 1
+    out, err = capsys.readouterr()
+    _no_secret(out + err)
+    assert "secret-in-args" in out and "unknown-script-arg" not in out
+    assert "-p***" in out and "\n  env " in out  # the summary's next row keeps its label
+    assert main(["validate", str(job), "--json"]) == 1
+    _no_secret(capsys.readouterr().out)
+
+
+def test_a_finding_that_quotes_the_command_shows_no_secret(tmp_path, capsys):
+    # -x is not the script's: unknown-script-arg names the word, and the word holds a GitHub token
+    job = write_job(tmp_path, command=f"python main.py -x{GITHUB_TOKEN}")
+    assert main(["validate", str(job), "--json"]) == 1
+    out = capsys.readouterr().out
+    _no_secret(out)
+    codes = [f["code"] for f in json.loads(out)[0]["findings"]]
+    assert "unknown-script-arg" in codes and any(c.endswith("secret-in-args") for c in codes)
+
+
 def test_preflight_skip_applies_to_the_offline_findings(tmp_path):
     from azure_trainer.azureml.offline_findings import offline_findings
 

@@ -516,7 +516,18 @@ def _option_value_spans(text: str, allow: set[str], options: ScriptOptions) -> l
                     start = match.start() + word.find(core)
                     spans.append((start, start + len(core), REDACTED))
         previous = (*options.names(option), option.lstrip("-")) if is_option else None
+        if is_option and _attached_short(option, options):  # -kVALUE: the value is in this word
+            value_start = match.start() + word.find(option) + 2
+            if not allow & set(options.names(option[:2])):
+                if any(classify(n, option[2:], formats=False) for n in options.names(option[:2])):
+                    spans.append((value_start, value_start + len(option) - 2, REDACTED))
+            previous = None
     return spans
+
+
+def _attached_short(option: str, options: ScriptOptions) -> bool:
+    """``-kVALUE``: a declared short option ``-k`` with its value written in the same word."""
+    return not option.startswith("--") and len(option) > 2 and bool(options.names(option[:2]))
 
 
 def _literal_spans(text: str, values: Iterable[str]) -> list[tuple[int, int, str]]:
