@@ -192,6 +192,26 @@ def test_run_local_end_to_end_leaves_no_secret_in_the_run_folder_or_the_console(
     assert json.loads(out)["command"].count("***") >= 4
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        [f"--password={PASSWORD}"],  # the list form of args, as argparse would read it
+        ["--epochs", "3", "--api-token", GITHUB_TOKEN],  # longer than the 60 characters a "got" shows
+        [{"db_password": PASSWORD}],
+    ],
+)
+def test_a_config_error_quoting_the_value_shows_no_secret(tmp_path, capsys, args):
+    job = write_job(tmp_path, script="main.py", args=args)
+    data = yaml.safe_load(job.read_text())
+    del data["command"]  # script + args instead
+    job.write_text(yaml.safe_dump(data))
+    assert main(["validate", str(job)]) == 2
+    err = capsys.readouterr().err
+    _no_secret(err)
+    assert "args: Input should be a valid dictionary (got [" in err and "***" in err
+    assert err.count("\n") == 1
+
+
 def test_input_messages_hide_credentials(tmp_path):
     from azure_trainer.local.inputs import resolve_inputs
 

@@ -606,5 +606,7 @@ def _is_container(node: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    from ..secrets_guard import redact_value
+
+    text = redact_value(value)  # before shortening: no part of a secret is ever shown
     return text if len(text) <= 60 else text[:57] + "..."

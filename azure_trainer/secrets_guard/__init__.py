@@ -45,6 +45,7 @@ __all__ = [
     "redact_env",
     "redact_path",
     "redact_text",
+    "redact_value",
     "redact_yaml",
     "script_options",
     "shell_words",
@@ -564,6 +565,37 @@ def redact_text(text: str, job: JobSpec | None = None) -> str:
         spans += _literal_spans(text, job_secret_values(job))
     # a `"${VAR}"` reference (what command.sh writes for a secret) or `***` holds no secret
     return splice(text, [s for s in spans if not _is_hidden_already(text[s[0] : s[1]])])
+
+
+def redact_value(value: Any) -> str:
+    """``repr(value)`` for a message (a config error's "got ..."), with every secret in it as ``***``: a
+    list of words is judged as the command line it becomes, a mapping's values by their keys (as ``args``
+    and ``environment_variables`` are), and the text as :func:`redact_text` judges any text."""
+    text = repr(value)
+    values = {v for v in _values_in(value, depth=0) if v.strip()}
+    return redact_text(splice(text, _literal_spans(text, values)))
+
+
+def _values_in(value: Any, depth: int) -> set[str]:
+    """The secret values of a config value that failed validation (see :func:`redact_value`)."""
+    import shlex
+
+    found: set[str] = set()
+    if depth > 8:
+        return found
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(item, (Mapping, list, tuple)):
+                found |= _values_in(item, depth + 1)
+            elif item is not None and classify(str(key), item) is not None:
+                found.add(str(item))
+    elif isinstance(value, (list, tuple)):
+        words = [str(v) for v in value if isinstance(v, (str, int, float))]
+        found.update(h.word.text[h.start : h.end] for h in _command_hits(shlex.join(words), (), None))
+        for item in value:
+            if isinstance(item, (Mapping, list, tuple)):
+                found |= _values_in(item, depth + 1)
+    return found
 
 
 def _is_hidden_already(value: str) -> bool:
