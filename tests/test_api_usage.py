@@ -29,6 +29,7 @@ def config():
         (lambda c: at.load_config(None), "not NoneType"),
         (lambda c: at.load_config(JOB, "args.epochs=3"), "not one string"),
         (lambda c: at.load_config(JOB, [3]), "list of 'KEY.PATH=VALUE' strings"),
+        (lambda c: at.load_config(JOB, 5), "strings, not int"),
         (lambda c: at.load_config(JOB, use_gpu=0), "use_gpu=...) takes True, False or None"),
         (lambda c: at.build_job(42), "build_job() takes a JobSpec (azure_trainer.plan(config)), a JobConfig"),
         (lambda c: at.plan({"a": 1}), "plan() takes a JobConfig"),

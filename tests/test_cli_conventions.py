@@ -159,6 +159,25 @@ def test_validate_json_is_one_object_per_file(in_repo, capsys):
     )
 
 
+def test_a_file_the_checks_refuse_is_not_called_valid(tmp_path, capsys):
+    # the config loads and plans, but the offline checks find an error (a secret in the environment):
+    # neither the summary's first line nor --json's summary may say "valid"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text("print('hi')\n")
+    job = tmp_path / "job.yaml"
+    job.write_text(  # an azureml-examples-style command job (code: src, environment_variables)
+        "code: src\ncommand: python train.py\nenvironment: azureml:env:1\ncompute: cpu-cluster\n"
+        "environment_variables: {DB_PASSWORD: hunter2-Xy9z}\n"
+    )
+    code, out, err = cli(capsys, "validate", str(job))
+    assert code == 1
+    assert out.splitlines()[0] == f"{job}: loads and plans, but the checks found 1 error(s)"
+    code, out, err = cli(capsys, "validate", "--json", str(job))
+    [result] = json.loads(out)
+    assert code == 1 and result["valid"] is False
+    assert not result["summary"].splitlines()[0].endswith(": valid")
+
+
 def test_one_file_still_prints_its_summary(in_repo, capsys):
     code, out, _ = cli(capsys, "validate", "jobs/digits.yaml")
     assert code == 0 and out.startswith("jobs/digits.yaml: valid\n  job          command job\n  experiment")

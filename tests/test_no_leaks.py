@@ -110,6 +110,29 @@ def test_offline_findings_name_every_secret_and_show_none(tmp_path):
     _no_secret(messages)
 
 
+def test_an_attached_short_option_is_a_secret_not_an_unknown_option(tmp_path, capsys):
+    # -pVALUE with the script's -p/--password: argparse accepts it, so the --help check (which runs the
+    # script's real argparse here) must not call it unknown, and no line may show the value
+    job = write_job(tmp_path, command=f"python main.py -p{PASSWORD} --learning_rate 0.01")
+    assert main(["validate", str(job)]) == 1
+    out, err = capsys.readouterr()
+    _no_secret(out + err)
+    assert "secret-in-args" in out and "unknown-script-arg" not in out
+    assert "-p***" in out and "\n  env " in out  # the summary's next row keeps its label
+    assert main(["validate", str(job), "--json"]) == 1
+    _no_secret(capsys.readouterr().out)
+
+
+def test_a_finding_that_quotes_the_command_shows_no_secret(tmp_path, capsys):
+    # -x is not the script's: unknown-script-arg names the word, and the word holds a GitHub token
+    job = write_job(tmp_path, command=f"python main.py -x{GITHUB_TOKEN}")
+    assert main(["validate", str(job), "--json"]) == 1
+    out = capsys.readouterr().out
+    _no_secret(out)
+    codes = [f["code"] for f in json.loads(out)[0]["findings"]]
+    assert "unknown-script-arg" in codes and any(c.endswith("secret-in-args") for c in codes)
+
+
 def test_preflight_skip_applies_to_the_offline_findings(tmp_path):
     from azure_trainer.azureml.offline_findings import offline_findings
 
@@ -167,6 +190,26 @@ def test_run_local_end_to_end_leaves_no_secret_in_the_run_folder_or_the_console(
         if path.is_file() and "outputs" not in path.parts and "mlruns" not in path.parts:
             _no_secret(path.read_text(errors="replace"))
     assert json.loads(out)["command"].count("***") >= 4
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [f"--password={PASSWORD}"],  # the list form of args, as argparse would read it
+        ["--epochs", "3", "--api-token", GITHUB_TOKEN],  # longer than the 60 characters a "got" shows
+        [{"db_password": PASSWORD}],
+    ],
+)
+def test_a_config_error_quoting_the_value_shows_no_secret(tmp_path, capsys, args):
+    job = write_job(tmp_path, script="main.py", args=args)
+    data = yaml.safe_load(job.read_text())
+    del data["command"]  # script + args instead
+    job.write_text(yaml.safe_dump(data))
+    assert main(["validate", str(job)]) == 2
+    err = capsys.readouterr().err
+    _no_secret(err)
+    assert "args: Input should be a valid dictionary (got [" in err and "***" in err
+    assert err.count("\n") == 1
 
 
 def test_input_messages_hide_credentials(tmp_path):

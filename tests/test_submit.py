@@ -246,6 +246,20 @@ def test_snapshot_findings_come_through(tmp_path, ml):
     assert preflight(load_config(job), ml) == []
 
 
+def test_links_out_of_the_code_folder_are_refused_even_without_preflight(tmp_path, fake, ml):
+    # azure-ai-ml follows links when it uploads the snapshot: --no-preflight must not send ~/.ssh/id_rsa
+    job = write_job(tmp_path)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "id_rsa").write_text("PRIVATE KEY\n")
+    (tmp_path / "src" / "key_link").symlink_to(tmp_path / "outside" / "id_rsa")
+    with pytest.raises(PreflightError, match=r"even without preflight.*key_link -> .*outside/id_rsa") as err:
+        submit(load_config(job), ml, preflight=False)
+    assert [f.code for f in err.value.findings] == ["snapshot-link-outside"]
+    assert job_puts(fake) == [] and fake.blobs.names() == []
+    waived = load_config(job, ["preflight.skip=[snapshot-link-outside]"])
+    assert submit(waived, ml, preflight=False).created is not None  # the job says so: its choice
+
+
 def test_skip_drops_named_findings(tmp_path, ml):
     job = write_job(tmp_path, "compute: gpu-cluster\npreflight: {skip: [idle-gpus]}\n")
     assert preflight(load_config(job, use_gpu=False), ml) == []

@@ -66,6 +66,7 @@ def preflight_report(
 
 def _report(spec: JobSpec, ml_client: Any, offline: Any) -> PreflightReport:
     from ..checks import offline_checks
+    from ..checks.offline import redact_findings
 
     # the checks that need no Azure (secrets, the snapshot, the script's options, a local environment file)
     findings: list[Finding] = list((offline or offline_checks(spec)).findings)
@@ -85,7 +86,7 @@ def _report(spec: JobSpec, ml_client: Any, offline: Any) -> PreflightReport:
         findings += cost_findings(spec, cost)
     findings += check_environment(spec, ml_client)
     skip = set(spec.preflight.skip)
-    return PreflightReport([f for f in findings if f.code not in skip], cost)
+    return PreflightReport(redact_findings([f for f in findings if f.code not in skip], spec), cost)
 
 
 def workspace_location(ml_client: Any) -> str | None:

@@ -146,6 +146,8 @@ def _submit(
         yaml_text = redact_yaml(to_yaml(azure_job, allow=spec.preflight.allow), spec)
         return SubmitResult(job_name, None, "dry-run", findings, yaml_text, cost)
 
+    if not preflight:  # the snapshot never leaves the code folder, checks or not
+        _refuse_links_outside(spec)
     created, warnings = _create(ml_client, azure_job, job_name)
     return SubmitResult(
         name=getattr(created, "name", None) or job_name,
@@ -155,6 +157,22 @@ def _submit(
         cost=cost,
         warnings=warnings,
     )
+
+
+def _refuse_links_outside(spec: JobSpec) -> None:
+    """PreflightError when the code folder links out of itself: azure-ai-ml would follow the links and
+    upload what they point to (run even with ``preflight=False``; ``preflight.skip`` may waive it)."""
+    from .offline_findings import snapshot_findings
+
+    if "snapshot-link-outside" in spec.preflight.skip:
+        return
+    from ..checks.offline import redact_findings
+
+    found = [f for f in snapshot_findings(spec) if f.code == "snapshot-link-outside"]
+    if found:
+        raise PreflightError(
+            f"nothing was submitted, even without preflight: {redact_findings(found, spec)[0].message}", found
+        )
 
 
 CREATE_ATTEMPTS = 3

@@ -60,7 +60,15 @@ def offline_checks(
             if (f.code, f.message) not in seen
         ]
     skip = set(spec.preflight.skip)
-    return OfflineReport([f for f in findings if f.code not in skip])
+    return OfflineReport(redact_findings([f for f in findings if f.code not in skip], spec))
+
+
+def redact_findings(findings: list[Finding], spec: JobSpec) -> list[Finding]:
+    """``findings`` with every message through the one redaction (a finding that quotes the command, such
+    as ``unknown-script-arg``'s option, may quote a secret with it)."""
+    from ..secrets_guard import redact_text
+
+    return [dataclasses.replace(f, message=redact_text(f.message, spec)) for f in findings]
 
 
 def _checks_of(

@@ -99,6 +99,8 @@ def _named_only(flags: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def _judge(flag: str, origin: str, script: str, options: frozenset[str]) -> Finding | None:
     if flag in options:
         return None
+    if not flag.startswith("--") and len(flag) > 2 and flag[:2] in options:
+        return None  # -kVALUE: a short option with its value attached, as argparse accepts it
     longer = [o for o in options if flag.startswith("--") and o.startswith(flag)]
     if len(longer) == 1:
         return Finding(

@@ -65,11 +65,19 @@ def check(args: argparse.Namespace, path: str) -> dict[str, Any]:
     return {
         "file": path,
         "valid": not errors,
-        "summary": summarize(spec),
+        "summary": _headed(summarize(spec), len(errors)),
         "findings": [dataclasses.asdict(f) for f in findings],
         "not_checked": list(report.not_run),
         "exit_code": 1 if errors else 0,
     }
+
+
+def _headed(summary: str, errors: int) -> str:
+    """The summary, whose first line ("FILE: valid") says the checks' errors when there are some."""
+    head, newline, rest = summary.partition("\n")
+    if errors and head.endswith(": valid"):
+        head = head[: -len("valid")] + f"loads and plans, but the checks found {errors} error(s)"
+    return head + newline + rest
 
 
 def _print_one(result: dict[str, Any], quiet: bool) -> None:

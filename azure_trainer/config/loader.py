@@ -91,6 +91,11 @@ def _settings(overrides: Mapping[str, Any] | Iterable[str]) -> list[str]:
             "load_config(overrides=...) takes a dict {'KEY.PATH': value} or a list of 'KEY.PATH=VALUE' "
             "strings, not one string"
         )
+    if not isinstance(overrides, Iterable):  # overrides=5: a TypeError from list() would name no parameter
+        raise ApiUsageError(
+            "load_config(overrides=...) takes a dict {'KEY.PATH': value} or a list of 'KEY.PATH=VALUE' "
+            f"strings, not {type(overrides).__name__}"
+        )
     settings = list(overrides)
     if not all(isinstance(setting, str) for setting in settings):
         raise ApiUsageError(
@@ -606,5 +611,7 @@ def _is_container(node: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    from ..secrets_guard import redact_value
+
+    text = redact_value(value)  # before shortening: no part of a secret is ever shown
     return text if len(text) <= 60 else text[:57] + "..."

@@ -45,6 +45,7 @@ __all__ = [
     "redact_env",
     "redact_path",
     "redact_text",
+    "redact_value",
     "redact_yaml",
     "script_options",
     "shell_words",
@@ -516,7 +517,18 @@ def _option_value_spans(text: str, allow: set[str], options: ScriptOptions) -> l
                     start = match.start() + word.find(core)
                     spans.append((start, start + len(core), REDACTED))
         previous = (*options.names(option), option.lstrip("-")) if is_option else None
+        if is_option and _attached_short(option, options):  # -kVALUE: the value is in this word
+            value_start = match.start() + word.find(option) + 2
+            if not allow & set(options.names(option[:2])):
+                if any(classify(n, option[2:], formats=False) for n in options.names(option[:2])):
+                    spans.append((value_start, value_start + len(option) - 2, REDACTED))
+            previous = None
     return spans
+
+
+def _attached_short(option: str, options: ScriptOptions) -> bool:
+    """``-kVALUE``: a declared short option ``-k`` with its value written in the same word."""
+    return not option.startswith("--") and len(option) > 2 and bool(options.names(option[:2]))
 
 
 def _literal_spans(text: str, values: Iterable[str]) -> list[tuple[int, int, str]]:
@@ -553,6 +565,37 @@ def redact_text(text: str, job: JobSpec | None = None) -> str:
         spans += _literal_spans(text, job_secret_values(job))
     # a `"${VAR}"` reference (what command.sh writes for a secret) or `***` holds no secret
     return splice(text, [s for s in spans if not _is_hidden_already(text[s[0] : s[1]])])
+
+
+def redact_value(value: Any) -> str:
+    """``repr(value)`` for a message (a config error's "got ..."), with every secret in it as ``***``: a
+    list of words is judged as the command line it becomes, a mapping's values by their keys (as ``args``
+    and ``environment_variables`` are), and the text as :func:`redact_text` judges any text."""
+    text = repr(value)
+    values = {v for v in _values_in(value, depth=0) if v.strip()}
+    return redact_text(splice(text, _literal_spans(text, values)))
+
+
+def _values_in(value: Any, depth: int) -> set[str]:
+    """The secret values of a config value that failed validation (see :func:`redact_value`)."""
+    import shlex
+
+    found: set[str] = set()
+    if depth > 8:
+        return found
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(item, (Mapping, list, tuple)):
+                found |= _values_in(item, depth + 1)
+            elif item is not None and classify(str(key), item) is not None:
+                found.add(str(item))
+    elif isinstance(value, (list, tuple)):
+        words = [str(v) for v in value if isinstance(v, (str, int, float))]
+        found.update(h.word.text[h.start : h.end] for h in _command_hits(shlex.join(words), (), None))
+        for item in value:
+            if isinstance(item, (Mapping, list, tuple)):
+                found |= _values_in(item, depth + 1)
+    return found
 
 
 def _is_hidden_already(value: str) -> bool:
