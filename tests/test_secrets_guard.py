@@ -174,6 +174,15 @@ def test_ordinary_values_are_not_flagged(value):
     assert check_environment_variables({"SETTING": value}) == []
 
 
+def test_a_long_signature_without_its_sas_fields_is_still_a_sas():
+    url = "https://acct.blob.core.windows.net/c/data?" + "sig=" + RAND[:40] + "%3D"
+    (f,) = check_environment_variables({"DATA_URL": url})
+    assert f.is_error and RAND[:40] not in f.message
+    from azure_trainer.secrets_guard import redact_path
+
+    assert redact_path(url) == url.split("sig=")[0] + "sig=***"
+
+
 def test_long_random_value_is_a_warning():
     (f,) = check_environment_variables({"SETTING": RAND + RAND})
     assert f.severity == "warning"

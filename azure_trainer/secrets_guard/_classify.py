@@ -236,6 +236,7 @@ _SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}\Z")
 SAS_KIND = "a SAS token"
 _SAS_SIG = re.compile(r"sig=(?P<s>[^&;\s'\"]+)")
 _SAS_OTHER = re.compile(r"s(?:rt|[evps])=")
+_LONE_SIG_MIN = 24
 _PRIVATE_KEY_END = re.compile(r"-----END [A-Z0-9 ]*-----")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -256,9 +257,12 @@ def _url_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _sas_spans(lowered: str) -> list[tuple[int, int]]:
-    if not any(_after_separator(lowered, m.start()) for m in _SAS_OTHER.finditer(lowered)):
-        return []
-    return [m.span("s") for m in _SAS_SIG.finditer(lowered) if _after_separator(lowered, m.start())]
+    sigs = [m for m in _SAS_SIG.finditer(lowered) if _after_separator(lowered, m.start())]
+    if any(_after_separator(lowered, m.start()) for m in _SAS_OTHER.finditer(lowered)):
+        return [m.span("s") for m in sigs]
+    # a signature alone (its sv=/se= fields cut off or passed apart) when it is as long as one: an
+    # HMAC-SHA256 in base64 is 44 characters; a short sig= is an ordinary parameter
+    return [m.span("s") for m in sigs if len(m.group("s")) >= _LONE_SIG_MIN]
 
 
 def secret_value_kind(value: str) -> str | None:
