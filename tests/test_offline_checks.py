@@ -180,3 +180,45 @@ def test_offline_checks_drop_skipped_codes():
     assert any(f.code == "secret-in-env" for f in offline_checks(spec).findings)
     skipped = plan(load_config(FIX / ".." / "local" / "argv.yaml", ["preflight.skip=[secret-in-env]"]))
     assert not any(f.code == "secret-in-env" for f in offline_checks(skipped).findings)
+
+
+def _not_signed_in(workspace):
+    from azure_trainer.errors import AzureMLError
+
+    raise AzureMLError("not signed in to Azure: run `az login`")
+
+
+def test_submit_checks_both_sides_before_sign_in_and_keeps_their_warnings_when_sign_in_fails(
+    capsys, tmp_path
+):
+    """`submit --dry-run` runs validate's checks, the other side's too, and prints their warnings and
+    what waits for the workspace before it signs in: a failed sign-in no longer hides them."""
+    envs = FIX / "envs"
+    path = job(
+        tmp_path,
+        "experiment_name: offline\nscript: no_help.py\nuse_gpu: true\ncompute: {gpu: g, cpu: c}\n"
+        f"environment: {{gpu: file:{envs / 'cuda-image.yaml'}, cpu: file:{tmp_path / 'gone.yaml'}}}\n"
+        "preflight: {skip: [script-args-unchecked]}\n",
+    )
+    argv = [
+        "submit",
+        str(path),
+        "--dry-run",
+        "--subscription",
+        "s",
+        "--resource-group",
+        "rg",
+        "--workspace",
+        "ws",
+    ]
+    code = main(argv, client_factory=_not_signed_in)
+    err = capsys.readouterr().err
+    assert code == 1 and "not signed in" in err
+    assert "other-side-invalid" in err and "gone.yaml not found" in err
+    assert "checks before sign-in: 1 warning(s); next, in the workspace: the compute" in err
+    code = main(
+        [*argv, "--set", "preflight.skip=[script-args-unchecked,other-side-invalid]"],
+        client_factory=_not_signed_in,
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "other-side-invalid" not in err and "checks before sign-in: passed" in err
