@@ -82,6 +82,70 @@ def test_a_script_that_cannot_be_probed_is_unchecked_never_blocked(capsys, tmp_p
     assert code == 0 and "the options of no_help.py were not checked: no argument parser" in out
 
 
+# Scripts in the shapes ordinary CLIs take (written for these tests): argparse subcommands, a click group,
+# and parse_known_args, which ignores what it does not know.
+SUBCOMMANDS = """\
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--seed", type=int, default=0)
+train = p.add_subparsers(dest="cmd", required=True).add_parser("train")
+train.add_argument("--lr", type=float, default=0.1)
+print(p.parse_args())
+"""
+CLICK_GROUP = """\
+import click
+@click.group()
+@click.option("--verbose", is_flag=True)
+def cli(verbose):
+    pass
+@cli.command()
+@click.option("--lr", type=float, default=0.1)
+def train(lr):
+    print(lr)
+if __name__ == "__main__":
+    cli()
+"""
+KNOWN_ARGS = """\
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--lr", type=float, default=0.1)
+args, rest = p.parse_known_args()
+print(args, rest)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("source", "command"),
+    [(SUBCOMMANDS, "--seed 1 train --lr 0.5"), (CLICK_GROUP, "--verbose train --lr 0.5")],
+)
+def test_a_script_with_subcommands_is_unchecked_never_blocked(capsys, tmp_path, source, command):
+    """The subcommand's options are not in the top-level --help: `--lr` was refused as unknown."""
+    code_dir = tmp_path / "src"
+    code_dir.mkdir()
+    (code_dir / "main.py").write_text(source)
+    path = tmp_path / "j.yaml"
+    path.write_text(BASE + f"code: {code_dir}\ncommand: python main.py {command}\n")
+    code, out, _ = validate(capsys, path)
+    assert code == 0 and "unknown-script-arg" not in out
+    assert "`python main.py --help` lists subcommands" in out
+
+
+@pytest.mark.slow
+def test_an_option_parse_known_args_ignores_is_a_warning(capsys, tmp_path):
+    code_dir = tmp_path / "src"
+    code_dir.mkdir()
+    (code_dir / "main.py").write_text(KNOWN_ARGS)
+    path = tmp_path / "j.yaml"
+    path.write_text(BASE + f"code: {code_dir}\ncommand: python main.py --lr 0.5 --lrr 3\n")
+    code, out, _ = validate(capsys, path)
+    assert code == 0 and "WARNING   unknown-script-arg" in out
+    assert (
+        "main.py does not list option --lrr (from command); its code parses with parse_known_args"
+        in " ".join(out.split())
+    )
+
+
 @pytest.mark.slow
 def test_a_script_without_an_argument_parser_is_never_run_by_validate(capsys, tmp_path):
     code_dir = tmp_path / "src"
