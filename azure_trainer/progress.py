@@ -244,12 +244,13 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Sequen
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(box=None, show_edge=False, pad_edge=False, header_style="", expand=False)
     for i, name in enumerate(header):
-        t.add_column(str(name), justify="right" if i in right else "left", overflow="fold")
+        t.add_column(Text(str(name)), justify="right" if i in right else "left", overflow="fold")
     for row in rows:
-        t.add_row(*(str(c) for c in row))
+        t.add_row(*(Text(str(c)) for c in row))  # Text: `my [file].bin` is not rich markup
     out = io.StringIO()
     Console(file=out, width=10_000, color_system=None, force_terminal=False, highlight=False).print(t)
     lines = [line.rstrip() for line in out.getvalue().splitlines()]

@@ -82,6 +82,70 @@ def test_a_script_that_cannot_be_probed_is_unchecked_never_blocked(capsys, tmp_p
     assert code == 0 and "the options of no_help.py were not checked: no argument parser" in out
 
 
+# Scripts in the shapes ordinary CLIs take (written for these tests): argparse subcommands, a click group,
+# and parse_known_args, which ignores what it does not know.
+SUBCOMMANDS = """\
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--seed", type=int, default=0)
+train = p.add_subparsers(dest="cmd", required=True).add_parser("train")
+train.add_argument("--lr", type=float, default=0.1)
+print(p.parse_args())
+"""
+CLICK_GROUP = """\
+import click
+@click.group()
+@click.option("--verbose", is_flag=True)
+def cli(verbose):
+    pass
+@cli.command()
+@click.option("--lr", type=float, default=0.1)
+def train(lr):
+    print(lr)
+if __name__ == "__main__":
+    cli()
+"""
+KNOWN_ARGS = """\
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--lr", type=float, default=0.1)
+args, rest = p.parse_known_args()
+print(args, rest)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("source", "command"),
+    [(SUBCOMMANDS, "--seed 1 train --lr 0.5"), (CLICK_GROUP, "--verbose train --lr 0.5")],
+)
+def test_a_script_with_subcommands_is_unchecked_never_blocked(capsys, tmp_path, source, command):
+    """The subcommand's options are not in the top-level --help: `--lr` was refused as unknown."""
+    code_dir = tmp_path / "src"
+    code_dir.mkdir()
+    (code_dir / "main.py").write_text(source)
+    path = tmp_path / "j.yaml"
+    path.write_text(BASE + f"code: {code_dir}\ncommand: python main.py {command}\n")
+    code, out, _ = validate(capsys, path)
+    assert code == 0 and "unknown-script-arg" not in out
+    assert "`python main.py --help` lists subcommands" in out
+
+
+@pytest.mark.slow
+def test_an_option_parse_known_args_ignores_is_a_warning(capsys, tmp_path):
+    code_dir = tmp_path / "src"
+    code_dir.mkdir()
+    (code_dir / "main.py").write_text(KNOWN_ARGS)
+    path = tmp_path / "j.yaml"
+    path.write_text(BASE + f"code: {code_dir}\ncommand: python main.py --lr 0.5 --lrr 3\n")
+    code, out, _ = validate(capsys, path)
+    assert code == 0 and "WARNING   unknown-script-arg" in out
+    assert (
+        "main.py does not list option --lrr (from command); its code parses with parse_known_args"
+        in " ".join(out.split())
+    )
+
+
 @pytest.mark.slow
 def test_a_script_without_an_argument_parser_is_never_run_by_validate(capsys, tmp_path):
     code_dir = tmp_path / "src"
@@ -180,3 +244,45 @@ def test_offline_checks_drop_skipped_codes():
     assert any(f.code == "secret-in-env" for f in offline_checks(spec).findings)
     skipped = plan(load_config(FIX / ".." / "local" / "argv.yaml", ["preflight.skip=[secret-in-env]"]))
     assert not any(f.code == "secret-in-env" for f in offline_checks(skipped).findings)
+
+
+def _not_signed_in(workspace):
+    from azure_trainer.errors import AzureMLError
+
+    raise AzureMLError("not signed in to Azure: run `az login`")
+
+
+def test_submit_checks_both_sides_before_sign_in_and_keeps_their_warnings_when_sign_in_fails(
+    capsys, tmp_path
+):
+    """`submit --dry-run` runs validate's checks, the other side's too, and prints their warnings and
+    what waits for the workspace before it signs in: a failed sign-in no longer hides them."""
+    envs = FIX / "envs"
+    path = job(
+        tmp_path,
+        "experiment_name: offline\nscript: no_help.py\nuse_gpu: true\ncompute: {gpu: g, cpu: c}\n"
+        f"environment: {{gpu: file:{envs / 'cuda-image.yaml'}, cpu: file:{tmp_path / 'gone.yaml'}}}\n"
+        "preflight: {skip: [script-args-unchecked]}\n",
+    )
+    argv = [
+        "submit",
+        str(path),
+        "--dry-run",
+        "--subscription",
+        "s",
+        "--resource-group",
+        "rg",
+        "--workspace",
+        "ws",
+    ]
+    code = main(argv, client_factory=_not_signed_in)
+    err = capsys.readouterr().err
+    assert code == 1 and "not signed in" in err
+    assert "other-side-invalid" in err and "gone.yaml not found" in err
+    assert "checks before sign-in: 1 warning(s); next, in the workspace: the compute" in err
+    code = main(
+        [*argv, "--set", "preflight.skip=[script-args-unchecked,other-side-invalid]"],
+        client_factory=_not_signed_in,
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "other-side-invalid" not in err and "checks before sign-in: passed" in err

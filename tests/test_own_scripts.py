@@ -131,6 +131,8 @@ def test_strict_device_catches_the_script_that_ignores_the_gpu_requirement(code,
         )
         status, _, err = cli(capsys, "run-local", helped, "--strict-device", "--run-dir", tmp_path / "h")
         assert status == 78 and "ignored" not in err  # the helper stops at once, as on a CPU-only node
+        assert "device:     none: the script stopped before training, a GPU was required" in err
+        assert "not reported by the script" not in err  # it did report: gpu_missing, then exit 78
         run = json.loads((tmp_path / "h" / "run.json").read_text())
         assert run["attempts"][0]["exit_code"] == 78
     finally:

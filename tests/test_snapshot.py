@@ -677,6 +677,38 @@ def test_advice_opens_a_folder_that_holds_the_script_and_suggests_its_largest_pa
     assert _codes(check_snapshot(tmp_path, keep={"src/train.py"})) == []
 
 
+def test_advice_opens_a_folder_that_holds_python_the_script_may_import(tmp_path):
+    """A folder with a module in it (`pkg/util.py`, imported by the script) is opened, not ignored whole:
+    `/pkg/` would leave the module out of the upload."""
+    _touch(tmp_path / "main.py")
+    _touch(tmp_path / "pkg" / "util.py")
+    _sparse(tmp_path / "pkg" / "weights.bin", 320 * MB)
+    (finding,) = check_snapshot(tmp_path, keep={"main.py"})
+    assert "Fix: add /pkg/weights.bin to" in finding.message and "/pkg/ " not in finding.message
+    _follow(tmp_path, finding.message)
+    assert {"main.py", "pkg/util.py"} <= _sdk_upload_set(tmp_path)
+
+
+def test_advice_may_ignore_a_virtual_environment_whole(tmp_path):
+    """A virtual environment (a folder with `pyvenv.cfg`) is never the job's source: ignored whole."""
+    _touch(tmp_path / "main.py")
+    _touch(tmp_path / ".venv" / "pyvenv.cfg")
+    _touch(tmp_path / ".venv" / "lib" / "site-packages" / "six.py")
+    _sparse(tmp_path / ".venv" / "lib" / "site-packages" / "libtorch.so", 320 * MB)
+    (finding,) = check_snapshot(tmp_path, keep={"main.py"})
+    assert "Fix: add /.venv/ to" in finding.message
+
+
+def test_the_findings_table_shows_names_with_brackets_as_they_are(tmp_path):
+    """`my [file].bin` was printed as `my .bin`: the table read the message as rich markup."""
+    from azure_trainer.azureml.preflight import format_findings
+
+    _touch(tmp_path / "main.py")
+    _sparse(tmp_path / "my [file].bin", 320 * MB)
+    (finding,) = check_snapshot(tmp_path, keep={"main.py"})
+    assert "my [file].bin (320.0 MB)" in format_findings([finding])
+
+
 @pytest.mark.parametrize("name", ["big[1].bin", "*star?.bin", "#hash.bin", "!bang.bin", "trailing .bin "])
 def test_suggested_lines_match_names_with_pattern_characters(tmp_path, name):
     _touch(tmp_path / "train.py")

@@ -51,6 +51,7 @@ def ignore_suggestions(
     files) down towards ``limit`` without touching ``keep`` (upload paths; a folder keeps all it holds)."""
     keep_paths = {k.strip("/").removeprefix("./") for k in keep if k.strip("/")}
     keep_files = [p for p in report.files if p in keep_paths or any(_under(p, k) for k in keep_paths)]
+    keep_files += [p for p in _python_sources(report.files) if p not in keep_files]
     total = report.total_bytes if by == "bytes" else report.file_count
     excess = total - limit
     weight = 0 if by == "bytes" else 1
@@ -74,6 +75,13 @@ def ignore_suggestions(
             lines.append(line)
             removed += -negative
     return lines
+
+
+def _python_sources(files: tuple[str, ...]) -> list[str]:
+    """The ``.py`` files the script may import: every one but those inside a virtual environment (a
+    folder holding ``pyvenv.cfg``), which is never the job's source and may be ignored whole."""
+    venvs = [p.rsplit("/", 1)[0] if "/" in p else "" for p in files if p.rsplit("/", 1)[-1] == "pyvenv.cfg"]
+    return [p for p in files if p.endswith(".py") and not any(v == "" or _under(p, v) for v in venvs)]
 
 
 def _verified(line: str, path: str, is_dir: bool, report: SnapshotReport, keep_files: list[str]) -> bool:

@@ -33,6 +33,8 @@ from ..planning.command_line import PLACEHOLDER_RE, render_args
 from ..planning.spec import JobSpec
 
 PROBE_TIMEOUT_S = 30.0
+CACHE_FORMAT = 2
+"""Part of the cache key: a new way of reading ``--help`` does not reuse what an older one cached."""
 MAX_HASHED_FILES = 2000
 _OPTION = re.compile(r"(?:^|[\s,\[(|])(--?[A-Za-z0-9][\w-]*)")
 _USAGE = re.compile(r"^\s*usage:", re.I | re.M)
@@ -41,6 +43,11 @@ _PARSER = re.compile(
     rb"\b(?:argparse|ArgumentParser|click|typer|jsonargparse|simple_parsing|absl\.flags|fire)\b"
 )
 """A command-line parser's name in the code: without one, ``--help`` would just start the training."""
+_SUBCOMMANDS = re.compile(r"\{[\w.,-]+\}\s+\.\.\.|^\W*Commands\b", re.M)
+"""Subcommands in a help text: argparse's ``{train,eval} ...`` usage, click's and typer's ``Commands``
+section. Their options are listed by ``SCRIPT SUB --help`` only."""
+_KNOWN_ARGS = re.compile(rb"\bparse_known_args\b")
+"""A parser that ignores the options it does not know, instead of refusing them."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class Probe:
 
     options: frozenset[str] | None
     why_unchecked: str | None = None
+    lenient: bool = False
+    """The code parses with ``parse_known_args``: an option it does not list is ignored, not refused."""
 
 
 def check_script_args(spec: JobSpec, python: str) -> list[Finding]:
@@ -69,7 +78,11 @@ def check_script_args(spec: JobSpec, python: str) -> list[Finding]:
                 "add script-args-unchecked to preflight.skip)",
             )
         ]
-    return [f for flag, origin in flags if (f := _judge(flag, origin, script, probe.options)) is not None]
+    return [
+        f
+        for flag, origin in flags
+        if (f := _judge(flag, origin, script, probe.options, probe.lenient)) is not None
+    ]
 
 
 def entry_script(spec: JobSpec) -> tuple[str, list[tuple[str, str]]] | None:
@@ -96,7 +109,9 @@ def _named_only(flags: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(f, o) for f, o in flags if re.match(r"^--?[A-Za-z]", f)]
 
 
-def _judge(flag: str, origin: str, script: str, options: frozenset[str]) -> Finding | None:
+def _judge(
+    flag: str, origin: str, script: str, options: frozenset[str], lenient: bool = False
+) -> Finding | None:
     if flag in options:
         return None
     if not flag.startswith("--") and len(flag) > 2 and flag[:2] in options:
@@ -111,6 +126,13 @@ def _judge(flag: str, origin: str, script: str, options: frozenset[str]) -> Find
         )
     close = difflib.get_close_matches(flag, sorted(options), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]}?" if close else f"; it accepts: {', '.join(sorted(options))}"
+    if lenient:
+        return Finding(
+            "warning",
+            "unknown-script-arg",
+            f"{script} does not list option {flag} (from {origin}); its code parses with parse_known_args, so "
+            f"the option would be silently ignored{hint}",
+        )
     return Finding(
         "error",
         "unknown-script-arg",
@@ -124,7 +146,8 @@ def probe_options(python: str, code: Path, script: str) -> Probe:
     cached = _cache_path(key)
     try:
         data = json.loads(cached.read_text(encoding="utf-8"))
-        return Probe(frozenset(data["options"]) if data["options"] is not None else None, data["why"])
+        options = frozenset(data["options"]) if data["options"] is not None else None
+        return Probe(options, data["why"], bool(data.get("lenient")))
     except (OSError, ValueError, KeyError, TypeError):
         pass
     files = _python_files(code)
@@ -135,10 +158,13 @@ def probe_options(python: str, code: Path, script: str) -> Probe:
             "`--help` would run the script itself; it was not run",
         )
     probe = _run_help(python, code, script)
+    if probe.options is not None and any(_KNOWN_ARGS.search(_read(path)) for path in files):
+        probe = Probe(probe.options, lenient=True)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         options = sorted(probe.options) if probe.options is not None else None
-        cached.write_text(json.dumps({"options": options, "why": probe.why_unchecked}), encoding="utf-8")
+        record = {"options": options, "why": probe.why_unchecked, "lenient": probe.lenient}
+        cached.write_text(json.dumps(record), encoding="utf-8")
     except OSError:
         pass  # no cache: the next validate probes again
     return probe
@@ -175,11 +201,16 @@ def _run_help(python: str, code: Path, script: str) -> Probe:
         )
     if not _USAGE.search(text):
         return Probe(None, f"`python {script} --help` printed no usage text (not an argparse-style script)")
+    if _SUBCOMMANDS.search(text):
+        return Probe(
+            None,
+            f"`python {script} --help` lists subcommands, and each subcommand's options only its own --help",
+        )
     return Probe(frozenset(_OPTION.findall(text)))
 
 
 def _cache_key(python: str, code: Path, script: str) -> str:
-    digest = hashlib.sha256(f"{python}\0{script}\0".encode())
+    digest = hashlib.sha256(f"{CACHE_FORMAT}\0{python}\0{script}\0".encode())
     for path in _python_files(code):
         try:
             digest.update(str(path.relative_to(code)).encode() + b"\0" + path.read_bytes())

@@ -58,6 +58,7 @@ def _submit(args: argparse.Namespace, ctx: Context) -> int:
         return _report(args, None, submit(spec, None, dry_run=True, preflight=False, name=args.name))
     from ..progress import interactive, scan_progress
 
+    shown = offline.findings if offline is not None and _prints_offline(args) else []
     with ctx.ml_client(args, spec.workspace, job_config=True, dry_run=args.dry_run) as client:
         try:
             with scan_progress(enabled=interactive(quiet=args.quiet, json=args.json)):  # large code folders
@@ -71,7 +72,7 @@ def _submit(args: argparse.Namespace, ctx: Context) -> int:
                 )
         except PreflightError as exc:
             if not args.json:
-                raise
+                raise _without(exc, shown) from None
             print_json(
                 {
                     "status": "preflight-failed",
@@ -81,26 +82,55 @@ def _submit(args: argparse.Namespace, ctx: Context) -> int:
                 }
             )
             return exc.exit_code
-        return _report(args, client, result)
+        return _report(args, client, result, shown)
 
 
 def _offline_first(spec: Any, args: argparse.Namespace) -> Any:
-    """The offline checks (:mod:`azure_trainer.checks`); their errors stop the submission before sign-in."""
+    """The offline checks (:mod:`azure_trainer.checks`), both sides of a ``{gpu, cpu}`` job as ``validate``
+    runs them; their errors stop the submission before sign-in. Their warnings, and what waits for the
+    workspace, are printed before signing in, so a sign-in that fails does not hide them."""
     from ..azureml.preflight import format_findings
     from ..checks import offline_checks
+    from .validate import other_side
 
-    report = offline_checks(spec)
+    other, problem = other_side(args, spec)
+    report = offline_checks(spec, other)
+    if problem is not None and problem.code not in spec.preflight.skip:
+        report.findings.append(problem)
     if report.errors:
         raise PreflightError(
             f"{len(report.errors)} error(s) found before any sign-in; nothing was submitted:\n"
             + format_findings(report.findings),
             report.findings,
         )
+    if _prints_offline(args):
+        done = f"{len(report.findings)} warning(s)" if report.findings else "passed"
+        if report.findings:
+            print(format_findings(report.findings), file=sys.stderr)
+        print(
+            f"checks before sign-in: {done}; next, in the workspace: {', '.join(report.not_run)}",
+            file=sys.stderr,
+        )
     return report
 
 
-def _report(args: argparse.Namespace, client: Any, result: Any) -> int:
-    """Print what submit did (findings, cost, warnings; the YAML of a dry run); follow the job with --stream."""
+def _without(exc: PreflightError, shown: list[Any]) -> PreflightError:
+    """The preflight error with its table less the findings printed before sign-in."""
+    from ..azureml.preflight import format_findings
+
+    if not shown:
+        return exc
+    rest = [f for f in exc.findings if f not in shown]
+    return PreflightError(f"{str(exc).splitlines()[0]}\n{format_findings(rest)}", exc.findings)
+
+
+def _prints_offline(args: argparse.Namespace) -> bool:
+    return not args.json and not getattr(args, "quiet", False)
+
+
+def _report(args: argparse.Namespace, client: Any, result: Any, shown: Any = ()) -> int:
+    """Print what submit did (findings but those ``shown`` before sign-in, cost, warnings; the YAML of a
+    dry run); follow the job with --stream."""
     from ..azureml.preflight import format_findings
 
     if args.json:
@@ -109,8 +139,9 @@ def _report(args: argparse.Namespace, client: Any, result: Any) -> int:
             out["job_yaml"] = result.job_yaml
         print_json(out)
         return 0
-    if result.findings:
-        print(format_findings(result.findings), file=sys.stderr)
+    findings = [f for f in result.findings if f not in shown]  # the offline ones came before sign-in
+    if findings:
+        print(format_findings(findings), file=sys.stderr)
     if result.cost is not None:
         print(result.cost.text(), file=sys.stderr)
     for warning in result.warnings:

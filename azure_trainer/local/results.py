@@ -204,6 +204,9 @@ class LocalRunResult:
                 text += "; a GPU is visible here and it was not used"
             return text
         here = f" (this machine offers {self.device_visible})" if self.device_visible else ""
+        # 78 is the contract's "GPU required, none visible": the script stopped before choosing a device
+        if self.exit_code == 78:
+            return f"none: the script stopped before training, a GPU was required{here}"
         return f"not reported by the script{here}; see README: Your own script, for the status channel"
 
 
