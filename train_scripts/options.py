@@ -109,11 +109,26 @@ def _number(kind, low=None, high=None, low_open=False, high_open=True):
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Parse and range-check the command line; argparse exits 2 with a one-line error for bad values."""
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The script's argument parser, one group of flags at a time (as ``--help`` lists them)."""
     p = argparse.ArgumentParser(
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_data_options(p)
+    _add_model_options(p)
+    _add_device_options(p)
+    _add_output_options(p)
+    _add_debug_options(p)
+    return p
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    """The data to train on: a folder or file, or a built-in dataset."""
     g = p.add_argument_group("data")
     g.add_argument(
         "--data",
@@ -142,6 +157,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="PX",
         help="side of synthetic images (default: 32)",
     )
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    """The model's shape, the optimiser and the length of training."""
     g = p.add_argument_group("model and optimisation")
     g.add_argument(
         "--width",
@@ -196,6 +215,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="stop after N optimizer steps in total (the LR schedule is shortened to N); "
         "still evaluates on test and writes the final line and model.pt",
     )
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    """Where and how fast to run: device, precision, compile, threads."""
     g = p.add_argument_group("device and speed")
     g.add_argument(
         "--device",
@@ -245,6 +268,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="torch CPU threads; 0 = torch's choice (default: torch's choice)",
     )
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    """Where outputs and checkpoints go, how often, and resuming."""
     g = p.add_argument_group("outputs and checkpoints")
     g.add_argument(
         "--output-dir", default="./outputs", help="metrics.jsonl and model.pt (default: ./outputs)"
@@ -281,6 +308,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="multi-process runs: agree on SIGTERM across ranks every STEPS steps "
         "(one tiny all-reduce; default: 1 on CPU, 20 on CUDA)",
     )
+
+
+def _add_debug_options(p: argparse.ArgumentParser) -> None:
+    """Hooks the tests use to land a signal or a crash at a known step."""
     g = p.add_argument_group("debugging (used by tests)")
     g.add_argument(
         "--step-delay",
@@ -296,4 +327,3 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="R",
         help="rank R raises RuntimeError after its first step (tests that a crash ends the job)",
     )
-    return p.parse_args(argv)
