@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from ..config.model import JobConfig
 from ..errors import ApiUsageError, AzureTrainerError, LocalRunError
-from ..planning.spec import JobSpec, as_spec
+from ..planning.spec import JobSpec, SweepSpec, as_spec
 from ..planning.sweep_space import trial_command
 from .prepare import LocalOptions
 from .results import EXIT_TIMED_OUT
@@ -172,119 +172,42 @@ def run_local_sweep(
     ``trial_finished(TrialResult)``; :class:`azure_trainer.progress.SweepProgress` draws it).
     """
     spec = as_spec(job, "run_local_sweep")
-    for label, value in (("trials", trials), ("parallel", parallel)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ApiUsageError(f"run_local_sweep({label}=...) takes an int, not {value!r}")
-    sweep = spec.sweep
-    if sweep is None:
-        raise LocalRunError("this job is not a sweep (type: sweep); run it with run_local")
-    if trials is not None and trials < 1:
-        raise LocalRunError(f"--trials {trials}: give a number >= 1")
-    if parallel < 1:
-        raise LocalRunError(f"--parallel {parallel}: give a number >= 1")
-    if trial_timeout is not None and not (math.isfinite(trial_timeout) and trial_timeout >= 0):
-        raise LocalRunError(f"--timeout {trial_timeout}: give a number of seconds >= 0 (0: no limit)")
-    per_trial = (sweep.limits.trial_timeout or spec.timeout) if trial_timeout is None else trial_timeout
-    origin = (
-        "--timeout"
-        if trial_timeout is not None
-        else "the sweep's `limits.trial_timeout`"
-        if sweep.limits.trial_timeout
-        else "the trial's `limits.timeout`"
-    )
+    sweep = _check_arguments(spec, trials, parallel, trial_timeout)
     deadline = time.monotonic() + sweep.limits.timeout if sweep.limits.timeout else None
     out = console or sys.stderr
     params_list = sample_trials(sweep, trials, seed=seed)
-    if sweep_dir is not None:
-        root = create_folder(check_run_dir(sweep_dir, spec, "sweep"), sweep_dir, spec, "sweep")
-    else:
-        root = new_folder_name(Path("runs"), spec.experiment_name)
-        create_folder(root, root, spec, "sweep")
+    root = _sweep_folder(spec, sweep_dir)
     metric = sweep.objective.primary_metric
     result = LocalSweepResult(metric, sweep.objective.goal, sweep.sampling, root)
     store = Path(root).resolve() / "mlruns"  # one store: the parent run and a child run per trial
     parent = start_run(store, spec.experiment_name, Path(root).name, tags={"azure-trainer.sweep": "parent"})
-    if sweep.sampling == "bayesian":
-        print("run-local: bayesian sampling runs as random draws locally (no optimiser here)", file=out)
-    algorithm = sweep.sampling_algorithm
-    if getattr(algorithm, "rule", None) == "sobol":
-        print("run-local: the sobol rule runs as random draws locally (no Sobol sequence here)", file=out)
+    _say_sampling_stand_ins(sweep, out)
     print(f"run-local: sweep of {len(params_list)} trial(s), {parallel} at a time, in {root}", file=out)
     if progress is not None:
         progress.begin(len(params_list), metric, sweep.objective.goal)
+    per_trial, origin = _trial_time_limit(spec, trial_timeout)
+    runner = _TrialRunner(
+        spec=spec,
+        root=root,
+        store=store,
+        parent=parent,
+        per_trial=per_trial,
+        origin=origin,
+        deadline=deadline,
+        inputs=dict(inputs or {}),
+        strict_device=strict_device,
+        stream=parallel == 1,
+        console=console,
+        out=out,
+    )
 
     def one(index: int, params: dict[str, Any]) -> TrialResult:
         if progress is None:
-            return run_trial(index, params)
+            return runner.run(index, params)
         progress.trial_started(index, params)
-        trial = run_trial(index, params)
+        trial = runner.run(index, params)
         progress.trial_finished(trial)
         return trial
-
-    def run_trial(index: int, params: dict[str, Any]) -> TrialResult:
-        run_dir = root / f"trial-{index:03d}"
-        limit = float(per_trial) if per_trial else None
-        limit_origin = origin
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return TrialResult(
-                    index,
-                    params,
-                    EXIT_TIMED_OUT,
-                    None,
-                    None,
-                    0.0,
-                    error="not run: the sweep's timeout passed",
-                )
-            if limit is None or left < limit:
-                limit, limit_origin = left, "what is left of the sweep's `limits.timeout`"
-        print(f"run-local: trial {index}: {', '.join(f'{k}={_fmt(v)}' for k, v in params.items())}", file=out)
-        options = LocalOptions(
-            inputs=dict(inputs or {}),
-            strict_device=strict_device,
-            timeout=limit if limit is not None else 0,
-            timeout_origin=limit_origin,
-            mlflow_store=store,
-        )
-        try:
-            run: LocalRunResult = run_with_options(
-                trial_spec(spec, params),
-                options,
-                run_dir,
-                parent=parent,
-                stream=parallel == 1,
-                console=console,
-            )
-        except AzureTrainerError as exc:
-            return TrialResult(index, params, 2, None, str(run_dir), 0.0, error=str(exc))
-        value = objective_value(run, metric) if run.exit_code == 0 else None
-        if run.exit_code == 0 and value is None:
-            logged = ", ".join(sorted(run.final_metrics)) or "nothing"
-            return TrialResult(
-                index,
-                params,
-                run.exit_code,
-                None,
-                str(run.run_dir),
-                run.duration_s,
-                error=f"the trial logged no {metric} (it logged: {logged})",
-                metric_history=run.metric_history,
-            )
-        print(
-            f"run-local: trial {index} finished: exit {run.exit_code}"
-            + (f", {metric}={value:.4f}" if value is not None else ""),
-            file=out,
-        )
-        return TrialResult(
-            index,
-            params,
-            run.exit_code,
-            value,
-            str(run.run_dir),
-            run.duration_s,
-            metric_history=run.metric_history,
-        )
 
     try:
         if parallel == 1:
@@ -300,3 +223,134 @@ def run_local_sweep(
     end_run(parent, result.exit_code)
     (root / "sweep.json").write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
     return result
+
+
+def _check_arguments(
+    spec: JobSpec, trials: int | None, parallel: int, trial_timeout: float | None
+) -> SweepSpec:
+    """The spec's sweep, once ``trials``, ``parallel`` and ``trial_timeout`` are known to be usable."""
+    for label, value in (("trials", trials), ("parallel", parallel)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ApiUsageError(f"run_local_sweep({label}=...) takes an int, not {value!r}")
+    sweep = spec.sweep
+    if sweep is None:
+        raise LocalRunError("this job is not a sweep (type: sweep); run it with run_local")
+    if trials is not None and trials < 1:
+        raise LocalRunError(f"--trials {trials}: give a number >= 1")
+    if parallel < 1:
+        raise LocalRunError(f"--parallel {parallel}: give a number >= 1")
+    if trial_timeout is not None and not (math.isfinite(trial_timeout) and trial_timeout >= 0):
+        raise LocalRunError(f"--timeout {trial_timeout}: give a number of seconds >= 0 (0: no limit)")
+    return sweep
+
+
+def _trial_time_limit(spec: JobSpec, trial_timeout: float | None) -> tuple[float | None, str]:
+    """Each trial's time limit in seconds (0 or None: none) and where it comes from, for messages:
+    ``trial_timeout`` (``--timeout``), else the sweep's ``limits.trial_timeout``, else the trial's own
+    ``limits.timeout``."""
+    limits = spec.sweep.limits  # type: ignore[union-attr]
+    if trial_timeout is not None:
+        return trial_timeout, "--timeout"
+    if limits.trial_timeout:
+        return limits.trial_timeout, "the sweep's `limits.trial_timeout`"
+    return spec.timeout, "the trial's `limits.timeout`"
+
+
+def _sweep_folder(spec: JobSpec, sweep_dir: str | Path | None) -> Path:
+    """The sweep's folder, created: ``sweep_dir`` when given (checked first), else a new one in runs/."""
+    if sweep_dir is not None:
+        return create_folder(check_run_dir(sweep_dir, spec, "sweep"), sweep_dir, spec, "sweep")
+    root = new_folder_name(Path("runs"), spec.experiment_name)
+    create_folder(root, root, spec, "sweep")
+    return root
+
+
+def _say_sampling_stand_ins(sweep: SweepSpec, out: TextIO) -> None:
+    """Tell the user when the sweep's sampling runs as something else locally (there is no optimiser)."""
+    if sweep.sampling == "bayesian":
+        print("run-local: bayesian sampling runs as random draws locally (no optimiser here)", file=out)
+    if getattr(sweep.sampling_algorithm, "rule", None) == "sobol":
+        print("run-local: the sobol rule runs as random draws locally (no Sobol sequence here)", file=out)
+
+
+@dataclass
+class _TrialRunner:
+    """Runs one trial of a local sweep in its own folder under ``root``, within the time that is left."""
+
+    spec: JobSpec
+    root: Path
+    store: Path
+    parent: Any
+    per_trial: float | None
+    origin: str
+    deadline: float | None
+    inputs: dict[str, str]
+    strict_device: bool
+    stream: bool
+    console: TextIO | None
+    out: TextIO
+
+    def time_limit(self) -> tuple[float | None, str] | None:
+        """``(seconds or None for no limit, where it comes from)`` for a trial starting now; None when
+        the sweep's own ``limits.timeout`` has passed (the trial must not start)."""
+        limit = float(self.per_trial) if self.per_trial else None
+        origin = self.origin
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if limit is None or left < limit:
+                limit, origin = left, "what is left of the sweep's `limits.timeout`"
+        return limit, origin
+
+    def run(self, index: int, params: dict[str, Any]) -> TrialResult:
+        """Run trial ``index`` with ``params``; a trial that fails is a result, not an exception."""
+        run_dir = self.root / f"trial-{index:03d}"
+        limited = self.time_limit()
+        if limited is None:
+            return TrialResult(
+                index, params, EXIT_TIMED_OUT, None, None, 0.0, error="not run: the sweep's timeout passed"
+            )
+        limit, limit_origin = limited
+        out = self.out
+        print(f"run-local: trial {index}: {', '.join(f'{k}={_fmt(v)}' for k, v in params.items())}", file=out)
+        options = LocalOptions(
+            inputs=dict(self.inputs),
+            strict_device=self.strict_device,
+            timeout=limit if limit is not None else 0,
+            timeout_origin=limit_origin,
+            mlflow_store=self.store,
+        )
+        try:
+            run: LocalRunResult = run_with_options(
+                trial_spec(self.spec, params),
+                options,
+                run_dir,
+                parent=self.parent,
+                stream=self.stream,
+                console=self.console,
+            )
+        except AzureTrainerError as exc:
+            return TrialResult(index, params, 2, None, str(run_dir), 0.0, error=str(exc))
+        metric = self.spec.sweep.objective.primary_metric  # type: ignore[union-attr]
+        value = objective_value(run, metric) if run.exit_code == 0 else None
+        error = None
+        if run.exit_code == 0 and value is None:
+            logged = ", ".join(sorted(run.final_metrics)) or "nothing"
+            error = f"the trial logged no {metric} (it logged: {logged})"
+        else:
+            print(
+                f"run-local: trial {index} finished: exit {run.exit_code}"
+                + (f", {metric}={value:.4f}" if value is not None else ""),
+                file=out,
+            )
+        return TrialResult(
+            index,
+            params,
+            run.exit_code,
+            value,
+            str(run.run_dir),
+            run.duration_s,
+            error=error,
+            metric_history=run.metric_history,
+        )
