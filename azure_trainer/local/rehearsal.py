@@ -65,12 +65,33 @@ def run_rehearsal(
     preempt_after, preempt_at_step = launch.preempt_after, launch.preempt_at_step
     first = attempts[0]
     trigger = f"after {preempt_after:g}s" if preempt_after is not None else f"at step {preempt_at_step}"
+    not_preempted = _judge_first_attempt(first, sup, preempt_at_step, trigger)
+    if not_preempted is not None:
+        return _verdict(out, not_preempted)
+    stopped = first.preempted_at_step
+    out.note(
+        f"preemption rehearsal: attempt 1 exited {EXIT_PREEMPTED}"
+        + (f" after a checkpoint at step {stopped}" if stopped is not None else "")
+        + "; restarting the same command with the same outputs and checkpoints"
+    )
+    second = run_attempt(2, sup, launch, extra_env)
+    attempts.append(second)
+    if sup.interrupted:
+        return _verdict(out, Rehearsal("inconclusive", "interrupted during the restart", trigger, stopped))
+    return _verdict(out, _judge_restart(second, sup, launch, trigger, stopped))
+
+
+def _judge_first_attempt(
+    first: Attempt, sup: Supervisor, preempt_at_step: int | None, trigger: str
+) -> Rehearsal | None:
+    """Why attempt 1 makes the rehearsal inconclusive or failed; None when it checkpointed after SIGTERM
+    (exit 75), so the restart can be tried."""
     if first.timed_out:
         why = (
             f"the job's time limit ({sup.time_limit:g}s) passed before the rehearsal's SIGTERM; "
             "raise it with --timeout SECONDS (0: none)"
         )
-        return _verdict(out, Rehearsal("inconclusive", why, trigger))
+        return Rehearsal("inconclusive", why, trigger)
     if first.exit_code == EXIT_OK:
         if preempt_at_step is not None:
             why = (
@@ -87,7 +108,7 @@ def run_rehearsal(
                 "SIGTERM landed but the run still finished with exit 0 "
                 "(too late, or the script ignores SIGTERM)"
             )
-        return _verdict(out, Rehearsal("inconclusive", why, trigger))
+        return Rehearsal("inconclusive", why, trigger)
     if first.exit_code != EXIT_PREEMPTED:
         if first.exit_code == 128 + signal.SIGTERM:
             why = (
@@ -97,17 +118,15 @@ def run_rehearsal(
             )
         else:
             why = f"expected exit {EXIT_PREEMPTED} (checkpointed after SIGTERM), got {first.exit_code}"
-        return _verdict(out, Rehearsal("failed", why, trigger, first.preempted_at_step))
-    stopped = first.preempted_at_step
-    out.note(
-        f"preemption rehearsal: attempt 1 exited {EXIT_PREEMPTED}"
-        + (f" after a checkpoint at step {stopped}" if stopped is not None else "")
-        + "; restarting the same command with the same outputs and checkpoints"
-    )
-    second = run_attempt(2, sup, launch, extra_env)
-    attempts.append(second)
-    if sup.interrupted:
-        return _verdict(out, Rehearsal("inconclusive", "interrupted during the restart", trigger, stopped))
+        return Rehearsal("failed", why, trigger, first.preempted_at_step)
+    return None
+
+
+def _judge_restart(
+    second: Attempt, sup: Supervisor, launch: LocalLaunch, trigger: str, stopped: int | None
+) -> Rehearsal:
+    """The rehearsal's verdict from the restarted attempt: it must finish, resuming where SIGTERM's
+    checkpoint (at step ``stopped``) left off."""
     resumed = second.resumed_from_step
     acc = collect_metrics(None, [second.status], launch.outputs_dir).final.get("test_accuracy")
     acc_text = f", test_accuracy {acc:.4f}" if isinstance(acc, (int, float)) else ""
@@ -115,56 +134,31 @@ def run_rehearsal(
         why = f"the restarted run exited {second.exit_code}" + (
             f" after the job's time limit ({sup.time_limit:g}s) passed" if second.timed_out else ""
         )
-        return _verdict(out, Rehearsal("failed", why, trigger, stopped, resumed))
+        return Rehearsal("failed", why, trigger, stopped, resumed)
+    if not resumed and stopped == 0:
+        why = (
+            "SIGTERM landed before the first training step (checkpoint at step 0), so there "
+            "was nothing to resume; use a larger --preempt-after / --preempt-at-step"
+        )
+        return Rehearsal("inconclusive", why, trigger, stopped, resumed)
     if not resumed:
-        if stopped == 0:
-            return _verdict(
-                out,
-                Rehearsal(
-                    "inconclusive",
-                    "SIGTERM landed before the first training step (checkpoint at step 0), so there "
-                    "was nothing to resume; use a larger --preempt-after / --preempt-at-step",
-                    trigger,
-                    stopped,
-                    resumed,
-                ),
-            )
-        return _verdict(
-            out,
-            Rehearsal(
-                "failed",
-                "the restarted run started again from step 0 instead of resuming: does the script load the "
-                "newest checkpoint from the same --checkpoint-dir (an output of the job)?",
-                trigger,
-                stopped,
-                resumed,
-            ),
+        why = (
+            "the restarted run started again from step 0 instead of resuming: does the script load the "
+            "newest checkpoint from the same --checkpoint-dir (an output of the job)?"
         )
+        return Rehearsal("failed", why, trigger, stopped, resumed)
     if stopped is not None and resumed != stopped:
-        return _verdict(
-            out,
-            Rehearsal(
-                "failed",
-                f"SIGTERM at step {stopped} wrote a checkpoint, but the restart resumed at step {resumed}: "
-                f"{abs(stopped - resumed)} steps lost",
-                trigger,
-                stopped,
-                resumed,
-            ),
+        why = (
+            f"SIGTERM at step {stopped} wrote a checkpoint, but the restart resumed at step {resumed}: "
+            f"{abs(stopped - resumed)} steps lost"
         )
+        return Rehearsal("failed", why, trigger, stopped, resumed)
     at = f"step {stopped}" if stopped is not None else trigger
-    return _verdict(
-        out,
-        Rehearsal(
-            "passed",
-            f"SIGTERM at {at} → checkpoint → resumed at step {resumed} → finished{acc_text}",
-            trigger,
-            stopped,
-            resumed,
-        ),
-    )
+    why = f"SIGTERM at {at} → checkpoint → resumed at step {resumed} → finished{acc_text}"
+    return Rehearsal("passed", why, trigger, stopped, resumed)
 
 
 def _verdict(out: Console, rehearsal: Rehearsal) -> Rehearsal:
+    """Say the rehearsal's verdict on the console and return it."""
     out.note(f"preemption rehearsal: {rehearsal.verdict.upper()} — {rehearsal.message}")
     return rehearsal
