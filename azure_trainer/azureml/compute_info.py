@@ -76,16 +76,16 @@ def vm_sizes_table(sizes: Iterable[Any]) -> dict[str, VmInfo]:
 
 
 def _vm_info(size: Any) -> VmInfo | None:
-    name = _field(size, "name")
+    name = first_field(size, "name")
     if not name:
         return None
-    vcpus = _field(size, "v_cp_us", "vCPUs")
-    prices, currency = _prices(_field(size, "estimated_vm_prices", "estimatedVMPrices"))
+    vcpus = first_field(size, "v_cp_us", "vCPUs")
+    prices, currency = _prices(first_field(size, "estimated_vm_prices", "estimatedVMPrices"))
     return VmInfo(
         name=str(name),
-        gpus=int(_field(size, "gpus") or 0),
+        gpus=int(first_field(size, "gpus") or 0),
         vcpus=int(vcpus) if vcpus is not None else None,
-        family=_field(size, "family"),
+        family=first_field(size, "family"),
         prices=prices,
         currency=currency,
     )
@@ -95,38 +95,38 @@ def _prices(estimated: Any) -> tuple[dict[PriceTier, float], str | None]:
     """Linux prices per hour by tier from ``estimatedVMPrices`` (none when it is missing or not hourly)."""
     if not estimated:
         return {}, None
-    unit = _field(estimated, "unit_of_measure", "unitOfMeasure")
+    unit = first_field(estimated, "unit_of_measure", "unitOfMeasure")
     if unit is not None and str(unit) != "OneHour":
         return {}, None
     prices: dict[PriceTier, float] = {}
-    for value in _field(estimated, "values") or []:
-        if str(_field(value, "os_type", "osType") or "").lower() != "linux":
+    for value in first_field(estimated, "values") or []:
+        if str(first_field(value, "os_type", "osType") or "").lower() != "linux":
             continue
-        tier = _REST_TIERS.get(str(_field(value, "vm_tier", "vmTier") or "").lower())
-        price = _field(value, "retail_price", "retailPrice")
+        tier = _REST_TIERS.get(str(first_field(value, "vm_tier", "vmTier") or "").lower())
+        price = first_field(value, "retail_price", "retailPrice")
         if tier is not None and isinstance(price, (int, float)) and price >= 0:
             prices[tier] = float(price)
-    currency = _field(estimated, "billing_currency", "billingCurrency")
+    currency = first_field(estimated, "billing_currency", "billingCurrency")
     return prices, str(currency) if currency else None
 
 
 def compute_info(compute: Any) -> ComputeInfo:
     """A :class:`ComputeInfo` from what ``ml_client.compute.get(name)`` returned."""
-    kind = str(_field(compute, "type") or "unknown").lower()
-    name = str(_field(compute, "name") or "")
+    kind = str(first_field(compute, "type") or "unknown").lower()
+    name = str(first_field(compute, "name") or "")
     if kind == "kubernetes":
-        props = _field(compute, "properties") or {}
+        props = first_field(compute, "properties") or {}
         types = {
             type_name: _instance_type(type_name, body)
-            for type_name, body in (_field(props, "instanceTypes", "instance_types") or {}).items()
+            for type_name, body in (first_field(props, "instanceTypes", "instance_types") or {}).items()
         }
-        default = _field(props, "defaultInstanceType", "default_instance_type")
+        default = first_field(props, "defaultInstanceType", "default_instance_type")
         return ComputeInfo(name, kind, instance_types=types, default_instance_type=default)
-    size = _field(compute, "size")
+    size = first_field(compute, "size")
     if kind == "computeinstance":
         return ComputeInfo(name, kind, size=str(size) if size else None, max_nodes=1)
-    max_nodes = _field(compute, "max_instances")
-    tier = str(_field(compute, "tier") or "").lower().replace("-", "_")
+    max_nodes = first_field(compute, "max_instances")
+    tier = str(first_field(compute, "tier") or "").lower().replace("-", "_")
     return ComputeInfo(
         name,
         kind,
@@ -137,22 +137,23 @@ def compute_info(compute: Any) -> ComputeInfo:
 
 
 def _instance_type(name: str, body: Any) -> InstanceType:
-    resources = _field(body, "resources") or {}
+    resources = first_field(body, "resources") or {}
     gpus = 0
     for part in ("limits", "requests"):  # a pod gets its limit; a request alone is what it asks for
-        value = (_field(resources, part) or {}).get("nvidia.com/gpu")
+        value = (first_field(resources, part) or {}).get("nvidia.com/gpu")
         if value not in (None, ""):
             try:
                 gpus = int(str(value))
             except ValueError:
                 gpus = 0
             break
-    requests = _field(resources, "requests") or {}
+    requests = first_field(resources, "requests") or {}
     return InstanceType(name, gpus, requests.get("cpu"), requests.get("memory"))
 
 
-def _field(obj: Any, *names: str) -> Any:
-    """The first non-None of ``obj``'s attributes (or keys) ``names``."""
+def first_field(obj: Any, *names: str) -> Any:
+    """The first non-None of ``obj``'s attributes (or, for a mapping, keys) ``names``: one reader for
+    azure-ai-ml entities and the REST dicts that stand for them."""
     for name in names:
         value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
         if value is not None:

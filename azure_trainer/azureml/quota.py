@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..findings import Finding
+from .compute_info import first_field
 
 Scope = Literal["subscription", "workspace", "compute"]
 Tier = Literal["dedicated", "low_priority"]
@@ -57,15 +58,15 @@ def read_usages(usages: Iterable[Any]) -> list[CoreUsage]:
     """The core-quota entries of ``ml_client.compute.list_usage()`` (others, like "Clusters", are left out)."""
     out = []
     for usage in usages:
-        name_field = _get(usage, "name") or {}
-        name = str(_get(name_field, "value") or "") if not isinstance(name_field, str) else name_field
+        name_field = first_field(usage, "name") or {}
+        name = str(first_field(name_field, "value") or "") if not isinstance(name_field, str) else name_field
         family_match, regional_match = _FAMILY_NAME.match(name), _REGIONAL_NAME.match(name)
         match = family_match or regional_match
-        limit, current = _get(usage, "limit"), _get(usage, "current_value", "currentValue")
+        limit, current = first_field(usage, "limit"), first_field(usage, "current_value", "currentValue")
         if match is None or limit is None:
             continue
         tier: Tier = "dedicated" if match.group("tier").lower() == "dedicated" else "low_priority"
-        scoped = _SCOPED_ID.search(str(_get(usage, "id") or ""))
+        scoped = _SCOPED_ID.search(str(first_field(usage, "id") or ""))
         scope: Scope = "subscription"
         if scoped:
             scope = "compute" if scoped.group("compute") else "workspace"
@@ -152,11 +153,3 @@ def _where(usage: CoreUsage) -> str:
     if usage.scope == "workspace":
         return f"workspace {usage.workspace}'s quota ({usage.name})"
     return f"the subscription's quota ({usage.name})"
-
-
-def _get(obj: Any, *names: str) -> Any:
-    for name in names:
-        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
