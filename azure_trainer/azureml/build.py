@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .._nested import nested_strings
 from ..config.model import JobConfig
 from ..errors import ApiUsageError, ConfigError
 from ..planning.spec import JobSpec, as_spec
@@ -108,20 +109,10 @@ def _json_objects(text: str) -> list[Any]:
             i = text.find("{", i + 1)
             continue
         out.append(obj)
-        for value in _strings(obj):
+        for value in nested_strings(obj):
             out.extend(_json_objects(value))
         i = text.find("{", end)
     return out
-
-
-def _strings(obj: Any) -> list[str]:
-    if isinstance(obj, str):
-        return [obj]
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in _strings(v)]
-    if isinstance(obj, list):
-        return [s for v in obj for s in _strings(v)]
-    return []
 
 
 def _leaves(obj: Any, path: tuple[str, ...], found: list[tuple[str, str]]) -> None:

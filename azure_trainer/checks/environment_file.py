@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .._nested import nested_strings
 from ..azureml.environment_device import device_findings
 from ..findings import Finding
 from ..planning.spec import JobSpec
@@ -101,7 +102,7 @@ def _torch_findings(path: str, conda: Any) -> list[Finding]:
 
 def torch_pin(conda: Any) -> tuple[int, int] | None:
     """``(major, minor)`` of the torch a conda file pins (conda or pip dependency), or None."""
-    for dependency in _strings(conda):
+    for dependency in nested_strings(conda):
         match = _TORCH_PIN.match(dependency)
         if match:
             return int(match.group(1)), int(match.group(2))
@@ -123,13 +124,3 @@ def local_torch_version() -> tuple[int, int] | None:
         if match:
             return int(match.group(1)), int(match.group(2))
     return None
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
