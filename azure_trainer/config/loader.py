@@ -27,7 +27,7 @@ from ..secrets_guard import REDACTED, classify
 from .environment import EnvironmentConfig
 from .fields import did_you_mean
 from .model import RENAMED_KEYS, SWEEP_ONLY, TRIAL_KEYS, JobConfig, job_model
-from .yaml_source import KeyPath, SourceMap, _dotted, display_path, load_yaml_text, load_yaml_with_lines
+from .yaml_source import KeyPath, SourceMap, display_path, dotted, load_yaml_text, load_yaml_with_lines
 
 REMOTE_PREFIXES = (  # a path that starts with none of these is a local path
     "azureml:",
@@ -436,7 +436,7 @@ def _string_problem(here: KeyPath, what: str, text: str, smap: SourceMap, file: 
         f"{MAX_VALUE_LENGTH:,} (is it the right value?)"
     )
     src, line = smap.locate(here)
-    return ConfigError(why, file=src or file, line=line, key_path=_dotted(here) or None)
+    return ConfigError(why, file=src or file, line=line, key_path=dotted(here) or None)
 
 
 def _located_errors(
@@ -491,7 +491,7 @@ def _located_error(
     elif "input" in err and not hidden and kind not in ("value_error", "assertion_error"):
         message = f"{message} (got {_short(err['input'])})"
     src_file, line = smap.locate(loc)
-    return ConfigError(message, file=src_file or file, line=line, key_path=_dotted(loc) or None)
+    return ConfigError(message, file=src_file or file, line=line, key_path=dotted(loc) or None)
 
 
 def _unknown_key_message(cls: type[BaseModel], raw_loc: KeyPath, loc: KeyPath) -> str:

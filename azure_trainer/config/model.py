@@ -47,6 +47,7 @@ from .fields import (
     is_per_device,
 )
 from .io import InputConfig, OutputConfig
+from .yaml_source import nearest_location
 
 __all__ = [
     "CommandJobConfig",
@@ -505,12 +506,7 @@ class JobConfig(Strict):
 
     def locate(self, key_path: str) -> tuple[str | None, int | None]:
         """``(file, line)`` where ``key_path`` (dotted, e.g. ``compute.gpu``) or its nearest parent was written."""
-        parts = key_path.split(".")
-        for end in range(len(parts), 0, -1):
-            where = self._locations.get(".".join(parts[:end]))
-            if where is not None:
-                return where
-        return self._source, None
+        return nearest_location(self._locations, key_path, self._source)
 
     def flavour(self, use_gpu: bool | None = None) -> str:
         """'gpu' or 'cpu' for the given (or configured) ``use_gpu``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,19 @@ class SourceMap:
         n = len(prefix)
         for key in [k for k in self.locations if k[:n] == prefix]:
             del self.locations[key]
+
+
+def nearest_location(
+    locations: Mapping[str, tuple[str, int | None]], key_path: str, file: str | None
+) -> tuple[str | None, int | None]:
+    """``(file, line)`` where the dotted ``key_path`` (e.g. ``compute.gpu``) or its nearest parent was
+    written, in ``locations`` keyed by dotted path; ``(file, None)`` when nothing closer is known."""
+    parts = key_path.split(".")
+    for end in range(len(parts), 0, -1):
+        where = locations.get(".".join(parts[:end]))
+        if where is not None:
+            return where
+    return file, None
 
 
 def display_path(path: Path) -> str:
@@ -281,7 +295,7 @@ class _Builder:
                         f"duplicate key {key!r} (the later one would silently win); keep one",
                         file=self.file,
                         line=line,
-                        key_path=_dotted(path + (key,)),
+                        key_path=dotted(path + (key,)),
                     )
                 child = path + (key,)
                 self.smap.locations[child] = (self.file, line)
@@ -318,7 +332,8 @@ class _Builder:
         )
 
 
-def _dotted(path: KeyPath) -> str:
+def dotted(path: KeyPath) -> str:
+    """A key path as messages write it: ``("args", "lr")`` -> ``args.lr``, ``("x", 0)`` -> ``x[0]``."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

@@ -42,6 +42,7 @@ from ..config.model import (
 
 if TYPE_CHECKING:  # the sweep models are imported only for sweep jobs
     from ..config.sweep import EarlyTermination, Objective, SamplingAlgorithm, SearchSpaceEntry, SweepLimits
+from ..config.yaml_source import nearest_location
 from ..contract import contract_env
 from ..errors import ApiUsageError, ConfigError
 from .command_line import optional_inputs, placeholder_problem, placeholders, script_command
@@ -215,12 +216,7 @@ class JobSpec:
     def locate(self, key_path: str) -> tuple[str | None, int | None]:
         """``(file, line)`` where ``key_path`` (dotted, e.g. ``compute.gpu``) or its nearest parent was
         written; the job file without a line when nothing closer is known."""
-        parts = key_path.split(".")
-        for end in range(len(parts), 0, -1):
-            where = self.locations.get(".".join(parts[:end]))
-            if where is not None:
-                return where
-        return self.source, None
+        return nearest_location(self.locations, key_path, self.source)
 
     def where(self, key_path: str) -> str:
         """`` (file:line)`` for a message about ``key_path``, or an empty string."""
