@@ -264,6 +264,17 @@ def test_download_writes_logs_and_outputs(ml, fake, code_dir, tmp_path):
     assert (tmp_path / "dl/artifacts/outputs/model.pt").read_bytes() == b"\x00weights"
 
 
+def test_append_job_log_adds_to_the_log_or_starts_it(ml, fake, code_dir, tmp_path):
+    ml.jobs.create_or_update(_job(code_dir))
+    fake.append_job_log("my-job-1", "note\n", "user_logs/runner.txt")  # no such log yet: started
+    fake.add_job_log("my-job-1", "hello\n")
+    fake.append_job_log("my-job-1", "world\n")
+    fake.set_job_status("my-job-1", "Completed")
+    ml.jobs.download("my-job-1", download_path=tmp_path / "dl")
+    assert (tmp_path / "dl/artifacts/user_logs/std_log.txt").read_text() == "hello\nworld\n"
+    assert (tmp_path / "dl/artifacts/user_logs/runner.txt").read_text() == "note\n"
+
+
 def test_unknown_urls_are_recorded_not_sent():
     fake = FakeAzureML()
     with block_network() as attempts:

@@ -108,12 +108,12 @@ class OfflineWorkspace:
 
     def _reap_lost_runs(self) -> None:
         """A job whose runner is gone (killed, machine restarted) failed; say where to look."""
-        from ..testing._state import TERMINAL
+        from .lifecycle import TERMINAL_STATES
 
         for name, run in self.fake.state.runs.items():
             job = self.fake.jobs.get(name)
             pid = run.get("pid")
-            if job is None or pid is None or job["properties"]["status"] in TERMINAL or _alive(pid):
+            if job is None or pid is None or job["properties"]["status"] in TERMINAL_STATES or _alive(pid):
                 continue
             if job["properties"]["status"] == "CancelRequested":  # stopped before it could say so
                 self.fake.set_job_status(name, "Canceled")
@@ -130,13 +130,7 @@ STD_LOG = "user_logs/std_log.txt"
 
 def append_log(fake: Any, name: str, text: str) -> None:
     """Add ``text`` to job ``name``'s std_log.txt (what ``logs`` streams and ``download`` saves)."""
-    from ..testing._runs import LOG_PREFIX
-    from ..testing._state import ARTIFACT_CONTAINER, STORAGE_ACCOUNT
-
-    before = (
-        fake.blobs.get(STORAGE_ACCOUNT, ARTIFACT_CONTAINER, LOG_PREFIX.format(name=name) + STD_LOG) or b""
-    )
-    fake.add_job_log(name, before.decode("utf-8", "replace") + text, STD_LOG)
+    fake.append_job_log(name, text, STD_LOG)
 
 
 def _alive(pid: int) -> bool:

@@ -542,6 +542,14 @@ class FakeAzureML(HttpTransport):
         ``ExperimentRun/dcid.<job>/<file>``). ``jobs.stream`` prints it, ``jobs.download`` saves it."""
         self.blobs.put(STORAGE_ACCOUNT, ARTIFACT_CONTAINER, LOG_PREFIX.format(name=name) + file, text)
 
+    def append_job_log(self, name: str, text: str, file: str = "user_logs/std_log.txt") -> None:
+        """Add ``text`` at the end of job ``name``'s log ``file`` (see :meth:`add_job_log`; a missing log
+        is started)."""
+        before = (
+            self.blobs.get(STORAGE_ACCOUNT, ARTIFACT_CONTAINER, LOG_PREFIX.format(name=name) + file) or b""
+        )
+        self.add_job_log(name, before.decode("utf-8", "replace") + text, file)
+
     def add_job_output_file(self, name: str, relpath: str, data: bytes | str) -> None:
         """A file in the job's default artifact store (``outputs/model.pt`` ...), for ``jobs.download``."""
         self.blobs.put(STORAGE_ACCOUNT, ARTIFACT_CONTAINER, LOG_PREFIX.format(name=name) + relpath, data)
