@@ -206,3 +206,11 @@ def registry_client(ml_client: Any, registry_name: str) -> Any:
     for key in ("cloud", "user_agent", "registry_reference", "workspace_reference"):
         kwargs.pop(key, None)
     return MLClient(credential, registry_name=registry_name, **kwargs)
+
+
+def credential_and_transport(ml_client: Any) -> tuple[Any, Any]:
+    """The credential ``ml_client`` signs in with and the transport it sends through (None: azure-core's
+    default), for a pipeline of our own beside it (the report's MLflow reader) that must reach the same
+    service the same way, the fake and the offline workspace included."""
+    credential, options = _sdk.client_options(ml_client)
+    return credential, options.get("transport")

@@ -155,9 +155,9 @@ class MlflowRestReader:
             from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy, UserAgentPolicy
 
             from .. import __version__
-            from ..azureml._sdk import client_options
+            from ..azureml.workspace import credential_and_transport
 
-            credential, options = client_options(self.ml_client)
+            credential, transport = credential_and_transport(self.ml_client)
             workspace = self.ml_client.workspaces.get(self.ml_client.workspace_name)
             uri = str(getattr(workspace, "mlflow_tracking_uri", "") or "")
             if not uri:
@@ -170,7 +170,7 @@ class MlflowRestReader:
                 RetryPolicy(),
                 BearerTokenCredentialPolicy(credential, TOKEN_SCOPE),
             ]
-            self._pipeline = PipelineClient(self._base, policies=policies, transport=options.get("transport"))
+            self._pipeline = PipelineClient(self._base, policies=policies, transport=transport)
         return self._pipeline, self._base  # type: ignore[return-value]
 
 
