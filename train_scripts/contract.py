@@ -287,6 +287,7 @@ def process_group_device_kwargs(device: torch.device, init=None) -> dict:
 
 
 def shutdown_process_group() -> None:
+    """Leave the process group, if one was set up (no-op with one process)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
@@ -308,6 +309,7 @@ def any_rank(flag: bool, device: torch.device) -> bool:
 
 
 def barrier() -> None:
+    """Wait until every rank gets here (no-op with one process)."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
 
@@ -593,6 +595,7 @@ def atomic_save(obj, path) -> None:
 
 
 def checkpoint_path(directory, step: int) -> Path:
+    """The file of the checkpoint at optimizer ``step`` in ``directory`` (zero-padded, so names sort by step)."""
     return Path(directory) / f"ckpt-{step:09d}.pt"
 
 
@@ -701,6 +704,7 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore the random generators (torch, Python, CUDA and numpy when saved) a checkpoint recorded."""
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():

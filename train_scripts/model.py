@@ -7,6 +7,7 @@ from torch import nn
 
 
 def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    """A 3x3 convolution (padding 1, no bias: the BatchNorm has one), BatchNorm and ReLU."""
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
     )

@@ -600,6 +600,8 @@ def leave(code: int, distributed: bool) -> int:
 
 
 def main(argv=None) -> int:
+    """The script's entry point: run training and return the exit code (the contract's codes); a bad
+    argument or setting is a one-line ``ERROR:`` on rank 0 and exit 2, not a traceback."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
     args = parse_args(argv)

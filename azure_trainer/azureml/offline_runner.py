@@ -33,6 +33,8 @@ class NotRunnable(AzureTrainerError):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The runner process of one offline-workspace job: ``main([FOLDER, NAME])`` simulates job NAME of
+    the workspace in FOLDER and returns its exit code; the job ends Canceled or Failed, never left Running."""
     from ..testing import FakeAzureML, FolderStore
 
     folder, name = argv if argv is not None else sys.argv[1:]

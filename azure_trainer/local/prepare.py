@@ -374,6 +374,8 @@ def _require_gpu(spec: JobSpec, options: LocalOptions, host: Host, warnings: lis
 
 
 def require_torch(host: Host, why: str) -> None:
+    """Raise a :class:`LocalRunError` saying how to install PyTorch when ``host``'s Python lacks it
+    (``why`` names what needs it, e.g. "a distributed run")."""
     if not host.has_torch:
         raise LocalRunError(
             f"{why} needs PyTorch, which is not installed for {host.python}; install the train extra: "

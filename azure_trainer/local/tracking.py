@@ -30,6 +30,7 @@ _log = logging.getLogger(__name__)
 
 
 def mlflow_available() -> bool:
+    """Whether mlflow can be imported here (looked up, not imported: that costs a second)."""
     return importlib.util.find_spec("mlflow") is not None
 
 

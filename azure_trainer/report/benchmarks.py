@@ -33,6 +33,7 @@ def load_benchmarks(path: Path) -> list[BenchmarkData]:
 
 
 def is_benchmark(data: Any) -> bool:
+    """Whether ``data`` (a parsed JSON file) has any shape the benchmark page can chart."""
     return bool(_charts(data))
 
 

@@ -76,6 +76,8 @@ def sweep_page(sweep: SweepData, *, source: str) -> str:
 
 
 def leaderboard(sweep: SweepData) -> str:
+    """The sweep's trials as a text table, best first: rank, trial, searched parameters, objective,
+    duration and status."""
     params = sweep.searched
     header = ["rank", "trial", *params, sweep.metric, "duration", "status"]
     rows = []

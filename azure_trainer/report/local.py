@@ -92,6 +92,8 @@ def run_facts(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def run_notes(data: dict[str, Any]) -> list[str]:
+    """What a reader of a local run's report should know beyond its numbers: the run's warnings, an
+    ignored GPU requirement, a time limit that stopped it."""
     notes = [str(w) for w in data.get("warnings") or []]
     if data.get("gpu_requirement_ignored"):
         notes.append(

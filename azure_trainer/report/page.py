@@ -67,6 +67,7 @@ def page(title: str, subtitle: str, sections: Sequence[tuple[str, str]], *, kind
 
 
 def facts_table(facts: Sequence[tuple[str, str]]) -> str:
+    """An HTML table of ``(name, value)`` rows, values escaped (the command shown as code)."""
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{_cell(k, v)}</td></tr>" for k, v in facts)
     return f'<table class="facts">{rows}</table>'
 
@@ -100,8 +101,10 @@ def data_table(
 
 
 def notes(lines: Sequence[str]) -> str:
+    """Each line as an escaped ``<p class="notes">`` paragraph."""
     return "".join(f'<p class="notes">{escape(line)}</p>' for line in lines)
 
 
 def charts(svgs: Sequence[str], *, wide: bool = False) -> str:
+    """The SVG charts side by side in one ``<div>`` (``wide``: one per row)."""
     return f'<div class="charts{" wide" if wide else ""}">{"".join(svgs)}</div>'

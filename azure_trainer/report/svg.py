@@ -30,10 +30,12 @@ _MARGIN = {"left": 64, "right": 16, "top": 34, "bottom": 46}
 
 
 def colour(i: int) -> str:
+    """Series ``i``'s colour, cycling through :data:`PALETTE`."""
     return PALETTE[i % len(PALETTE)]
 
 
 def is_number(value: Any) -> bool:
+    """Whether ``value`` can be plotted: a finite int or float, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -240,6 +242,8 @@ def line_chart(
 
 @dataclass(frozen=True)
 class Point:
+    """One trial in a scatter chart: its parameter value ``x``, objective ``y``, a label and whether it won."""
+
     x: Any
     y: float
     label: str
@@ -338,6 +342,8 @@ def _ramp(frac: float) -> str:
 
 @dataclass(frozen=True)
 class Bar:
+    """One bar of a bar chart: its label and value."""
+
     label: str
     value: float
     text: str = ""

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 
 class NetworkBlockedError(RuntimeError):
+    """A real network call was attempted inside :func:`block_network`."""
+
     pass
 
 
