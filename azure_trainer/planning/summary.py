@@ -26,24 +26,7 @@ def summarize(spec: JobSpec) -> str:
     nodes = _nodes(spec)
     if nodes:
         rows.append(("nodes", nodes))
-    if spec.inputs or spec.optional_inputs:
-        shown = [
-            f"{n} ({i.type}{'=' + str(i.value) if i.is_literal else ''})" for n, i in spec.inputs.items()
-        ] + [f"{n} (optional, not given)" for n in spec.optional_inputs]
-        rows.append(("inputs", ", ".join(shown)))
-    if spec.outputs:
-        rows.append(("outputs", ", ".join(f"{n} ({o.type})" for n, o in spec.outputs.items())))
-    if spec.shm_size:
-        rows.append(("shm_size", spec.shm_size))
-    if spec.timeout:
-        rows.append(("timeout", f"{spec.timeout} s"))
-    queue = spec.queue_settings or (spec.sweep.queue_settings if spec.sweep else None)
-    if queue and (queue.job_tier or queue.priority):
-        rows.append(("queue", f"tier {queue.job_tier or '-'}, priority {queue.priority or '-'}"))
-    if spec.services:
-        rows.append(("services", ", ".join(f"{n} ({s.type or 'custom'})" for n, s in spec.services.items())))
-    if spec.identity:
-        rows.append(("identity", spec.identity.type))
+    rows.extend(_optional_rows(spec))
     env = redact_env(spec.environment_variables)
     rows.append(("env", " ".join(f"{k}={v}" for k, v in env.items())))
     if spec.sweep:
@@ -51,6 +34,39 @@ def summarize(spec: JobSpec) -> str:
     width = max(len(k) for k, _ in rows)
     head = f"{spec.source or 'job'}: valid"
     return redact_text("\n".join([head, *(_row(k, v, width) for k, v in rows)]), spec)
+
+
+def _optional_rows(spec: JobSpec) -> list[tuple[str, str]]:
+    """The rows of what a job only has when it sets it: inputs, outputs, shm_size, timeout, queue
+    settings, services and identity, in that order."""
+    outputs = ", ".join(f"{n} ({o.type})" for n, o in spec.outputs.items())
+    services = ", ".join(f"{n} ({s.type or 'custom'})" for n, s in spec.services.items())
+    candidates = [
+        ("inputs", _inputs(spec)),
+        ("outputs", outputs if spec.outputs else None),
+        ("shm_size", spec.shm_size or None),
+        ("timeout", f"{spec.timeout} s" if spec.timeout else None),
+        ("queue", _queue(spec)),
+        ("services", services if spec.services else None),
+        ("identity", spec.identity.type if spec.identity else None),
+    ]
+    return [(key, value) for key, value in candidates if value is not None]
+
+
+def _inputs(spec: JobSpec) -> str | None:
+    """The job's inputs, literal values shown, then the optional ones it was not given; None: none."""
+    if not (spec.inputs or spec.optional_inputs):
+        return None
+    shown = [f"{n} ({i.type}{'=' + str(i.value) if i.is_literal else ''})" for n, i in spec.inputs.items()]
+    return ", ".join(shown + [f"{n} (optional, not given)" for n in spec.optional_inputs])
+
+
+def _queue(spec: JobSpec) -> str | None:
+    """The job's (or its sweep's) queue tier and priority; None when it sets neither."""
+    queue = spec.queue_settings or (spec.sweep.queue_settings if spec.sweep else None)
+    if not (queue and (queue.job_tier or queue.priority)):
+        return None
+    return f"tier {queue.job_tier or '-'}, priority {queue.priority or '-'}"
 
 
 def _row(key: str, value: str, width: int) -> str:
