@@ -153,8 +153,8 @@ def _judge_restart(
             f"{abs(stopped - resumed)} steps lost"
         )
         return Rehearsal("failed", why, trigger, stopped, resumed)
-    at = f"step {stopped}" if stopped is not None else trigger
-    why = f"SIGTERM at {at} → checkpoint → resumed at step {resumed} → finished{acc_text}"
+    at = f"at step {stopped}" if stopped is not None else trigger  # trigger: "after 5s" or "at step N"
+    why = f"SIGTERM {at} → checkpoint → resumed at step {resumed} → finished{acc_text}"
     return Rehearsal("passed", why, trigger, stopped, resumed)
 
 
