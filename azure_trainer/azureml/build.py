@@ -31,13 +31,16 @@ __all__ = ["COMMAND_JOB_SCHEMA", "SWEEP_JOB_SCHEMA", "build_job", "quiet_sdk_log
 def quiet_sdk_logs() -> None:
     """Silence SDK log noise that is not for our users: azure-ai-ml's "experimental class" notices and its
     "asset name will not be used for anonymous registration" warning (a job's environment is anonymous, as
-    az ml makes it), and azure-identity's multi-line credential report (we print one line instead).
+    az ml makes it), azure-storage's notes on error answers it cannot parse, and azure-identity's
+    multi-line credential report (we print one line instead).
 
     azure-ai-ml's first import sets its own logger to INFO with a stderr handler, so the package is
     imported here first: levels set before that import would be overwritten."""
     import azure.ai.ml  # noqa: F401
 
-    for name in ("azure.ai.ml", _sdk.EXPERIMENTAL_LOGGER):
+    # azure-storage warns on stderr when an error answer is not XML or JSON (a proxy's HTML page);
+    # the error itself is reported, in one line
+    for name in ("azure.ai.ml", _sdk.EXPERIMENTAL_LOGGER, "azure.storage"):
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("azure.identity").setLevel(logging.CRITICAL)
 
