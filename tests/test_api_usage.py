@@ -47,6 +47,10 @@ def config():
         (lambda c: at.run_local(c, nproc="2"), "run_local(nproc=...) takes an int"),
         (lambda c: at.run_local(c, timeout="5"), "run_local(timeout=...) takes a number of seconds"),
         (lambda c: at.run_local(c, inputs=["data=/tmp"]), "run_local(inputs=...) takes a mapping"),
+        (lambda c: at.build_job(c, name=5), "build_job(name=...) takes a job name string, not int"),
+        (lambda c: at.to_yaml(c, relative_to=5), "to_yaml(relative_to=...) takes a folder path, not int"),
+        (lambda c: at.to_yaml(c, relative_to="out\x00"), "to_yaml(relative_to='out\\x00'): a path holds no"),
+        (lambda c: at.run_local(c, run_dir=7), "run_local(run_dir=...) takes a folder path, not int"),
         (lambda c: at.run_local_sweep(3.5), "run_local_sweep() takes a JobSpec"),
         (lambda c: at.run_local_sweep(c, trials="2"), "run_local_sweep(trials=...) takes an int"),
     ],
@@ -59,6 +63,21 @@ def test_wrong_kinds_of_values_are_clear_api_errors(config, call, message, tmp_p
     assert isinstance(info.value, TypeError) and isinstance(info.value, AzureTrainerError)
     assert info.value.exit_code == 2
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: at.build_job(c, name="bad name"),
+        lambda c: at.build_job(c, name=""),
+        lambda c: at.submit(c, name="", dry_run=True, preflight=False),
+        lambda c: at.submit(c, name="../x", dry_run=True, preflight=False),
+    ],
+)
+def test_a_bad_job_name_is_refused_by_every_function_that_takes_one(config, call):
+    """Not built into a job Azure ML would refuse, and '' is not taken for 'no name'."""
+    with pytest.raises(at.ConfigError, match="bad job name '.*': job names use letters, digits"):
+        call(config)
 
 
 def test_every_backend_takes_a_spec_a_config_or_a_path_and_they_agree():

@@ -202,6 +202,106 @@ def test_not_logged_in_through_the_real_client_factory(job, tmp_path):
 # -- checking order, exit codes and messages without a workspace ------------------------------------------
 
 
+# -- odd answers from the service ------------------------------------------------------------------------
+# Each fault is served to the command's first call (the job's GET, the list or the cancel POST), before it
+# reaches the fake's state, so no job is needed. HTML_PAGE is what a proxy or gateway sends instead of
+# Azure's JSON error (ErrorResponse) body.
+
+HTML_PAGE = (
+    "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>\n"
+    "<body><h1>Bad Gateway</h1><p>The proxy server received an invalid response.</p></body></html>"
+)
+FAULTS = {
+    "500": (dict(status=500, times=50), ["Azure ML answered 500", "try again in a few minutes"]),
+    "404": (dict(status=404), ["not found"]),
+    "401": (dict(status=401, times=5), ["Azure rejected the sign-in", "az login"]),
+    "403": (dict(status=403), ["access denied", "AzureML Data Scientist"]),
+    "429 Retry-After": (dict(status=429, retry_after=3, times=50), ["throttling", "retry"]),
+    "502 HTML page": (
+        dict(status=502, body=HTML_PAGE, headers={"Content-Type": "text/html"}, times=50),
+        ["Azure ML answered 502", "try again in a few minutes"],
+    ),
+    "200 empty": (dict(status=200, body=b""), ["Azure ML sent an answer that could not be read"]),
+    "200 truncated": (
+        dict(status=200, body=b'{"id": "/subscriptions/x", "properties": {"status": "Compl'),
+        ["Azure ML sent an answer that could not be read"],
+    ),
+    "200 HTML page": (
+        dict(status=200, body=HTML_PAGE, headers={"Content-Type": "text/html"}),
+        ["Azure ML sent an answer that could not be read"],
+    ),
+    "200 a list, not the resource": (dict(status=200, body=[]), ["azure-ai-ml failed"]),
+}
+FAULTED_CALLS = {
+    "status": (["status", "j1"], "GET", r"/jobs/j1\?", "getting job j1"),
+    "logs": (["logs", "j1"], "GET", r"/jobs/j1\?", "getting job j1"),
+    "cancel": (["cancel", "j1"], "POST", r"/jobs/j1/cancel\?", "cancelling job j1"),
+    "download": (["download", "j1", "-o", "dl"], "GET", r"/jobs/j1\?", "downloading job j1"),
+    "list": (["list"], "GET", r"/jobs\?", "listing jobs"),
+    "report": (["report", "--job", "j1", "-o", "r.html"], "GET", r"/jobs/j1\?", "getting job j1"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("command", list(FAULTED_CALLS))
+def test_an_odd_answer_from_azure_ml_is_one_line_naming_the_call(
+    client, capsys, tmp_path, monkeypatch, command, fault
+):
+    monkeypatch.chdir(tmp_path)
+    argv, method, url, action = FAULTED_CALLS[command]
+    failure, expected = FAULTS[fault]
+    if method == "POST" and failure["status"] == 200:
+        pytest.skip("cancel reads no body from its answer")
+    client.fail_next(method, url, **failure)
+    code, out, err = run(capsys, *argv, fake=client)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"azure-trainer: error: {action}: ")
+    for words in expected:
+        assert words in err, err
+    if fault == "404" and command != "list":
+        assert "check the job name and the workspace (`azure-trainer list` shows" in err
+    assert "<html" not in err.lower()
+    assert list(tmp_path.iterdir()) == []  # no half-made download folder, no report
+
+
+def test_a_gateway_page_on_a_download_is_named_as_such_and_storage_logs_stay_quiet(
+    client, job, capsys, tmp_path
+):
+    run(capsys, "submit", str(job), "--name", "page-1", fake=client)
+    client.set_job_status("page-1", "Completed")
+    client.add_job_output_file("page-1", "outputs/a.txt", "x")
+    client.fail_next("GET", r"blob\.core\.windows\.net", status=502, body=HTML_PAGE, times=50)
+    code, out, err = run(capsys, "download", "page-1", "-o", str(tmp_path / "dl"), fake=client)
+    assert code == 1 and err.count("\n") == 1, err  # azure-storage's own warning is not printed
+    assert "downloading job page-1: Azure ML answered 502: an HTML page titled '502 Bad Gateway'" in err
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_secret_echoed_in_an_error_answer_is_not_printed(client, capsys, json_flag):
+    sas = "https://acct.blob.core.windows.net/c/x?sv=2021-08-06&se=2030-01-01&sr=b&sp=r&sig=" + "S1g" * 15
+    body = {"error": {"code": "BadRequest", "message": f"cannot read {sas} with key AccountKey={'K' * 86}=="}}
+    client.fail_next("GET", r"/jobs\?", status=400, body=body)
+    code, out, err = run(capsys, "list", *json_flag, fake=client)
+    assert code == 1 and "listing jobs: Azure ML answered 400: (BadRequest) cannot read" in err
+    assert "S1gS1g" not in out + err and "K" * 20 not in out + err and "sig=***" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--workspace", "", "--workspace is empty"),
+        ("--workspace", "local:ws\x00x", "--workspace 'local:ws\\x00x': holds a control character"),
+        ("--subscription", " ", "--subscription is empty"),
+        ("--resource-group", "rg\nother", "--resource-group 'rg\\nother': holds a control character"),
+    ],
+)
+def test_a_blank_or_broken_workspace_flag_is_bad_input(client, capsys, flag, value, message):
+    """Not silently skipped for the environment's value, and no traceback."""
+    code, out, err = run(capsys, "list", flag, value, fake=client)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert client.requests == [] and client.client_workspaces == []
+
+
 @pytest.fixture
 def no_workspace(monkeypatch, tmp_path):
     """The real client factory, in a folder with no config.json, with no workspace in the environment."""
@@ -218,9 +318,10 @@ def test_bad_job_name_is_checked_before_the_workspace(no_workspace, capsys, comm
     assert code == 2 and "bad job name" in err and "workspace" not in err and err.count("\n") == 1
 
 
-def test_bad_submit_name_is_checked_before_the_workspace(no_workspace, job, capsys):
-    code, out, err = run(capsys, "submit", str(job), "--name", "../x")
-    assert code == 2 and "bad job name" in err and "workspace" not in err
+@pytest.mark.parametrize("name", ["../x", ""])
+def test_bad_submit_name_is_checked_before_the_workspace(no_workspace, job, capsys, name):
+    code, out, err = run(capsys, "submit", str(job), "--name", name)
+    assert code == 2 and f"bad job name {name!r}" in err and "workspace" not in err
 
 
 @pytest.mark.parametrize("limit", ["-1", "0"])
@@ -302,7 +403,7 @@ def test_submit_json_preflight_failure_has_error_and_exit_code(client, job, caps
 # -- download folders ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("output", ["afile", "afile/sub", ""])
+@pytest.mark.parametrize("output", ["afile", "afile/sub", "", "a\x00b"])
 def test_download_into_an_unusable_folder_is_bad_input(client, capsys, tmp_path, output):
     (tmp_path / "afile").write_text("x")
     argv = ["download", "j1", "-o", str(tmp_path / output) if output else ""]

@@ -250,6 +250,86 @@ def test_output_file_errors_are_bad_input(capsys, in_repo, tmp_path, command):
     assert "give a file name" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["export", "jobs/digits.yaml"], ["schema"]])
+def test_an_output_name_with_a_nul_byte_is_bad_input(capsys, in_repo, command):
+    assert main([*command, "-o", "out\x00.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'out\\x00.yaml': not a usable file name (it holds a NUL byte)" in err
+
+
+@pytest.mark.parametrize(
+    ("existing", "text"),
+    [
+        ("job.yaml", "command: python train.py\nenvironment: azureml:env:1\n"),  # the user's job config
+        ("notes.json", '{"$id": "someone-else"}'),  # a JSON file that is not our schema
+        ("broken.json", b"\xff\xfe not text"),
+    ],
+)
+def test_schema_never_overwrites_a_file_that_is_not_a_schema_without_force(tmp_path, capsys, existing, text):
+    target = tmp_path / existing
+    target.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert main(["schema", "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exists and is not a schema azure-trainer wrote; pass --force" in err
+    assert target.read_bytes() == (text if isinstance(text, bytes) else text.encode())
+    assert main(["schema", "-o", str(target), "--force"]) == 0
+    assert json.loads(target.read_text())["title"] == "azure-trainer job config"
+
+
+def test_schema_replaces_an_earlier_schema_without_force(tmp_path, capsys):
+    """So `azure-trainer schema -o azure-trainer.schema.json` regenerates the committed file."""
+    target = tmp_path / "s.json"
+    target.write_text(
+        SCHEMA_FILE.read_text().replace('"title": "azure-trainer job config"', '"title": "old"')
+    )
+    assert main(["schema", "-o", str(target)]) == 0
+    assert json.loads(target.read_text())["title"] == "azure-trainer job config"
+
+
+SAS_URL = (
+    "https://acct.blob.core.windows.net/c/x?sv=2021-08-06&se=2030-01-01&sr=b&sp=r&sig=" + "Ab1" * 15 + "%3D"
+)
+JWT = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJtYW5hZ2VtZW50In0." + "c2ln" * 10
+
+
+@pytest.mark.parametrize("secret", [SAS_URL, f"Authorization: Bearer {JWT}", "AccountKey=" + "A" * 86 + "=="])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_an_error_message_never_prints_a_secret_it_carries(capsys, monkeypatch, secret, json_flag):
+    """An error's text may echo what a service answered (a SAS URL, a token): the CLI prints it redacted."""
+    from azure_trainer.cli import _common, status
+    from azure_trainer.errors import AzureMLError
+
+    def fail(args, ctx):
+        with _common.json_errors(args.json):
+            raise AzureMLError(f"getting job j1: Azure ML answered 400: (Bad) request for {secret} failed")
+
+    monkeypatch.setattr(status, "run", fail)
+    assert main(["status", "j1", *json_flag]) == 1
+    out, err = capsys.readouterr()
+    assert "getting job j1: Azure ML answered 400: (Bad) request for" in err and "***" in err
+    for part in ("Ab1Ab1Ab1", JWT, "A" * 40):
+        assert part not in out + err
+    if json_flag:
+        assert "***" in json.loads(out)["error"]
+
+
+def test_an_error_message_cannot_drive_the_terminal(capsys, monkeypatch):
+    from azure_trainer.cli import status
+    from azure_trainer.errors import AzureMLError
+
+    def fail(args, ctx):
+        raise AzureMLError("getting job j1: Azure ML answered 400: \x1b[2J\x1b]0;owned\x07 cleared")
+
+    monkeypatch.setattr(status, "run", fail)
+    assert main(["status", "j1"]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert (
+        err
+        == "azure-trainer: error: getting job j1: Azure ML answered 400: \\x1b[2J\\x1b]0;owned\\x07 cleared\n"
+    )
+
+
 def test_parser_collects_repeated_set():
     args = build_parser().parse_args(["validate", "j.yaml", "--set", "a=1", "--set", "b.c=2", "--cpu"])
     assert (args.job, args.overrides, args.use_gpu) == ("j.yaml", ["a=1", "b.c=2"], False)

@@ -135,6 +135,27 @@ def test_the_collective_timeout_comes_from_the_job_and_must_be_a_number(tmp_path
         prepare(bad, LocalOptions(), host(), tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "nproc", "message"),
+    [
+        ((), 100_000, r"200000 processes here \(2 node\(s\) x 100000 from --nproc 100000\)"),
+        (
+            ("resources.instance_count=100", "distribution.process_count_per_instance=8"),
+            None,
+            "800 processes",
+        ),
+    ],
+)
+def test_more_processes_than_one_machine_should_start_is_refused_before_any_start(
+    tmp_path, overrides, nproc, message
+):
+    spec = spec_of("ranks.yaml", *overrides)
+    with pytest.raises(LocalRunError, match=f"{message}.*at most 128 on one machine.*--nproc 2"):
+        prepare(spec, LocalOptions(nproc=nproc), host(), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert prepare(spec_of("ranks.yaml"), LocalOptions(nproc=64), host(), tmp_path).nproc == 128
+
+
 def test_nproc_overrides_and_a_job_without_distribution_warns(tmp_path):
     launch = prepare(spec_of("fail.yaml"), LocalOptions(nproc=3), host(), tmp_path)
     assert launch.distributed and launch.nproc == 3 and len(launch.agents) == 1

@@ -200,6 +200,8 @@ def test_scales_and_ticks():
             "not a run-local file: metric_history missing",
         ),
         (lambda p: (p.mkdir(), (p / "x.json").write_text("[]")), "no benchmark JSON in it"),
+        (lambda p: (p.mkdir(), (p / "run.json").write_bytes(b'{"a": "caf\xe9"}')), "is not UTF-8 text"),
+        (lambda p: p.write_bytes("{}".encode("utf-16")), "is not UTF-8 text"),
     ],
 )
 def test_what_is_not_a_report_source_is_one_line_exit_2(tmp_path, capsys, setup, message):
@@ -208,6 +210,27 @@ def test_what_is_not_a_report_source_is_one_line_exit_2(tmp_path, capsys, setup,
     code, out, err = report(capsys, str(target))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err and str(target) in err
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("a" * 5000, "not a usable path: File name too long"),
+        ("run\x00dir", "'run\\x00dir': not a usable path (it holds a NUL byte)"),
+    ],
+)
+def test_a_path_no_file_system_takes_is_one_line_exit_2(tmp_path, capsys, monkeypatch, path, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = report(capsys, path)
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+
+
+@pytest.mark.parametrize("output", ["r\x00.html", "a" * 5000 + ".html"])
+def test_an_output_no_file_system_takes_is_one_line_exit_2(tmp_path, capsys, output):
+    run = make_run(tmp_path / "run")
+    code, out, err = report(capsys, str(run), "-o", str(tmp_path / output))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
 def test_errors_are_json_too_with_json(tmp_path, capsys):

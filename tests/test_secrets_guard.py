@@ -183,6 +183,16 @@ def test_a_long_signature_without_its_sas_fields_is_still_a_sas():
     assert redact_path(url) == url.split("sig=")[0] + "sig=***"
 
 
+@pytest.mark.parametrize("wrapper", ["({})", "<{}>", "'{}'"])
+def test_a_signature_in_brackets_or_quotes_is_hidden_without_its_closing_character(wrapper):
+    """An error message quotes a SAS URL in brackets: the bracket is not part of the signature."""
+    from azure_trainer.secrets_guard import redact_text
+
+    url = "https://acct.blob.core.windows.net/c/x?sv=2022-11-02&se=2030-01-01&sr=b&sp=r&" + "sig=" + RAND
+    text = f"reading {wrapper.format(url)} failed"
+    assert redact_text(text) == f"reading {wrapper.format(url.split('sig=')[0] + 'sig=***')} failed"
+
+
 def test_long_random_value_is_a_warning():
     (f,) = check_environment_variables({"SETTING": RAND + RAND})
     assert f.severity == "warning"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,15 +33,29 @@ __all__ = ["COMMAND_JOB_SCHEMA", "SWEEP_JOB_SCHEMA", "build_job", "quiet_sdk_log
 def quiet_sdk_logs() -> None:
     """Silence SDK log noise that is not for our users: azure-ai-ml's "experimental class" notices and its
     "asset name will not be used for anonymous registration" warning (a job's environment is anonymous, as
-    az ml makes it), and azure-identity's multi-line credential report (we print one line instead).
+    az ml makes it), azure-storage's notes on error answers it cannot parse, and azure-identity's
+    multi-line credential report (we print one line instead).
 
     azure-ai-ml's first import sets its own logger to INFO with a stderr handler, so the package is
     imported here first: levels set before that import would be overwritten."""
     import azure.ai.ml  # noqa: F401
 
-    for name in ("azure.ai.ml", _sdk.EXPERIMENTAL_LOGGER):
+    # azure-storage warns on stderr when an error answer is not XML or JSON (a proxy's HTML page);
+    # the error itself is reported, in one line
+    for name in ("azure.ai.ml", _sdk.EXPERIMENTAL_LOGGER, "azure.storage"):
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("azure.identity").setLevel(logging.CRITICAL)
+
+
+def _folder(relative_to: str | Path | None) -> Path:
+    """``to_yaml``'s ``relative_to`` as an absolute folder (the current one when None)."""
+    if relative_to is None or relative_to == "":
+        return Path.cwd()
+    if not isinstance(relative_to, (str, os.PathLike)):
+        raise ApiUsageError(f"to_yaml(relative_to=...) takes a folder path, not {type(relative_to).__name__}")
+    if "\0" in str(relative_to):
+        raise ApiUsageError(f"to_yaml(relative_to={str(relative_to)!r}): a path holds no NUL byte")
+    return Path(relative_to).resolve()
 
 
 def build_job(job: JobSpec | JobConfig | str, *, name: str | None = None) -> Any:
@@ -49,6 +64,12 @@ def build_job(job: JobSpec | JobConfig | str, *, name: str | None = None) -> Any
     the file's ``name``, else Azure ML picks one). No network, no credentials. (A JobConfig or a path is
     planned first.)"""
     spec = as_spec(job, "build_job")
+    if name is not None:
+        from .naming import check_job_name
+
+        if not isinstance(name, str):
+            raise ApiUsageError(f"build_job(name=...) takes a job name string, not {type(name).__name__}")
+        check_job_name(name)
     return _load(spec, job_document(spec, name=name))
 
 
@@ -161,7 +182,7 @@ def to_yaml(
         spec = as_spec(job, "to_yaml")
         doc = job_document(spec)
         _load(spec, doc)  # what azure-ai-ml cannot read is never written out
-        doc = relative_paths(doc, Path(relative_to).resolve() if relative_to else Path.cwd())
+        doc = relative_paths(doc, _folder(relative_to))
         schema = doc.pop("$schema")
     elif hasattr(job, "dump"):
         doc, schema = _sdk_dump(job)

@@ -17,6 +17,8 @@ LOGIN_HINT = (
     "not signed in to Azure: run `az login` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
     "AZURE_CLIENT_SECRET for a service principal, or use a managed identity), then retry"
 )
+JOB_NOT_FOUND = "check the job name and the workspace (`azure-trainer list` shows the workspace's jobs)"
+"""What to check when Azure ML has no job of the name asked for (``translated(not_found=...)``)."""
 SP_VARS = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID")
 SP_SECRET_VARS = ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH")
 
@@ -36,9 +38,10 @@ _AADSTS = re.compile(r"AADSTS\d+:[^.\r\n]*")
 
 
 @contextlib.contextmanager
-def translated(action: str) -> Iterator[None]:
+def translated(action: str, *, not_found: str = "") -> Iterator[None]:
     """Run the block; turn any exception of the Azure call path into one :class:`AzureMLError` line saying
-    what failed while ``action`` (the original is chained, for ``--debug``).
+    what failed while ``action`` (the original is chained, for ``--debug``); ``not_found`` is added to
+    the message of a 404 on a job (what to check).
 
     Ctrl-C stays Ctrl-C, even where the SDK wrapped it (``jobs.stream`` turns it into a JobException).
     """
@@ -49,7 +52,19 @@ def translated(action: str) -> Iterator[None]:
     except Exception as exc:
         if any(isinstance(e, KeyboardInterrupt) for e in _chain(exc)):
             raise KeyboardInterrupt from exc
-        raise azure_ml_error(action, exc) from exc
+        error = azure_ml_error(action, exc)
+        if not_found and _job_not_found(exc):
+            error = AzureMLError(f"{error}; {not_found}")
+        raise error from exc
+
+
+def _job_not_found(exc: BaseException) -> bool:
+    """Whether ``exc`` is a 404 on a job resource (``.../jobs/NAME``), not on a log or output blob."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    core = transport_cause(exc)
+    request = getattr(getattr(core, "response", None), "request", None)
+    return isinstance(core, ResourceNotFoundError) and "/jobs/" in str(getattr(request, "url", ""))
 
 
 def azure_ml_error(action: str, exc: BaseException) -> AzureMLError:
@@ -93,6 +108,13 @@ def azure_ml_error(action: str, exc: BaseException) -> AzureMLError:
             )
         if status == 429:
             return AzureMLError(f"{action}: Azure is throttling requests; wait a minute and retry")
+        if isinstance(status, int) and status < 400:  # a success whose body azure-core could not parse
+            return AzureMLError(f"{action}: Azure ML sent an answer that could not be read ({_reason(core)})")
+        if isinstance(status, int) and status >= 500:
+            return AzureMLError(
+                f"{action}: Azure ML answered {status}: {_reason(core)}; a fault on Azure's side: try "
+                "again in a few minutes"
+            )
         return AzureMLError(f"{action}: Azure ML answered {status}: {_reason(core)}")
     if type(exc).__module__.startswith("azure."):
         reason = _reason(exc)
@@ -243,7 +265,18 @@ def _first_line(text: str) -> str:
     return stripped.splitlines()[0][:300] if stripped else "no details"
 
 
+_HTML = re.compile(r"<\s*(?:!doctype\s+html|html)\b", re.IGNORECASE)
+_TITLE = re.compile(r"<\s*title[^>]*>([^<]*)<", re.IGNORECASE)
+
+
 def _reason(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    first = str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__
+    message = str(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+    html = _HTML.search(message)
+    if html:  # a proxy's or gateway's error page, not Azure's JSON: its title is the news
+        title = _TITLE.search(message, html.start())
+        text = " ".join(title.group(1).split()) if title else ""
+        before = message[: html.start()].strip().rstrip(":").strip()
+        page = f"an HTML page{f' titled {text!r}' if text else ''} instead of Azure's JSON answer (a proxy?)"
+        return f"{before}: {page}"[:300] if before else page[:300]
+    first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
     return first[:300]

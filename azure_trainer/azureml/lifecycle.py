@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AzureMLError, ConfigError
-from .errors import translated
+from .errors import JOB_NOT_FOUND, translated
 from .naming import check_job_name
 
 TERMINAL_STATES = frozenset({"Completed", "Failed", "Canceled", "NotResponding", "Paused"})
@@ -43,7 +43,7 @@ def job_status(ml_client: Any, name: str, *, billed: bool = False) -> dict[str, 
     """Status and key facts of job ``name``; with ``billed``, a finished job's billed-time estimate too
     (``billed``: what its run time cost at list price, see :func:`billed_estimate`)."""
     check_job_name(name)
-    with translated(f"getting job {name}"):
+    with translated(f"getting job {name}", not_found=JOB_NOT_FOUND):
         job = ml_client.jobs.get(name)
     info = job_summary(job)
     if billed and info["status"] in TERMINAL_STATES:
@@ -94,7 +94,7 @@ def billed_estimate(ml_client: Any, job: Any) -> dict[str, Any]:
 def cancel_job(ml_client: Any, name: str) -> None:
     """Ask Azure ML to cancel job ``name`` and wait for the request to be accepted."""
     check_job_name(name)
-    with translated(f"cancelling job {name}"):
+    with translated(f"cancelling job {name}", not_found=JOB_NOT_FOUND):
         poller = ml_client.jobs.begin_cancel(name)
         if hasattr(poller, "result"):
             poller.result()
@@ -111,6 +111,10 @@ def download_target(name: str, output_dir: str | Path | None = None, *, force: b
     check_job_name(name)
     if output_dir is not None and not str(output_dir).strip():
         raise ConfigError("-o/--output: give a folder name (or leave -o out for ./downloads/NAME)")
+    if "\0" in str(output_dir or ""):
+        raise ConfigError(
+            f"cannot download into {str(output_dir)!r}: it holds a NUL byte; pass -o with a folder"
+        )
     target = Path(output_dir) if output_dir is not None else Path("downloads") / name
     try:
         existing = target
@@ -146,7 +150,7 @@ def download_job(
     target = download_target(name, output_dir, force=force)
     created = _make_folder(target)
     try:
-        with translated(f"downloading job {name}"):
+        with translated(f"downloading job {name}", not_found=JOB_NOT_FOUND):
             ml_client.jobs.download(name, download_path=str(target), all=True)
     except BaseException:
         for folder in created:  # deepest first

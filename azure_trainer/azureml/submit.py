@@ -92,8 +92,8 @@ def submit(
         raise ApiUsageError(
             f"submit() takes an azure.ai.ml.MLClient (or None), not {type(ml_client).__name__}"
         )
-    name = name or spec.name  # the job file may name the job
-    job_name = check_job_name(name) if name else new_job_name(spec.experiment_name)
+    name = spec.name if name is None else name  # the job file may name the job; name="" is a bad name
+    job_name = check_job_name(name) if name is not None else new_job_name(spec.experiment_name)
     azure_job = build_job(spec, name=job_name)
     opened: Any = contextlib.nullcontext(ml_client)  # a dry run without preflight needs no client
     if ml_client is None and (preflight or not dry_run):

@@ -67,6 +67,7 @@ def resolve_workspace(
             sources[field] = source
 
     for field in ENV_VARS:
+        _check_flag(field, cli.get(field))
         offer(field, cli.get(field), "command line")
     for field, var in ENV_VARS.items():
         offer(field, environ.get(var), var)
@@ -108,6 +109,18 @@ def resolve_workspace(
 
 
 OFFLINE_PREFIX = "local:"
+_FLAGS = {"subscription_id": "--subscription", "resource_group": "--resource-group", "name": "--workspace"}
+
+
+def _check_flag(field: str, value: str | None) -> None:
+    """A ConfigError for a flag given a blank value or one holding a control character (a NUL, a line
+    break): it would otherwise be skipped for the next source, or break the request."""
+    if value is None:
+        return
+    if not value.strip():
+        raise ConfigError(f"{_FLAGS[field]} is empty: give a value, or leave the option out")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError(f"{_FLAGS[field]} {value!r}: holds a control character; give the plain name")
 
 
 def _offline_folder(name: str | None, source: str | None) -> Path | None:

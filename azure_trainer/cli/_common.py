@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AzureTrainerError, ConfigError
+from ..errors import AzureTrainerError
 
 ClientFactory = Callable[[Any], Any]
 """``factory(workspace: WorkspaceRef) -> MLClient``: how the commands get their client (tests inject a
@@ -52,6 +52,9 @@ class Context:
         }
         workspace = resolve_workspace(flags, config_workspace, job_config=job_config, dry_run=dry_run)
         if self.client_factory is not None:
+            from ..azureml.build import quiet_sdk_logs
+
+            quiet_sdk_logs()  # as open_ml_client does: the SDK's log noise stays off whichever client
             yield self.client_factory(workspace)
             return
         shown = interactive(quiet=getattr(args, "quiet", False), json=getattr(args, "json", False))
@@ -125,24 +128,22 @@ def json_errors(enabled: bool) -> Iterator[None]:
         yield
     except AzureTrainerError as exc:
         if enabled:
-            print_json({"error": str(exc), "exit_code": exc.exit_code})
+            print_json({"error": error_text(exc), "exit_code": exc.exit_code})
         raise
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def error_text(exc: BaseException) -> str:
+    """What the CLI prints of an error: its message with every secret in it as ``***`` (a service's
+    answer may echo a SAS URL, a token or a connection string) and control characters other than line
+    breaks and tabs written as escapes (an answer cannot drive the terminal)."""
+    from ..secrets_guard import redact_text  # only on the error path: start-up stays light
+
+    text = redact_text(str(exc))
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
-
-
-def write_or_print(text: str, output: str | None) -> None:
-    """``-o FILE``: write ``text`` there (one line on stderr says so); else print it on stdout."""
-    if output is not None and not output.strip():
-        raise ConfigError("-o/--output: give a file name (or leave -o out to print to stdout)")
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as exc:
-            raise ConfigError(f"-o {output}: cannot write there: {exc.strerror}") from None
-        print(f"wrote {output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")

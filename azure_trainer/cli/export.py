@@ -102,14 +102,18 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(output: str | None, sources: list[Path], *, force: bool) -> Path | None:
-    """The file ``-o`` names (None: print to stdout), if export may write it: never a file of the job's
-    own config; an existing file only with ``force``. Raises ConfigError (exit 2) before anything is
-    built or written."""
+def check_output(
+    output: str | None, sources: list[Path], *, force: bool, what: str = "the export", kept: str = ""
+) -> Path | None:
+    """The file ``-o`` names (None: print to stdout), if ``what`` may be written there: never a file of
+    the job's own config; an existing file only with ``force``. Raises ConfigError (exit 2) before
+    anything is built or written. ``kept`` says why an existing file is kept (after "exists")."""
     if output is None:
         return None
     if not output.strip():
         raise ConfigError("-o/--output: give a file name (or leave -o out to print to stdout)")
+    if "\0" in output:
+        raise ConfigError(f"-o {output!r}: not a usable file name (it holds a NUL byte)")
     target = Path(output)
     try:
         exists, is_dir = target.exists(), target.is_dir()
@@ -121,11 +125,13 @@ def check_output(output: str | None, sources: list[Path], *, force: bool) -> Pat
         source = next((s for s in sources if _same_file(target, s)), None)
         if source is not None:
             raise ConfigError(
-                f"-o {output}: is the job's own config ({source}); the export would replace it. Give "
+                f"-o {output}: is the job's own config ({source}); {what} would replace it. Give "
                 "another file name"
             )
         if not force:
-            raise ConfigError(f"-o {output}: exists; pass --force to overwrite it, or give another file name")
+            raise ConfigError(
+                f"-o {output}: exists{kept}; pass --force to overwrite it, or give another file name"
+            )
     return target
 
 

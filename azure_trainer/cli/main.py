@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from .. import __version__
 from .._pydantic import skip_plugin_discovery
 from ..errors import AzureTrainerError
-from ._common import ClientFactory, Context
+from ._common import ClientFactory, Context, error_text
 
 COMMANDS = {
     "validate": "validate",
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
     except AzureTrainerError as exc:
         if debug:
             raise
-        print(f"azure-trainer: error: {exc}", file=sys.stderr)
+        print(f"azure-trainer: error: {error_text(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("azure-trainer: interrupted", file=sys.stderr)

@@ -49,7 +49,7 @@ def _submit(args: argparse.Namespace, ctx: Context) -> int:
     from ..azureml.submit import submit
 
     spec = load_spec(args)
-    if args.name:
+    if args.name is not None:  # --name '' is a bad name, not no name
         check_job_name(args.name)
     offline = None
     if not args.no_preflight:  # the checks that need no Azure, before any sign-in

@@ -216,6 +216,7 @@ def prepare(spec: JobSpec, options: LocalOptions, host: Host, run_dir: Path) -> 
     values = resolve_inputs(spec, options.inputs, warnings)
     nodes = spec.instance_count
     per_node = options.nproc or spec.processes_per_node
+    _check_process_count(spec, options, nodes, per_node)
     distributed = spec.distribution is not None or per_node > 1
     warnings += _launch_warnings(spec, nodes, per_node, distributed, host)
     require_gpu = _require_gpu(spec, options, host, warnings)
@@ -322,6 +323,23 @@ def _collective_timeout(spec: JobSpec, job_env: Mapping[str, str]) -> float:
             "give a number of seconds > 0"
         )
     return value
+
+
+MAX_LOCAL_PROCESSES = 128
+"""The most processes (nodes x processes per node) run-local starts on this one machine."""
+
+
+def _check_process_count(spec: JobSpec, options: LocalOptions, nodes: int, per_node: int) -> None:
+    """LocalRunError when the job would start more than :data:`MAX_LOCAL_PROCESSES` processes here (a
+    typo such as ``--nproc 100000`` would otherwise fork until the machine gives out)."""
+    if nodes * per_node <= MAX_LOCAL_PROCESSES:
+        return
+    source = f"--nproc {options.nproc}" if options.nproc else "distribution.process_count_per_instance"
+    raise LocalRunError(
+        f"run-local would start {nodes * per_node} processes here ({nodes} node(s) x {per_node} from "
+        f"{source}); it starts at most {MAX_LOCAL_PROCESSES} on one machine: rehearse a smaller job, e.g. "
+        "--nproc 2 --set resources.instance_count=1"
+    )
 
 
 _NOT_REHEARSED = {

@@ -79,7 +79,8 @@ def check_run_dir(run_dir: str | Path, spec: JobSpec, kind: FolderKind = "run") 
         path = Path(run_dir).expanduser().resolve()
         exists, is_dir = path.exists(), path.is_dir()
     except (OSError, RuntimeError, ValueError) as exc:
-        raise LocalRunError(f"--run-dir {run_dir}: not a usable folder name ({exc})") from None
+        shown = repr(str(run_dir)) if "\0" in str(run_dir) else run_dir
+        raise LocalRunError(f"--run-dir {shown}: not a usable folder name ({exc})") from None
     if exists and not is_dir:
         raise LocalRunError(f"--run-dir {run_dir}: exists and is not a folder")
     if spec.code_dir is not None and path == Path(spec.code_dir).resolve():

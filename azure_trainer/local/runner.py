@@ -65,6 +65,8 @@ def run_local(
     missing torch, ...) or ConfigError before anything runs.
     """
     spec = as_spec(job, "run_local")
+    if run_dir is not None and not isinstance(run_dir, (str, os.PathLike)):
+        raise ApiUsageError(f"run_local(run_dir=...) takes a folder path, not {type(run_dir).__name__}")
     options = _options(inputs, nproc, strict_device, preempt_after, preempt_at_step, timeout)
     return run_with_options(spec, options, run_dir, stream=stream, console=console)
 

@@ -47,11 +47,7 @@ ReportData = RunData | SweepData | list[BenchmarkData]
 
 def load_local(path: str | Path) -> ReportData:
     """What ``path`` holds: a run folder, a sweep folder, or benchmark JSON (a file or a folder)."""
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(
-            "not found; give a run folder, a sweep folder or a benchmark JSON file", file=str(p)
-        )
+    p = _usable(path, "not found; give a run folder, a sweep folder or a benchmark JSON file")
     if p.is_dir():
         if (p / SWEEP_FILE).is_file():
             return load_sweep(p)
@@ -71,6 +67,21 @@ def load_local(path: str | Path) -> ReportData:
     if is_benchmark(read_json(p)):
         return load_benchmarks(p)
     raise ConfigError("not a run.json, a sweep.json or a benchmark result", file=str(p))
+
+
+def _usable(path: str | Path, missing: str) -> Path:
+    """``path`` as a Path that exists, or a ConfigError naming it: ``missing`` when it does not exist,
+    else what the file system says (a NUL byte, a name too long)."""
+    p = Path(path)
+    if "\0" in str(path):
+        raise ConfigError("not a usable path (it holds a NUL byte)", file=repr(str(path)))
+    try:
+        os.stat(p)
+    except FileNotFoundError:
+        raise ConfigError(missing, file=str(p)) from None
+    except OSError as exc:
+        raise ConfigError(f"not a usable path: {exc.strerror or exc}", file=str(p)) from None
+    return p
 
 
 def kind_of(data: ReportData) -> str:
@@ -103,9 +114,15 @@ def write_report(html: str, output: str | Path) -> Path:
     out = Path(output)
     if not str(output).strip():
         raise ConfigError("-o/--output: give a file name")
-    if out.is_dir():
+    if "\0" in str(output):
+        raise ConfigError("not a usable file name (it holds a NUL byte)", file=repr(str(output)))
+    try:
+        is_dir, exists = out.is_dir(), out.exists()
+    except OSError as exc:  # a name too long, a parent that is a file
+        raise ConfigError(f"not a usable file name: {exc.strerror or exc}", file=str(out)) from None
+    if is_dir:
         raise ConfigError("is a folder; give a file name such as report.html", file=str(out))
-    if out.exists() and not _is_our_report(out):
+    if exists and not _is_our_report(out):
         raise ConfigError(
             "exists and is not a report made by azure-trainer; choose another -o or move it", file=str(out)
         )

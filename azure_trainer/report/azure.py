@@ -49,12 +49,12 @@ class MetricsReader(Protocol):
 
 def azure_job_data(ml_client: Any, name: str, reader: MetricsReader | None = None) -> RunData | SweepData:
     """A report of job ``name``: RunData for a command job, SweepData for a sweep job."""
-    from ..azureml.errors import translated
+    from ..azureml.errors import JOB_NOT_FOUND, translated
     from ..azureml.lifecycle import job_summary
     from ..azureml.naming import check_job_name
 
     check_job_name(name)
-    with translated(f"getting job {name}"):
+    with translated(f"getting job {name}", not_found=JOB_NOT_FOUND):
         job = ml_client.jobs.get(name)
     summary = job_summary(job)
     facts = [(k.replace("_", " "), str(v)) for k, v in summary.items() if v is not None and k != "name"]

@@ -27,6 +27,10 @@ def read_json(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("not found", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "is not UTF-8 text, so not JSON run-local wrote; is it the right file?", file=str(path)
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read it: {exc.strerror or exc}", file=str(path)) from None
     try:

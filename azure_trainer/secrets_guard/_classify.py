@@ -234,7 +234,7 @@ _URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:(?P<s>[^/\s@]+)@")
 _SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}\Z")
 #: A SAS token: a signature plus a signed version or expiry (``sv=...&se=...&sig=...``), lowercased.
 SAS_KIND = "a SAS token"
-_SAS_SIG = re.compile(r"sig=(?P<s>[^&;\s'\"]+)")
+_SAS_SIG = re.compile(r"sig=(?P<s>[^&;\s'\"()<>]+)")  # base64 or %-encoded: never a bracket
 _SAS_OTHER = re.compile(r"s(?:rt|[evps])=")
 _LONE_SIG_MIN = 24
 _PRIVATE_KEY_END = re.compile(r"-----END [A-Z0-9 ]*-----")
