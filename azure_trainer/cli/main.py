@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
     if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (see cli/completion.py)
         complete(parser)
     args = parser.parse_args(argv)
-    debug = args.debug or os.environ.get("AZURE_TRAINER_DEBUG") == "1"
+    # AZURE_TRAINER_DEBUG=1 is --debug, for the commands that read args.debug too (validate)
+    args.debug = debug = args.debug or os.environ.get("AZURE_TRAINER_DEBUG") == "1"
     try:
         return args.run(args, Context(client_factory=client_factory))
     except AzureTrainerError as exc:
