@@ -471,6 +471,26 @@ def test_an_offline_workspace_opened_from_python_with_a_relative_folder_works(tm
     assert workspace.folder == tmp_path / "ws"
 
 
+def test_a_submit_not_at_a_terminal_prints_nothing_after_the_code_upload(tmp_path, capsys, monkeypatch):
+    """With its bar off, the SDK still ends each code upload with a colour reset and two blank lines on
+    stderr; README: progress (azure-ai-ml's upload bar included) only for a person at a terminal."""
+    import functools
+
+    from azure_trainer.azureml import offline
+
+    # nothing runs the job (a quick test): the offline workspace as the CLI opens it, without simulating
+    monkeypatch.setattr(
+        offline, "OfflineWorkspace", functools.partial(offline.OfflineWorkspace, simulate=False)
+    )
+    job = offline_job(tmp_path, "print('hi')\n")
+    code, out, err = run(
+        capsys, "submit", str(job), "--name", "up-1", "--workspace", f"local:{tmp_path / 'ws'}"
+    )
+    assert code == 0 and "submitted up-1" in out, err
+    assert (tmp_path / "ws").is_dir() and "\x1b[" not in err and "\n\n" not in err, repr(err)
+    assert err.strip().splitlines()[-1].startswith("cost: 1 x Standard_DS3_v2")
+
+
 def wait_for(capsys, folder, name, statuses, timeout_s=120.0):
     import time
 
