@@ -514,6 +514,10 @@ def test_an_offline_workspace_runs_the_job_and_every_command_works_on_it(tmp_pat
         os.makedirs(out, exist_ok=True)
         open(os.path.join(out, "model.txt"), "w").write("weights")
         print("trained on", os.environ["AZURE_TRAINER_REQUIRE_GPU"] == "1" and "gpu" or "cpu", flush=True)
+        import json, time  # a metric, through the contract's status channel
+        with open(os.environ["AZURE_TRAINER_STATUS_FILE"], "a") as status:
+            status.write(json.dumps({"event": "metrics", "rank": 0, "time": time.time(), "step": 1,
+                                     "values": {"loss": 0.5}}) + "\\n")
         """
     job = offline_job(tmp_path, script)
     code, out, err = run(capsys, "submit", str(job), "--name", "run-1", "--workspace", f"local:{folder}")
@@ -532,6 +536,12 @@ def test_an_offline_workspace_runs_the_job_and_every_command_works_on_it(tmp_pat
     assert "trained on cpu" in (tmp_path / "dl" / "artifacts" / "user_logs" / "std_log.txt").read_text()
     code, out, _ = run(capsys, "list", "--workspace", f"local:{folder}")
     assert "run-1" in out and "Completed" in out
+    # README: every Azure command works on the offline workspace, `report --job` too (the job's MLflow run)
+    page = tmp_path / "report-run-1.html"
+    code, out, err = run(
+        capsys, "report", "--job", "run-1", "-o", str(page), "--json", "--workspace", f"local:{folder}"
+    )
+    assert code == 0 and page.is_file() and json.loads(out)["metrics"] == ["loss"], out + err
 
 
 @pytest.mark.slow
