@@ -312,6 +312,26 @@ def test_debug_flag_shows_the_traceback(in_repo):
         main(["--debug", "validate", "tests/bad_configs/timeout_negative.yaml"])
 
 
+def test_debug_variable_shows_the_traceback_in_validate_too(in_repo, monkeypatch):
+    # README (CLI reference): `--debug` (or AZURE_TRAINER_DEBUG=1) shows the traceback; validate
+    # catches each file's error itself, so it must see the variable as well as the flag
+    from azure_trainer.errors import ConfigError
+
+    monkeypatch.setenv("AZURE_TRAINER_DEBUG", "1")
+    with pytest.raises(ConfigError):
+        main(["validate", "tests/bad_configs/timeout_negative.yaml"])
+
+
+@pytest.mark.parametrize("argv", [["--output-dir", "x"], ["--output-dir=x"]])
+def test_run_locals_old_output_dir_flag_names_run_dir(argv, capsys, in_repo):
+    # README, Old azure-trainer names: `run-local --output-dir DIR` (a flag) is `run-local --run-dir DIR`
+    with pytest.raises(SystemExit) as exit_:
+        main(["run-local", "jobs/digits.yaml", *argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert "unrecognized arguments: --output-dir" in err and "run folder is `--run-dir DIR` now" in err
+
+
 def test_missing_job_file(capsys, in_repo):
     assert main(["validate", "jobs/no-such-job.yaml"]) == 2
     err = capsys.readouterr().err

@@ -585,6 +585,26 @@ def test_an_offline_workspace_opened_from_python_with_a_relative_folder_works(tm
     assert workspace.folder == tmp_path / "ws"
 
 
+def test_a_submit_not_at_a_terminal_prints_nothing_after_the_code_upload(tmp_path, capsys, monkeypatch):
+    """With its bar off, the SDK still ends each code upload with a colour reset and two blank lines on
+    stderr; README: progress (azure-ai-ml's upload bar included) only for a person at a terminal."""
+    import functools
+
+    from azure_trainer.azureml import offline
+
+    # nothing runs the job (a quick test): the offline workspace as the CLI opens it, without simulating
+    monkeypatch.setattr(
+        offline, "OfflineWorkspace", functools.partial(offline.OfflineWorkspace, simulate=False)
+    )
+    job = offline_job(tmp_path, "print('hi')\n")
+    code, out, err = run(
+        capsys, "submit", str(job), "--name", "up-1", "--workspace", f"local:{tmp_path / 'ws'}"
+    )
+    assert code == 0 and "submitted up-1" in out, err
+    assert (tmp_path / "ws").is_dir() and "\x1b[" not in err and "\n\n" not in err, repr(err)
+    assert err.strip().splitlines()[-1].startswith("cost: 1 x Standard_DS3_v2")
+
+
 def wait_for(capsys, folder, name, statuses, timeout_s=120.0):
     import time
 
@@ -608,6 +628,10 @@ def test_an_offline_workspace_runs_the_job_and_every_command_works_on_it(tmp_pat
         os.makedirs(out, exist_ok=True)
         open(os.path.join(out, "model.txt"), "w").write("weights")
         print("trained on", os.environ["AZURE_TRAINER_REQUIRE_GPU"] == "1" and "gpu" or "cpu", flush=True)
+        import json, time  # a metric, through the contract's status channel
+        with open(os.environ["AZURE_TRAINER_STATUS_FILE"], "a") as status:
+            status.write(json.dumps({"event": "metrics", "rank": 0, "time": time.time(), "step": 1,
+                                     "values": {"loss": 0.5}}) + "\\n")
         """
     job = offline_job(tmp_path, script)
     code, out, err = run(capsys, "submit", str(job), "--name", "run-1", "--workspace", f"local:{folder}")
@@ -626,6 +650,12 @@ def test_an_offline_workspace_runs_the_job_and_every_command_works_on_it(tmp_pat
     assert "trained on cpu" in (tmp_path / "dl" / "artifacts" / "user_logs" / "std_log.txt").read_text()
     code, out, _ = run(capsys, "list", "--workspace", f"local:{folder}")
     assert "run-1" in out and "Completed" in out
+    # README: every Azure command works on the offline workspace, `report --job` too (the job's MLflow run)
+    page = tmp_path / "report-run-1.html"
+    code, out, err = run(
+        capsys, "report", "--job", "run-1", "-o", str(page), "--json", "--workspace", f"local:{folder}"
+    )
+    assert code == 0 and page.is_file() and json.loads(out)["metrics"] == ["loss"], out + err
 
 
 @pytest.mark.slow

@@ -187,3 +187,13 @@ def _advice(text: str) -> str:
     """What the snapshot findings tell the user to do (after their "Fix:")."""
     flat = " ".join(text.split())  # the findings table may wrap a message
     return " ".join(part.split("Fix:", 1)[1] for part in flat.split("snapshot-")[1:] if "Fix:" in part)
+
+
+def test_readmes_complete_script_is_the_one_the_tests_run():
+    """README's "Your own script" prints tests/fixtures/scripts/mlp_helper.py and says the tests run it
+    exactly as printed: the two must not drift apart."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Your own script") :]
+    start = section.index("```python\n") + len("```python\n")
+    printed = section[start : section.index("```\n", start)]
+    assert printed == (SCRIPTS / "mlp_helper.py").read_text(encoding="utf-8")

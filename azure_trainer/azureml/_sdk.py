@@ -207,3 +207,40 @@ def stream_polling_interval(seconds: float) -> Iterator[None]:
             constants._WAIT_COMPLETION_POLLING_INTERVAL_MIN,
             constants._WAIT_COMPLETION_POLLING_INTERVAL_MAX,
         ) = saved
+
+
+_UPLOAD_HELPERS = (
+    "azure.ai.ml._artifacts._blob_storage_helper",
+    "azure.ai.ml._artifacts._gen2_storage_helper",
+)
+
+
+@contextlib.contextmanager
+def no_upload_epilogue() -> Iterator[None]:
+    """Leave out the line the SDK's code upload ends with, for the duration.
+
+    ``show_progress=False`` drops the upload bar, but both storage helpers still end every upload with
+    ``print(Fore.RESET + "\\n", file=sys.stderr)``: a stray colour escape and two blank lines on stderr,
+    where no display should be. A module-level ``print`` in those two modules drops exactly that call.
+    """
+    import importlib
+
+    from colorama import Fore
+
+    def _print(*args: Any, **kwargs: Any) -> None:
+        if args == (Fore.RESET + "\n",) and kwargs.get("file") is sys.stderr:
+            return
+        print(*args, **kwargs)
+
+    modules = [importlib.import_module(name) for name in _UPLOAD_HELPERS]
+    saved = [module.__dict__.get("print") for module in modules]
+    for module in modules:
+        module.print = _print  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module, old in zip(modules, saved, strict=True):
+            if old is None:
+                del module.print
+            else:
+                module.print = old  # type: ignore[attr-defined]

@@ -86,6 +86,9 @@ def simulate(fake: Any, name: str, work: Path) -> int:
         _upload_outputs(fake, name, run_dir / "outputs")
         cancelled = fake.jobs[name]["properties"]["status"] == "CancelRequested"
         status = "Canceled" if cancelled else "Completed" if result.exit_code == 0 else "Failed"
+        # what the script logged, where Azure ML keeps it: the job's MLflow run (`report --job` reads it)
+        mlflow_status = {"Completed": "FINISHED", "Failed": "FAILED"}.get(status, "KILLED")
+        fake.log_mlflow_run(name, result.metric_history, status=mlflow_status)
         fake.set_job_status(name, status)
     return result.exit_code
 

@@ -178,13 +178,16 @@ def default_credential() -> Any:
 def open_ml_client(workspace: WorkspaceRef, **kwargs: Any) -> Iterator[Any]:
     """The ``MLClient`` for ``workspace`` while the block runs: the real one, or an offline workspace's
     (which routes the SDK's blob clients to its folder only for that long). ``kwargs`` go to MLClient
-    (e.g. ``show_progress=False``: no upload bar)."""
-    if workspace.offline is None:
-        yield make_ml_client(workspace, **kwargs)
-        return
-    from .offline import OfflineWorkspace
+    (e.g. ``show_progress=False``: no upload bar, nor the blank lines the SDK prints after an upload)."""
+    with contextlib.ExitStack() as stack:
+        if kwargs.get("show_progress") is False:
+            stack.enter_context(_sdk.no_upload_epilogue())
+        if workspace.offline is None:
+            yield make_ml_client(workspace, **kwargs)
+            return
+        from .offline import OfflineWorkspace
 
-    with OfflineWorkspace(workspace.offline) as offline:
+        offline = stack.enter_context(OfflineWorkspace(workspace.offline))
         yield offline.ml_client(**kwargs)
 
 

@@ -41,7 +41,18 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with a usage mistake reported on one line (the usage block is one --help away)."""
 
     def error(self, message: str):  # type: ignore[override]
+        if message.startswith("unrecognized arguments:"):
+            given = {word.split("=")[0] for word in message.split()}
+            message += "".join(hint for flag, hint in RENAMED_FLAGS.items() if flag in given)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+RENAMED_FLAGS = {
+    "--output-dir": "; run-local's run folder is `--run-dir DIR` now (`--output-dir` is the training "
+    "script's model folder)",
+}
+"""An option azure-trainer used to have -> the hint its 'unrecognized arguments' error gets (README:
+Old azure-trainer names)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +103,8 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
     if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (see cli/completion.py)
         complete(parser)
     args = parser.parse_args(argv)
-    debug = args.debug or os.environ.get("AZURE_TRAINER_DEBUG") == "1"
+    # AZURE_TRAINER_DEBUG=1 is --debug, for the commands that read args.debug too (validate)
+    args.debug = debug = args.debug or os.environ.get("AZURE_TRAINER_DEBUG") == "1"
     try:
         return args.run(args, Context(client_factory=client_factory))
     except AzureTrainerError as exc:

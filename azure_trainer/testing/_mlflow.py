@@ -33,7 +33,11 @@ class MlflowService:
 
     def __init__(self, state: FakeState) -> None:
         self.state = state
-        self.runs: dict[str, dict[str, Any]] = {}
+
+    @property
+    def runs(self) -> dict[str, dict[str, Any]]:
+        """Run id -> the run; kept in the state, so an offline workspace's folder keeps them too."""
+        return self.state.mlflow_runs
 
     def install(self, add: Any, ws: str) -> None:
         base = r"/mlflow/v1\.0" + ws + r"/api/2\.0/mlflow"

@@ -69,6 +69,8 @@ class FakeState:
     """job name -> the statuses its next GETs advance through (``FakeAzureML.script_job_status``)."""
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """job name -> bookkeeping of a simulated run (the offline workspace's runner)."""
+    mlflow_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """MLflow run id (a job's name) -> the run the workspace's tracking API serves (``_mlflow``)."""
 
     @property
     def rg_id(self) -> str:
