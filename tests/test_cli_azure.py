@@ -538,6 +538,9 @@ def test_an_offline_workspace_is_made_on_first_use_and_never_in_a_folder_of_your
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
     code, out, err = run(capsys, "list", "--workspace", "local:")
     assert code == 2 and "give the offline workspace's folder" in err
+    for argv, folder in ((["-q", "list"], "quiet"), (["list", "--json"], "json")):  # results and errors only
+        code, out, err = run(capsys, *argv, "--workspace", f"local:{tmp_path / folder}")
+        assert code == 0 and err == "" and (tmp_path / folder / "offline-workspace.json").is_file(), err
 
 
 def test_an_offline_workspace_keeps_its_jobs_across_invocations(tmp_path, capsys, monkeypatch):

@@ -37,9 +37,10 @@ class OfflineWorkspace:
     ``simulate=False`` keeps jobs as they are created (nothing runs them; tests move them along).
     """
 
-    def __init__(self, folder: str | os.PathLike[str], *, simulate: bool = True) -> None:
+    def __init__(self, folder: str | os.PathLike[str], *, simulate: bool = True, quiet: bool = False) -> None:
         self.folder = Path(folder).expanduser().resolve()  # as local:DIR is: links and runs need it absolute
         self.simulate = simulate
+        self.quiet = quiet  # no "created the offline workspace" note
         self._stack = contextlib.ExitStack()
         self.fake: Any = None
 
@@ -53,7 +54,7 @@ class OfflineWorkspace:
             self.fake = FakeAzureML(SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE, store=store)
         except (StoreError, OSError) as exc:
             raise ConfigError(f"offline workspace {self.folder}: {exc}") from None
-        if created:
+        if created and not self.quiet:
             print(
                 f"azure-trainer: created the offline workspace {self.folder} (a simulation: its clusters, "
                 "quotas and prices are examples)",

@@ -175,10 +175,11 @@ def default_credential() -> Any:
 
 
 @contextlib.contextmanager
-def open_ml_client(workspace: WorkspaceRef, **kwargs: Any) -> Iterator[Any]:
+def open_ml_client(workspace: WorkspaceRef, *, quiet: bool = False, **kwargs: Any) -> Iterator[Any]:
     """The ``MLClient`` for ``workspace`` while the block runs: the real one, or an offline workspace's
     (which routes the SDK's blob clients to its folder only for that long). ``kwargs`` go to MLClient
-    (e.g. ``show_progress=False``: no upload bar, nor the blank lines the SDK prints after an upload)."""
+    (e.g. ``show_progress=False``: no upload bar, nor the blank lines the SDK prints after an upload);
+    ``quiet``: no note that an offline workspace was created (the CLI's ``-q``)."""
     with contextlib.ExitStack() as stack:
         if kwargs.get("show_progress") is False:
             stack.enter_context(_sdk.no_upload_epilogue())
@@ -187,7 +188,7 @@ def open_ml_client(workspace: WorkspaceRef, **kwargs: Any) -> Iterator[Any]:
             return
         from .offline import OfflineWorkspace
 
-        offline = stack.enter_context(OfflineWorkspace(workspace.offline))
+        offline = stack.enter_context(OfflineWorkspace(workspace.offline, quiet=quiet))
         yield offline.ml_client(**kwargs)
 
 

@@ -57,8 +57,11 @@ class Context:
             quiet_sdk_logs()  # as open_ml_client does: the SDK's log noise stays off whichever client
             yield self.client_factory(workspace)
             return
-        shown = interactive(quiet=getattr(args, "quiet", False), json=getattr(args, "json", False))
-        with open_ml_client(workspace, show_progress=shown) as client:
+        quiet = getattr(args, "quiet", False)
+        shown = interactive(quiet=quiet, json=getattr(args, "json", False))
+        with open_ml_client(
+            workspace, quiet=quiet or getattr(args, "json", False), show_progress=shown
+        ) as client:
             yield client
 
 
