@@ -5,14 +5,18 @@
     benchmarks/gpu_check.sh OUTDIR --cpu-smoke    # the same steps, tiny, on a CPU machine (a dry run)
     benchmarks/gpu_check.sh OUTDIR --only strict-visible,strict-hidden --list
 
-Steps run one after another (never two timed runs on one GPU at once), each in its own process, with a
-timeout, its log in OUTDIR/logs/. It fails (exit 1) when anything fails:
+Steps run one after another (never two timed runs on one GPU at once), each in its own process (group,
+killed whole at its timeout), its log in OUTDIR/logs/, within one budget (``--budget-s``, 480 s): a step
+gets at most what is left of it, and one that cannot start in time is recorded as skipped, which fails
+its check. The report is rewritten after every step, so a run stopped from outside still leaves one.
+It fails (exit 1) when anything fails:
 
 * strict device, both ways: ``AZURE_TRAINER_REQUIRE_GPU=1`` trains on the GPU (exit 0, a ``device: cuda``
   status record); with ``CUDA_VISIBLE_DEVICES=""`` it exits 78 with a ``gpu_missing`` record;
 * digits accuracy parity: 5 seeds with the defaults on the GPU (bf16 where native) and 5 on the CPU
   (fp32), means within 0.3 points of test accuracy;
-* the precision modes, separated: true fp32 (``--no-tf32``), fp32 with TF32, bf16: each must finish;
+* the precision modes, separated: true fp32 (``--no-tf32``), fp32 with TF32, and auto (bf16 where the
+  GPU has it natively): each must finish, and its log must show the precision and TF32 state it claims;
 * the ``--compile`` run (CUDA graphs): it must finish and match the uncompiled run's accuracy within a
   point; its compile time is reported apart from its training time;
 * the benchmarks' own exit codes: gpt_bench (MFU, with its FLOP count checked against 6N), the
@@ -27,10 +31,13 @@ OUTDIR gets gpu_check.json and gpu_check.md (the GPU named, the date, a table pe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import platform
+import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -44,6 +51,7 @@ TRAIN = ROOT / "train_scripts" / "train.py"
 PARITY_TOLERANCE = 0.003  # 0.3 points of test accuracy, mean of the seeds
 COMPILE_TOLERANCE = 0.01
 BUDGET_S = 480
+MIN_START_S = 10  # a step is not started with less of the budget left than this
 GOALS = {"mfu": 0.40, "gpu_vs_cpu": 100.0, "digits_98_s": 1.0, "budget_s": BUDGET_S}
 
 
@@ -63,7 +71,9 @@ def _py(*args) -> list[str]:
 
 
 def _train(out: Path, *flags) -> list[str]:
-    return _py(TRAIN, "--output-dir", out, *flags)
+    """train.py into ``out``, afresh: a rerun into the same OUTDIR must not resume the last run's final
+    checkpoint (no training, no times); the old files are moved aside, not deleted."""
+    return _py(TRAIN, "--output-dir", out, "--no-resume", *flags)
 
 
 def plan(outdir: Path, smoke: bool, gpus: int) -> list[Step]:
@@ -89,6 +99,18 @@ def plan(outdir: Path, smoke: bool, gpus: int) -> list[Step]:
             {"AZURE_TRAINER_REQUIRE_GPU": "1", "CUDA_VISIBLE_DEVICES": ""},
         )
     )
+    gpt = (
+        ["--config", "tiny", "--device", "cpu", "--min-seconds", "0.2"]
+        if smoke
+        else ["--config", "large", "--device", "cuda", "--compile"]
+    )
+    steps.append(
+        Step("gpt-mfu", _py(HERE / "gpt_bench.py", *gpt, "--json", outdir / "gpt-mfu.json"), 240, kind="json")
+    )
+    if not smoke:
+        steps.append(
+            Step("compile", _train(runs / "compile", "--device", "cuda", "--compile"), 300, kind="digits")
+        )
     for seed in seeds:
         steps.append(
             Step(
@@ -107,18 +129,6 @@ def plan(outdir: Path, smoke: bool, gpus: int) -> list[Step]:
         fp32 = ["--device", "cuda", "--precision", "fp32"]
         steps.append(Step("fp32-true", _train(runs / "fp32-true", *fp32, "--no-tf32"), 150, kind="digits"))
         steps.append(Step("fp32-tf32", _train(runs / "fp32-tf32", *fp32), 150, kind="digits"))
-        steps.append(
-            Step("compile", _train(runs / "compile", "--device", "cuda", "--compile"), 300, kind="digits")
-        )
-    gpt = (
-        ["--config", "tiny", "--device", "cpu", "--min-seconds", "0.2"]
-        if smoke
-        else ["--config", "large", "--device", "cuda", "--compile"]
-    )
-    steps.append(
-        Step("gpt-mfu", _py(HERE / "gpt_bench.py", *gpt, "--json", outdir / "gpt-mfu.json"), 240, kind="json")
-    )
-    if not smoke:
         same = ["--config", "small", "--devices", "cuda,cpu", "--steps", "5", "--warmup", "2"]
         steps.append(
             Step(
@@ -137,7 +147,7 @@ def plan(outdir: Path, smoke: bool, gpus: int) -> list[Step]:
             kind="json",
         )
     )
-    loop = ["--quick", "--device", "cpu"] if smoke else ["--device", "cuda"]
+    loop = ["--quick", "--device", "cpu"] if smoke else ["--device", "cuda", "--rounds", "3"]
     steps.append(
         Step(
             "loop-bench",
@@ -148,7 +158,7 @@ def plan(outdir: Path, smoke: bool, gpus: int) -> list[Step]:
     )
     if gpus >= 2 and not smoke:
         ddp = _py("-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", TRAIN)
-        ddp += ["--output-dir", runs / "ddp", "--device", "cuda", "--max-steps", "40"]
+        ddp += ["--output-dir", runs / "ddp", "--no-resume", "--device", "cuda", "--max-steps", "40"]
         steps.append(Step("ddp-nccl", ddp, 180, {"AZURE_TRAINER_REQUIRE_GPU": "1"}))
     return steps
 
@@ -188,29 +198,58 @@ def read_digits(out: Path) -> dict | None:
     }
 
 
-def run_step(step: Step, outdir: Path) -> dict:
-    """Run one step; its rc, time, status records and what it wrote."""
+MODEL_LINE = re.compile(r"\| precision (?P<precision>\w+)(?: \+ GradScaler)? \| TF32 (?P<tf32>\w+/?\w*) \|")
+
+
+def read_facts(log_text: str) -> dict:
+    """The precision and TF32 state a train.py run reports in its ``model:`` line (None where absent)."""
+    m = MODEL_LINE.search(log_text)
+    if m is None:
+        return {"precision": None, "tf32": None}
+    tf32 = {"True": True, "False": False}.get(m["tf32"])
+    return {"precision": m["precision"], "tf32": tf32}
+
+
+def _run(argv: list[str], log, env: dict, timeout_s: float) -> tuple[int | None, bool]:
+    """(exit code, timed out): the command in a process group of its own, killed whole at the timeout
+    (a torchrun's ranks, a benchmark's train.py, Inductor's compile workers would outlive their parent
+    and hold the GPU while the next step is timed)."""
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
+    )
+    try:
+        return proc.wait(timeout=timeout_s), False
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return None, True
+    except BaseException:  # Ctrl-C, or SIGTERM (see main): the step goes with the check
+        _kill_group(proc)
+        raise
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group may be gone already
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_step(step: Step, outdir: Path, timeout_s: float | None = None) -> dict:
+    """Run one step (at most ``timeout_s``, default its own); its rc, time, status records, what it wrote."""
     logs = outdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     status = outdir / "status" / f"{step.name}.jsonl"
     status.parent.mkdir(parents=True, exist_ok=True)
+    limit = step.timeout_s if timeout_s is None else min(step.timeout_s, timeout_s)
     t0 = time.monotonic()
-    with open(logs / f"{step.name}.log", "w", encoding="utf-8") as log:
-        try:
-            rc = subprocess.run(
-                step.argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=step_env(step, status),
-                timeout=step.timeout_s,
-                cwd=ROOT,
-            ).returncode
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            rc, timed_out = None, True
+    log_path = logs / f"{step.name}.log"
+    if step.kind == "json":  # a report left by an earlier check must not pass for this one's
+        Path(step.argv[step.argv.index("--json") + 1]).unlink(missing_ok=True)
+    with open(log_path, "w", encoding="utf-8") as log:
+        rc, timed_out = _run(step.argv, log, step_env(step, status), limit)
     result = {
         "rc": rc,
         "timed_out": timed_out,
+        "timeout_s": round(limit, 1),
         "seconds": round(time.monotonic() - t0, 1),
         "command": " ".join(map(str, step.argv)),
     }
@@ -219,10 +258,23 @@ def run_step(step: Step, outdir: Path) -> dict:
     )
     if step.kind == "digits":
         result["digits"] = read_digits(Path(step.argv[step.argv.index("--output-dir") + 1]))
+        result["facts"] = read_facts(log_path.read_text(encoding="utf-8", errors="replace"))
     if step.kind == "json":
         path = Path(step.argv[step.argv.index("--json") + 1])
         result["report"] = json.loads(path.read_text()) if path.exists() else None
     return result
+
+
+def skipped_step(step: Step, left_s: float) -> dict:
+    """The record of a step the budget left no time for: it counts as failed."""
+    return {
+        "rc": None,
+        "timed_out": False,
+        "skipped": f"not started: {max(0.0, left_s):.0f} s of the budget left",
+        "seconds": 0.0,
+        "command": " ".join(map(str, step.argv)),
+        "status": [],
+    }
 
 
 # -- the verdict: pure functions of the results --------------------------------------------------------
@@ -231,6 +283,13 @@ def run_step(step: Step, outdir: Path) -> dict:
 def _ok(results: dict, name: str) -> bool:
     r = results.get(name)
     return bool(r) and r["rc"] == 0 and not r["timed_out"]
+
+
+def _rc(r: dict) -> str:
+    """``rc N``, with a timeout or a skip said."""
+    if r.get("skipped"):
+        return f"skipped ({r['skipped']})"
+    return f"rc {r.get('rc')}{' (timed out)' if r.get('timed_out') else ''}"
 
 
 def _devices(r: dict) -> list[str]:
@@ -271,7 +330,7 @@ def strict_checks(results: dict, smoke: bool) -> list[dict]:
             check(
                 "strict device, GPU visible",
                 ok,
-                f"rc {r.get('rc')}, status device {_devices(r)} (want rc 0, cuda)",
+                f"{_rc(r)}, status device {_devices(r)} (want rc 0, cuda)",
             )
         )
     if "strict-hidden" not in results:
@@ -283,7 +342,7 @@ def strict_checks(results: dict, smoke: bool) -> list[dict]:
         check(
             'strict device, CUDA_VISIBLE_DEVICES=""',
             ok,
-            f"rc {r.get('rc')}, status {events} (want 78, gpu_missing)",
+            f"{_rc(r)}, status {events} (want 78, gpu_missing)",
         )
     )
     return out
@@ -308,25 +367,36 @@ def parity_check(results: dict, smoke: bool) -> dict:
     return check("digits accuracy parity", diff <= PARITY_TOLERANCE, detail)
 
 
-def precision_checks(results: dict, smoke: bool) -> list[dict]:
+def auto_precision(capability) -> str:
+    """What train.py's ``--precision auto`` picks on a GPU of this compute capability."""
+    cap = tuple(capability or (0, 0))
+    return "bf16" if cap >= (8, 0) else ("fp16" if cap >= (7, 0) else "fp32")
+
+
+def precision_checks(results: dict, smoke: bool, capability=(9, 0)) -> list[dict]:
+    """Each mode must finish and its run must say it ran in that mode (precision, TF32 on or off)."""
     if smoke:
         return [check("precision modes (true fp32 / TF32 / bf16)", None, "cpu-smoke: CUDA only")]
+    auto = auto_precision(capability)
     out = []
-    for name, label in (
-        ("fp32-true", "true fp32 (--no-tf32)"),
-        ("fp32-tf32", "fp32 with TF32"),
-        ("digits-cuda-0", "bf16 (auto)"),
+    for name, label, want in (
+        ("fp32-true", "true fp32 (--no-tf32)", {"precision": "fp32", "tf32": False}),
+        ("fp32-tf32", "fp32 with TF32", {"precision": "fp32", "tf32": True}),
+        ("digits-cuda-0", f"auto ({auto})", {"precision": auto}),
     ):
         if name not in results:
             out.append(check(f"precision: {label}", None, NOT_RUN))
             continue
-        d = results[name].get("digits") or {}
+        r = results[name]
+        d, facts = r.get("digits") or {}, r.get("facts") or {}
         acc = d.get("test_accuracy")
+        as_claimed = all(facts.get(k) == v for k, v in want.items())
         out.append(
             check(
                 f"precision: {label}",
-                _ok(results, name) and acc is not None,
-                f"test acc {acc}, train {d.get('train_time_s')} s",
+                _ok(results, name) and acc is not None and as_claimed,
+                f"{_rc(r)}, ran as precision {facts.get('precision')} TF32 {facts.get('tf32')} (want "
+                f"{' '.join(f'{k} {v}' for k, v in want.items())}); test acc {acc}, train {d.get('train_time_s')} s",
             )
         )
     return out
@@ -345,7 +415,10 @@ def compile_check(results: dict, smoke: bool) -> dict:
         and base is not None
         and abs(acc - base) <= COMPILE_TOLERANCE
     )
-    detail = f"test acc {acc} vs {base} uncompiled; compile {c.get('compile_time_s')} s apart, train {c.get('train_time_s')} s"
+    detail = (
+        f"{_rc(results['compile'])}, test acc {acc} vs {base} uncompiled; compile {c.get('compile_time_s')} s "
+        f"apart, train {c.get('train_time_s')} s"
+    )
     return check("--compile (CUDA graphs)", ok, detail)
 
 
@@ -359,7 +432,7 @@ def bench_checks(results: dict, names: list[str]) -> list[dict]:
             check(
                 f"{name} exit code",
                 _ok(results, name) and r.get("report") is not None,
-                f"rc {r['rc']}{' (timed out)' if r['timed_out'] else ''}",
+                _rc(r),
             )
         )
     return out
@@ -373,7 +446,7 @@ def ddp_check(results: dict, smoke: bool, gpus: int) -> dict:
     r = results["ddp-nccl"]
     devices = _devices(r)
     ok = _ok(results, "ddp-nccl") and devices.count("cuda") == 2
-    return check("2-process NCCL DDP", ok, f"rc {r.get('rc')}, ranks' devices {devices}")
+    return check("2-process NCCL DDP", ok, f"{_rc(r)}, ranks' devices {devices}")
 
 
 def goals(results: dict, elapsed_s: float, smoke: bool) -> list[dict]:
@@ -421,12 +494,12 @@ def goals(results: dict, elapsed_s: float, smoke: bool) -> list[dict]:
     return out
 
 
-def verdict(results: dict, smoke: bool, gpus: int, elapsed_s: float) -> dict:
+def verdict(results: dict, smoke: bool, gpus: int, elapsed_s: float, capability=(9, 0)) -> dict:
     """Checks (gated), goals (reported) and the overall result."""
     checks = [
         *strict_checks(results, smoke),
         parity_check(results, smoke),
-        *precision_checks(results, smoke),
+        *precision_checks(results, smoke, capability),
         compile_check(results, smoke),
         *bench_checks(results, ["gpt-mfu", "gpt-vs-cpu", "train-bench", "loop-bench"]),
         ddp_check(results, smoke, gpus),
@@ -446,6 +519,8 @@ def _fmt(v) -> str:
         return "n/a"
     if isinstance(v, float):
         return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return ".".join(map(str, v))
     return str(v)
 
 
@@ -456,10 +531,12 @@ def _pct(v) -> str:
 def render_markdown(report: dict) -> str:
     env = report["environment"]
     lines = [
-        f"# gpu_check: {env['gpu_name'] or 'no GPU'} ({'cpu-smoke' if report['smoke'] else 'GPU run'})",
+        f"# gpu_check: {env['gpu_name'] or 'no GPU'} ({'cpu-smoke' if report['smoke'] else 'GPU run'})"
+        + ("" if report.get("complete", True) else f" (partial: {len(report['results'])} steps so far)"),
         "",
-        f"{report['date']} · {env['gpus']} GPU(s) · torch {env['torch']} (CUDA build {env['cuda']}) · "
-        f"driver {env['driver'] or 'n/a'} · {env['cpus']} CPUs · {report['elapsed_s']:.0f} s",
+        f"{report['date']} · {env['gpus']} GPU(s) · compute capability {_fmt(env.get('capability'))} · "
+        f"torch {env['torch']} (CUDA build {env['cuda']}) · driver {env['driver'] or 'n/a'} · "
+        f"{env['cpus']} CPUs · {report['elapsed_s']:.0f} s of a {_fmt(report.get('budget_s'))} s budget",
         "",
         "| check | result | detail |",
         "|---|---|---|",
@@ -481,7 +558,8 @@ def render_markdown(report: dict) -> str:
             for k in ("test_accuracy", "train_time_s", "time_to_98_s", "compile_time_s", "samples_per_second")
         ]
         lines.append(
-            f"| {name} | {_fmt(r['rc'])}{' (timeout)' if r['timed_out'] else ''} | {r['seconds']} | "
+            f"| {name} | {_fmt(r['rc'])}{' (timeout)' if r['timed_out'] else ''}"
+            f"{' (skipped)' if r.get('skipped') else ''} | {r['seconds']} | "
             + " | ".join(map(_fmt, cells))
             + " |"
         )
@@ -541,18 +619,19 @@ def environment() -> dict:
         "cuda": None,
         "gpus": 0,
         "gpu_name": None,
+        "capability": None,
         "driver": None,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
     probe = "import json, torch; n = torch.cuda.device_count() if torch.cuda.is_available() else 0; " + (
-        "print(json.dumps([torch.__version__, torch.version.cuda, n, torch.cuda.get_device_name(0) if n else None]))"
+        "print(json.dumps([torch.__version__, torch.version.cuda, n, torch.cuda.get_device_name(0) if n else None, "
+        "list(torch.cuda.get_device_capability(0)) if n else None]))"
     )
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     if r.returncode == 0:
-        info["torch"], info["cuda"], info["gpus"], info["gpu_name"] = json.loads(
-            r.stdout.strip().splitlines()[-1]
-        )
+        keys = ("torch", "cuda", "gpus", "gpu_name", "capability")
+        info.update(zip(keys, json.loads(r.stdout.strip().splitlines()[-1]), strict=True))
     try:
         smi = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
@@ -569,8 +648,14 @@ def environment() -> dict:
 
 
 def write_report(outdir: Path, report: dict) -> None:
-    (outdir / "gpu_check.json").write_text(json.dumps(report, indent=2))
-    (outdir / "gpu_check.md").write_text(render_markdown(report))
+    """gpu_check.json and gpu_check.md, each replaced whole (a reader never sees half a file)."""
+    for name, text in (
+        ("gpu_check.json", json.dumps(report, indent=2)),
+        ("gpu_check.md", render_markdown(report)),
+    ):
+        tmp = outdir / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, outdir / name)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -581,24 +666,82 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--only", default=None, help="comma-separated step names (see --list)")
     p.add_argument("--list", action="store_true", help="print the steps and exit")
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=BUDGET_S,
+        help=f"the whole check's time budget in seconds (default: {BUDGET_S}): a step gets at most what is "
+        "left, one that cannot start in time is skipped and fails its check",
+    )
     args = p.parse_args(argv)
+    if not args.budget_s > 0:
+        p.error(f"--budget-s {args.budget_s:g}: give a positive number of seconds")
     if args.outdir.exists() and not args.outdir.is_dir():
         p.error(f"OUTDIR {args.outdir} is a file, not a folder")
     return args
 
 
+def build_report(args, env: dict, results: dict, elapsed: float, complete: bool) -> dict:
+    """The report of the steps run so far (``complete``: all of them)."""
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "smoke": args.cpu_smoke,
+        "complete": complete,
+        "budget_s": args.budget_s,
+        "environment": env,
+        "elapsed_s": elapsed,
+        "results": results,
+        "verdict": verdict(results, args.cpu_smoke, env["gpus"], elapsed, env.get("capability")),
+    }
+
+
+def select_steps(args, steps: list[Step]) -> list[Step] | None:
+    """The steps ``--only`` names (all without it); None, with a message, for an unknown name."""
+    if not args.only:
+        return steps
+    wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = sorted(set(wanted) - {s.name for s in steps})
+    if unknown:
+        print(f"gpu_check: unknown step(s) {', '.join(unknown)}; see --list", file=sys.stderr)
+        return None
+    return [s for s in steps if s.name in wanted]
+
+
+def run_all(args, env: dict, steps: list[Step], outdir: Path, t0: float) -> dict:
+    """Every step in order within the budget, the report rewritten after each; the final report."""
+    results: dict = {}
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a step in flight dies with us
+    try:
+        _run_steps(args, env, steps, outdir, t0, results)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    report = build_report(args, env, results, time.monotonic() - t0, complete=True)
+    write_report(outdir, report)
+    return report
+
+
+def _run_steps(args, env: dict, steps: list[Step], outdir: Path, t0: float, results: dict) -> None:
+    for step in steps:
+        left = args.budget_s - (time.monotonic() - t0)
+        if left < MIN_START_S:
+            results[step.name] = skipped_step(step, left)
+            print(f"gpu_check: {step.name}: skipped, {max(0.0, left):.0f} s of the budget left", flush=True)
+            continue
+        print(f"gpu_check: {step.name} ...", flush=True)
+        results[step.name] = run_step(step, outdir, left)
+        r = results[step.name]
+        print(f"gpu_check: {step.name}: {_rc(r)} in {r['seconds']} s", flush=True)
+        write_report(outdir, build_report(args, env, results, time.monotonic() - t0, complete=False))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    t0 = time.monotonic()
     env = environment()
     outdir = args.outdir.resolve()
-    steps = plan(outdir, args.cpu_smoke, env["gpus"])
-    if args.only:
-        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = sorted(set(wanted) - {s.name for s in steps})
-        if unknown:
-            print(f"gpu_check: unknown step(s) {', '.join(unknown)}; see --list", file=sys.stderr)
-            return 2
-        steps = [s for s in steps if s.name in wanted]
+    steps = select_steps(args, plan(outdir, args.cpu_smoke, env["gpus"]))
+    if steps is None:
+        return 2
     if args.list:
         print("\n".join(f"{s.name}: {' '.join(map(str, s.argv))}" for s in steps))
         return 0
@@ -609,24 +752,7 @@ def main(argv=None) -> int:
         )
         return 1
     outdir.mkdir(parents=True, exist_ok=True)
-    t0, results = time.monotonic(), {}
-    for step in steps:
-        print(f"gpu_check: {step.name} ...", flush=True)
-        results[step.name] = run_step(step, outdir)
-        print(
-            f"gpu_check: {step.name}: rc {results[step.name]['rc']} in {results[step.name]['seconds']} s",
-            flush=True,
-        )
-    elapsed = time.monotonic() - t0
-    report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "smoke": args.cpu_smoke,
-        "environment": env,
-        "elapsed_s": elapsed,
-        "results": results,
-        "verdict": verdict(results, args.cpu_smoke, env["gpus"], elapsed),
-    }
-    write_report(outdir, report)
+    report = run_all(args, env, steps, outdir, t0)
     print(render_markdown(report))
     return 0 if report["verdict"]["ok"] else 1
 

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,9 @@ def test_gpu_check_plan_runs_every_part_one_after_another(tmp_path):
         and "cuda,cpu" in by["gpt-vs-cpu"].argv
     )
     assert sum(s.timeout_s for s in steps) < 60 * 60  # every step bounded
+    assert names.index("gpt-mfu") < names.index("compile") < names.index("digits-cuda-0")  # headline first
+    assert all("--no-resume" in s.argv for s in steps if str(gpu_check.TRAIN) in map(str, s.argv))
+    assert by["loop-bench"].argv[-4:-2] == ["--rounds", "3"]
     assert "ddp-nccl" not in _names(gpu_check.plan(tmp_path, smoke=False, gpus=1))
     smoke = _names(gpu_check.plan(tmp_path, smoke=True, gpus=0))
     assert "strict-visible" not in smoke and "compile" not in smoke and smoke[0] == "strict-hidden"
@@ -311,8 +315,9 @@ def _good_results() -> dict:
     for s in range(5):
         res[f"digits-cuda-{s}"] = {**ok, "digits": _digits(0.990)}
         res[f"digits-cpu-{s}"] = {**ok, "digits": _digits(0.9915)}
-    res["fp32-true"] = {**ok, "digits": _digits(0.99)}
-    res["fp32-tf32"] = {**ok, "digits": _digits(0.99)}
+    res["digits-cuda-0"]["facts"] = {"precision": "bf16", "tf32": True}
+    res["fp32-true"] = {**ok, "digits": _digits(0.99), "facts": {"precision": "fp32", "tf32": False}}
+    res["fp32-tf32"] = {**ok, "digits": _digits(0.99), "facts": {"precision": "fp32", "tf32": True}}
     res["compile"] = {**ok, "digits": _digits(0.985, t98=0.4, compile_s=30.0)}
     gpt = {"config": {"name": "large"}, "devices": {"cuda": {"mfu": 0.45}}}
     res["gpt-mfu"] = {**ok, "report": gpt}
@@ -339,6 +344,14 @@ def _good_results() -> dict:
         (lambda r: r["digits-cuda-3"]["digits"].update(test_accuracy=0.95), "digits accuracy parity"),
         (lambda r: r["digits-cpu-1"].update(rc=1, digits=None), "digits accuracy parity"),
         (lambda r: r["fp32-true"].update(rc=1), "precision: true fp32 (--no-tf32)"),
+        # a run that finished but not in the mode it claims: TF32 on in "true fp32", fp32 for "auto"
+        (lambda r: r["fp32-true"]["facts"].update(tf32=True), "precision: true fp32 (--no-tf32)"),
+        (lambda r: r["fp32-tf32"].update(facts={}), "precision: fp32 with TF32"),
+        (lambda r: r["digits-cuda-0"]["facts"].update(precision="fp32"), "precision: auto (bf16)"),
+        (
+            lambda r: r["loop-bench"].update(rc=None, skipped="not started: 3 s of the budget left"),
+            "loop-bench exit code",
+        ),
         (lambda r: r["compile"].update(timed_out=True, rc=None), "--compile (CUDA graphs)"),
         (lambda r: r["compile"]["digits"].update(test_accuracy=0.90), "--compile (CUDA graphs)"),
         (lambda r: r["gpt-mfu"].update(rc=1), "gpt-mfu exit code"),
@@ -448,6 +461,87 @@ def test_gpu_check_command_line(tmp_path, monkeypatch, capsys):
     assert gpu_check.main([str(tmp_path / "out"), "--cpu-smoke", "--list"]) == 0
     listed = capsys.readouterr().out
     assert listed.startswith("strict-hidden: ") and "gpt-mfu: " in listed and "strict-visible" not in listed
+
+
+def test_gpu_check_auto_precision_follows_the_capability_it_found():
+    results = _good_results()
+    results["digits-cuda-0"]["facts"] = {"precision": "fp16", "tf32": True}
+    checks = {
+        c["check"]: c["result"]
+        for c in gpu_check.verdict(results, smoke=False, gpus=1, elapsed_s=1, capability=[7, 5])["checks"]
+    }
+    assert checks["precision: auto (fp16)"] == "PASS"  # a T4: fp16 + GradScaler is right there
+    assert [gpu_check.auto_precision(c) for c in ([9, 0], [8, 0], [7, 0], [6, 1], None)] == [
+        "bf16",
+        "bf16",
+        "fp16",
+        "fp32",
+        "fp32",
+    ]
+
+
+def test_gpu_check_reads_precision_and_tf32_from_train_pys_own_line(tmp_path, capsys, quiet_env):
+    """The pattern against what train.py really prints (CPU here: TF32 n/a), and the CUDA forms."""
+    assert train.main(["--output-dir", str(tmp_path), "--max-steps", "2", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert gpu_check.read_facts(out) == {"precision": "fp32", "tf32": None}
+    line = "model: SmallCNN ... | precision {} | TF32 {} | channels_last True | compile False"
+    assert gpu_check.read_facts(line.format("bf16", "True")) == {"precision": "bf16", "tf32": True}
+    assert gpu_check.read_facts(line.format("fp16 + GradScaler", "False")) == {
+        "precision": "fp16",
+        "tf32": False,
+    }
+    assert gpu_check.read_facts("Traceback ...") == {"precision": None, "tf32": None}
+
+
+def test_gpu_check_timeout_kills_the_steps_whole_process_group(tmp_path):
+    """A step's own children (torchrun's ranks, a benchmark's train.py) die with it at the timeout."""
+    pid_file = tmp_path / "child.pid"
+    cmd = ["bash", "-c", f"sleep 60 & echo $! > {pid_file}; wait"]
+    with open(tmp_path / "log", "w") as log:
+        rc, timed_out = gpu_check._run(cmd, log, dict(os.environ), timeout_s=1.0)
+    assert (rc, timed_out) == (None, True)
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
+        if "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
+            break  # a zombie: dead, waiting for init to reap it
+        time.sleep(0.05)
+    alive = Path(f"/proc/{child}").exists() and "Z" not in Path(f"/proc/{child}/stat").read_text().split()[2]
+    assert not alive, "the grandchild outlived the timed-out step"
+
+
+def test_gpu_check_keeps_to_its_budget_and_writes_the_report_after_every_step(tmp_path, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(gpu_check.time, "monotonic", lambda: clock[0])
+    env = {"torch": "2.13.0", "cuda": "13.0", "gpus": 1, "gpu_name": "NVIDIA H200", "capability": [9, 0]}
+    env.update(driver="580.1", cpus=16, python="3.12")
+    monkeypatch.setattr(gpu_check, "environment", lambda: env)
+    seen = []
+
+    def fake_run_step(step, outdir, timeout_s=None):
+        if seen:  # the report of the steps so far is on disk before the next one starts
+            partial = json.loads((outdir / "gpu_check.json").read_text())
+            assert partial["complete"] is False and list(partial["results"]) == seen
+        seen.append(step.name)
+        assert timeout_s <= 100 - 40 * (len(seen) - 1)  # never more than what is left of the budget
+        clock[0] += 40
+        return {"rc": 0, "timed_out": False, "seconds": 40.0, "command": "x", "status": []}
+
+    monkeypatch.setattr(gpu_check, "run_step", fake_run_step)
+    only = "strict-visible,strict-hidden,gpt-mfu,compile"
+    code = gpu_check.main([str(tmp_path), "--budget-s", "100", "--only", only])
+    assert code == 1 and seen == ["strict-visible", "strict-hidden", "gpt-mfu"]  # the third got 20 s
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["complete"] is True and report["budget_s"] == 100
+    assert report["results"]["compile"]["skipped"].startswith("not started")
+    checks = {c["check"]: c for c in report["verdict"]["checks"]}
+    assert checks["--compile (CUDA graphs)"]["result"] == "FAIL"
+    assert "skipped (not started" in checks["--compile (CUDA graphs)"]["detail"]
+    md = (tmp_path / "gpu_check.md").read_text()
+    assert (
+        "compute capability 9.0" in md and "of a 100 s budget" in md and "| compile | n/a (skipped) |" in md
+    )
 
 
 @pytest.mark.slow

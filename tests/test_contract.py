@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -325,16 +326,26 @@ def test_tf32_is_set_through_the_api_this_torch_has(helper, monkeypatch):
 
     import torch
 
-    # torch >= 2.9: fp32_precision (mixing it with the legacy flags is an error there).
-    new_matmul = SimpleNamespace(fp32_precision="none")
-    new_cudnn = SimpleNamespace(conv=SimpleNamespace(fp32_precision="none"))
+    # torch >= 2.9: fp32_precision beside the legacy flags; both are set, so they agree.
+    new_matmul = SimpleNamespace(fp32_precision="none", allow_tf32=False)
+    new_cudnn = SimpleNamespace(
+        allow_tf32=True,
+        conv=SimpleNamespace(fp32_precision="none"),
+        rnn=SimpleNamespace(fp32_precision="tf32"),
+    )
     monkeypatch.setattr(torch.backends.cuda, "matmul", new_matmul)
     monkeypatch.setattr(torch.backends, "cudnn", new_cudnn)
     helper.set_tf32(False)
-    assert (new_matmul.fp32_precision, new_cudnn.conv.fp32_precision) == ("ieee", "ieee")
+    assert (new_matmul.fp32_precision, new_cudnn.conv.fp32_precision, new_cudnn.rnn.fp32_precision) == (
+        "ieee",
+        "ieee",
+        "ieee",
+    )
+    assert (new_matmul.allow_tf32, new_cudnn.allow_tf32) == (False, False)
     assert helper.tf32_enabled() is False
     helper.set_tf32(True)
     assert helper.tf32_enabled() is True and new_cudnn.conv.fp32_precision == "tf32"
+    assert new_matmul.allow_tf32 and new_cudnn.allow_tf32 and new_cudnn.rnn.fp32_precision == "tf32"
     # Older torch (2.2 ... 2.8): the allow_tf32 flags.
     old_matmul, old_cudnn = (
         SimpleNamespace(allow_tf32=False),
@@ -346,6 +357,57 @@ def test_tf32_is_set_through_the_api_this_torch_has(helper, monkeypatch):
     assert old_matmul.allow_tf32 and old_cudnn.allow_tf32 and old_cudnn.benchmark and helper.tf32_enabled()
     helper.configure_math(CUDA0, deterministic=True, tf32=False)
     assert not old_matmul.allow_tf32 and not old_cudnn.benchmark
+
+
+READ_EVERY_TF32_FLAG = """
+import importlib.util, json, sys, torch
+spec = importlib.util.spec_from_file_location("c", sys.argv[1])
+c = importlib.util.module_from_spec(spec); sys.modules["c"] = c; spec.loader.exec_module(c)
+m, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+readers = {
+    "matmul.allow_tf32": lambda: m.allow_tf32,
+    "get_float32_matmul_precision": torch.get_float32_matmul_precision,
+    "cudnn.allow_tf32": lambda: cudnn.allow_tf32,
+}
+if hasattr(m, "fp32_precision"):
+    readers["matmul.fp32_precision"] = lambda: m.fp32_precision
+    readers["cudnn.conv.fp32_precision"] = lambda: cudnn.conv.fp32_precision
+out = {}
+for enabled in (True, False, True):
+    c.set_tf32(enabled)
+    seen = {}
+    for name, read in readers.items():
+        try:
+            seen[name] = read()
+        except RuntimeError as exc:
+            seen[name] = "RAISED " + str(exc)[:80]
+    seen["tf32_enabled"] = c.tf32_enabled()
+    out[str(enabled)] = seen
+print(json.dumps(out))
+"""
+
+
+def test_tf32_setting_leaves_every_reader_of_the_real_torch_consistent():
+    """torch >= 2.9 raises on a legacy read after only the new flags were set; Inductor reads the
+    legacy ones (get_float32_matmul_precision, cudnn.allow_tf32) when it autotunes. These are global
+    flags that a CPU build of torch holds too, so a fresh interpreter can read every one."""
+    proc = subprocess.run(
+        [sys.executable, "-c", READ_EVERY_TF32_FLAG, str(SCRIPT_CONTRACT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    states = json.loads(proc.stdout.strip().splitlines()[-1])
+    for enabled, seen in states.items():
+        on = enabled == "True"
+        assert not [v for v in seen.values() if str(v).startswith("RAISED")], seen
+        assert seen["matmul.allow_tf32"] is on and seen["cudnn.allow_tf32"] is on, seen
+        assert seen["get_float32_matmul_precision"] == ("high" if on else "highest"), seen
+        assert seen["tf32_enabled"] is on, seen
+        if "matmul.fp32_precision" in seen:
+            want = "tf32" if on else "ieee"
+            assert (seen["matmul.fp32_precision"], seen["cudnn.conv.fp32_precision"]) == (want, want)
 
 
 def test_checkpoints_by_time_or_steps_rotated_newest_valid_first(helper, tmp_path, monkeypatch):

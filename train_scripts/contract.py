@@ -452,16 +452,24 @@ def grad_scaler(device: torch.device, precision: str):
 
 
 def set_tf32(enabled: bool) -> None:
-    """TF32 for fp32 matmuls and convolutions on CUDA, through the API this torch has: torch >= 2.9
-    has ``fp32_precision`` and refuses a mix of it and the legacy ``allow_tf32`` flags."""
-    matmul = torch.backends.cuda.matmul
+    """TF32 for fp32 matmuls and convolutions on CUDA, so that every reader agrees.
+
+    The legacy flags (``allow_tf32``) exist in every torch; from torch 2.9 on, setting them also sets
+    the new ``fp32_precision`` values. Setting only the new ones (as torch's notes suggest) leaves the
+    legacy state behind, and torch >= 2.9 then raises "mix of the legacy and new APIs" wherever the
+    legacy one is read: ``torch.get_float32_matmul_precision()`` and ``torch.backends.cudnn.allow_tf32``,
+    which Inductor reads when it autotunes (``--compile-mode max-autotune``). So: legacy first, then the
+    new values for matmul, cuDNN convolutions and RNNs (cuDNN's legacy read requires the two to match).
+    """
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    matmul.allow_tf32 = enabled
+    cudnn.allow_tf32 = enabled
     if hasattr(matmul, "fp32_precision"):
         value = "tf32" if enabled else "ieee"
         matmul.fp32_precision = value
-        torch.backends.cudnn.conv.fp32_precision = value
-    else:
-        matmul.allow_tf32 = enabled
-        torch.backends.cudnn.allow_tf32 = enabled
+        for op in ("conv", "rnn"):
+            if hasattr(getattr(cudnn, op, None), "fp32_precision"):
+                getattr(cudnn, op).fp32_precision = value
 
 
 def tf32_enabled() -> bool:

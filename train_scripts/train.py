@@ -255,9 +255,10 @@ def build_training(args, job, output_dir) -> Training:
         cuda_graphs=args.compile and compile_mode(args, job) == "reduce-overhead",
     )
     compiled = f"{args.compile} ({compile_mode(args, job)})" if args.compile else "False"
+    tf32 = contract.tf32_enabled() if device.type == "cuda" else "n/a"
     job.print(
         f"model: SmallCNN width {args.width} depth {args.depth}, {n_params:,} parameters "
-        f"| precision {job.precision}{' + GradScaler' if trainer.scaler else ''} "
+        f"| precision {job.precision}{' + GradScaler' if trainer.scaler else ''} | TF32 {tf32} "
         f"| channels_last {channels_last} | compile {compiled} | fused AdamW {device.type == 'cuda'}"
     )
     job.print(
