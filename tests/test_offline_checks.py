@@ -115,30 +115,30 @@ print(args, rest)
 
 
 @pytest.mark.slow
+def validate_script(capsys, tmp_path, source: str, command: str):
+    """validate a job whose code folder holds main.py with ``source``, run as ``python main.py COMMAND``."""
+    code_dir = tmp_path / "src"
+    code_dir.mkdir()
+    (code_dir / "main.py").write_text(source)
+    path = tmp_path / "j.yaml"
+    path.write_text(BASE + f"code: {code_dir}\ncommand: python main.py {command}\n")
+    return validate(capsys, path)
+
+
 @pytest.mark.parametrize(
     ("source", "command"),
     [(SUBCOMMANDS, "--seed 1 train --lr 0.5"), (CLICK_GROUP, "--verbose train --lr 0.5")],
 )
 def test_a_script_with_subcommands_is_unchecked_never_blocked(capsys, tmp_path, source, command):
     """The subcommand's options are not in the top-level --help: `--lr` was refused as unknown."""
-    code_dir = tmp_path / "src"
-    code_dir.mkdir()
-    (code_dir / "main.py").write_text(source)
-    path = tmp_path / "j.yaml"
-    path.write_text(BASE + f"code: {code_dir}\ncommand: python main.py {command}\n")
-    code, out, _ = validate(capsys, path)
+    code, out, _ = validate_script(capsys, tmp_path, source, command)
     assert code == 0 and "unknown-script-arg" not in out
     assert "`python main.py --help` lists subcommands" in out
 
 
 @pytest.mark.slow
 def test_an_option_parse_known_args_ignores_is_a_warning(capsys, tmp_path):
-    code_dir = tmp_path / "src"
-    code_dir.mkdir()
-    (code_dir / "main.py").write_text(KNOWN_ARGS)
-    path = tmp_path / "j.yaml"
-    path.write_text(BASE + f"code: {code_dir}\ncommand: python main.py --lr 0.5 --lrr 3\n")
-    code, out, _ = validate(capsys, path)
+    code, out, _ = validate_script(capsys, tmp_path, KNOWN_ARGS, "--lr 0.5 --lrr 3")
     assert code == 0 and "WARNING   unknown-script-arg" in out
     assert (
         "main.py does not list option --lrr (from command); its code parses with parse_known_args"
